@@ -1,0 +1,229 @@
+#include "broker/config.hpp"
+
+#include <set>
+#include <sstream>
+
+#include <toml.hpp>
+
+#include "base/clock.hpp"
+#include "base/files.hpp"
+
+namespace sekisho::broker {
+
+namespace {
+
+using Table = toml::basic_value<toml::discard_comments>;
+
+// Collapses a multi-line toml11 message into one line.
+std::string one_line(const std::string& text) {
+  std::string out;
+  bool space = false;
+  for (char c : text) {
+    if (c == '\n' || c == '\r' || c == '\t' || c == ' ') {
+      space = !out.empty();
+      continue;
+    }
+    if (space) out.push_back(' ');
+    space = false;
+    out.push_back(c);
+  }
+  return out.size() > 300 ? out.substr(0, 300) + "..." : out;
+}
+
+class ConfigReader {
+ public:
+  explicit ConfigReader(std::string name) : name_(std::move(name)) {}
+
+  Error error(const std::string& key, const std::string& reason) const {
+    return Error{ErrorCode::kInvalidArgument, name_ + ": " + key + ": " + reason};
+  }
+
+  // Refuses keys of `table` outside `allowed`.
+  Result<void> only_keys(const Table& table, const std::string& section,
+                         const std::set<std::string>& allowed) const {
+    if (!table.is_table()) return tl::make_unexpected(error(section, "must be a table"));
+    for (const auto& [key, value] : table.as_table()) {
+      if (!allowed.count(key)) {
+        return tl::make_unexpected(error(section + "." + key, "unknown key"));
+      }
+    }
+    return ok();
+  }
+
+  Result<std::string> string_at(const Table& table, const std::string& section,
+                                const std::string& key) const {
+    const auto& v = table.as_table().at(key);
+    if (!v.is_string()) return tl::make_unexpected(error(section + "." + key, "must be a string"));
+    const std::string s = v.as_string().str;
+    if (s.size() > 4096) return tl::make_unexpected(error(section + "." + key, "too long"));
+    return s;
+  }
+
+  // Reads `section.listen` from `t` when present.
+  Result<void> listen_key(const Table& t, const std::string& section, ListenAddress& out) const {
+    if (!t.contains("listen")) return ok();
+    auto text = string_at(t, section, "listen");
+    if (!text) return tl::make_unexpected(text.error());
+    auto addr = parse_listen_address(*text);
+    if (!addr) return tl::make_unexpected(error(section + ".listen", addr.error().message));
+    out = *addr;
+    return ok();
+  }
+
+  // A section whose only key is `listen` ([ssh], [rdp]).
+  Result<void> listen_section(const Table& root, const std::string& section,
+                              ListenAddress& out) const {
+    if (!root.contains(section)) return ok();
+    const auto& t = root.as_table().at(section);
+    if (auto r = only_keys(t, section, {"listen"}); !r) return r;
+    return listen_key(t, section, out);
+  }
+
+ private:
+  std::string name_;
+};
+
+Result<void> read_log(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("log")) return ok();
+  const auto& t = root.as_table().at("log");
+  if (auto r = rd.only_keys(t, "log", {"format", "level"}); !r) return r;
+  if (t.contains("format")) {
+    auto s = rd.string_at(t, "log", "format");
+    if (!s) return tl::make_unexpected(s.error());
+    auto f = parse_log_format(*s);
+    if (!f) return tl::make_unexpected(rd.error("log.format", f.error().message));
+    config.log_format = *f;
+  }
+  if (t.contains("level")) {
+    auto s = rd.string_at(t, "log", "level");
+    if (!s) return tl::make_unexpected(s.error());
+    auto l = parse_log_level(*s);
+    if (!l) return tl::make_unexpected(rd.error("log.level", l.error().message));
+    config.log_level = *l;
+  }
+  return ok();
+}
+
+Result<void> read_audit(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("audit")) return ok();
+  const auto& t = root.as_table().at("audit");
+  if (auto r = rd.only_keys(t, "audit", {"checkpoint_interval"}); !r) return r;
+  if (t.contains("checkpoint_interval")) {
+    auto s = rd.string_at(t, "audit", "checkpoint_interval");
+    if (!s) return tl::make_unexpected(s.error());
+    auto d = parse_duration(*s);
+    if (!d) return tl::make_unexpected(rd.error("audit.checkpoint_interval", d.error().message));
+    config.audit_checkpoint_interval = *d;
+  }
+  return ok();
+}
+
+Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("api")) return ok();
+  const auto& t = root.as_table().at("api");
+  if (auto r = rd.only_keys(t, "api", {"listen", "max_body_bytes"}); !r) return r;
+  if (auto r = rd.listen_key(t, "api", config.api); !r) return r;
+  if (t.contains("max_body_bytes")) {
+    const auto& v = t.as_table().at("max_body_bytes");
+    if (!v.is_integer() || v.as_integer() < 1024 || v.as_integer() > 64 * 1024 * 1024) {
+      return tl::make_unexpected(
+          rd.error("api.max_body_bytes", "must be an integer from 1024 to 67108864"));
+    }
+    config.api_max_body_bytes = static_cast<std::size_t>(v.as_integer());
+  }
+  return ok();
+}
+
+Result<void> read_directory(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("directory")) return ok();
+  const auto& t = root.as_table().at("directory");
+  if (auto r = rd.only_keys(t, "directory",
+                            {"kind", "url", "ca_file", "bind_dn", "bind_password_file",
+                             "user_base", "user_filter", "group_base", "departed_filter"});
+      !r) {
+    return r;
+  }
+  if (t.contains("kind")) {
+    auto s = rd.string_at(t, "directory", "kind");
+    if (!s) return tl::make_unexpected(s.error());
+    if (*s == "ldap") {
+      return tl::make_unexpected(
+          rd.error("directory.kind", "\"ldap\" is not available in this version yet; use \"local\""));
+    }
+    if (*s != "local") {
+      return tl::make_unexpected(rd.error("directory.kind", "must be \"local\" or \"ldap\""));
+    }
+    config.directory_kind = *s;
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::string ListenAddress::text() const {
+  const bool v6 = host.find(':') != std::string::npos;
+  return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
+}
+
+Result<ListenAddress> parse_listen_address(const std::string& text) {
+  const auto bad = [&] {
+    return fail(ErrorCode::kInvalidArgument,
+                "expected \"HOST:PORT\" or \"[IPv6]:PORT\", got \"" + text.substr(0, 64) + "\"");
+  };
+  std::string host;
+  std::string port;
+  if (!text.empty() && text[0] == '[') {
+    const auto close = text.find(']');
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
+    host = text.substr(1, close - 1);
+    port = text.substr(close + 2);
+  } else {
+    const auto colon = text.rfind(':');
+    if (colon == std::string::npos) return bad();
+    host = text.substr(0, colon);
+    port = text.substr(colon + 1);
+  }
+  if (host.empty() || host.size() > 253 || port.empty() || port.size() > 5) return bad();
+  unsigned long value = 0;
+  for (char c : port) {
+    if (c < '0' || c > '9') return bad();
+    value = value * 10 + static_cast<unsigned long>(c - '0');
+  }
+  if (value > 65535) return bad();
+  return ListenAddress{host, static_cast<std::uint16_t>(value)};
+}
+
+Result<Config> parse_config(const std::string& text, const std::string& name) {
+  Table root;
+  try {
+    std::istringstream in(text);
+    root = toml::parse(in, name);
+  } catch (const std::exception& e) {
+    return fail(ErrorCode::kInvalidArgument, name + ": " + one_line(e.what()));
+  }
+  const ConfigReader rd(name);
+  Config config;
+  static const std::set<std::string> kActive = {"api", "ssh", "rdp", "directory", "log", "audit"};
+  static const std::set<std::string> kLater = {"roles", "policy", "break_glass", "notify"};
+  for (const auto& [key, value] : root.as_table()) {
+    if (kLater.count(key)) {
+      config.inactive_sections.push_back(key);
+    } else if (!kActive.count(key)) {
+      return tl::make_unexpected(rd.error(key, "unknown section"));
+    }
+  }
+  for (auto step : {read_api, read_directory, read_log, read_audit}) {
+    if (auto r = step(rd, root, config); !r) return tl::make_unexpected(r.error());
+  }
+  if (auto r = rd.listen_section(root, "ssh", config.ssh); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.listen_section(root, "rdp", config.rdp); !r) return tl::make_unexpected(r.error());
+  return config;
+}
+
+Result<Config> load_config(const std::filesystem::path& path) {
+  auto text = read_file(path, 1024 * 1024);
+  if (!text) return fail(text.error().code, "config: " + text.error().message);
+  return parse_config(*text, path.string());
+}
+
+}  // namespace sekisho::broker

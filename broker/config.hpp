@@ -1,0 +1,48 @@
+// The daemon's configuration: TOML file (DESIGN.md "Configuration") over embedded defaults.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include <spdlog/common.h>
+
+#include "base/logging.hpp"
+#include "base/result.hpp"
+
+namespace sekisho::broker {
+
+// "host:port" or "[v6]:port"; port 0 lets the kernel choose (tests).
+struct ListenAddress {
+  std::string host;
+  std::uint16_t port = 0;
+  std::string text() const;
+};
+
+[[nodiscard]] Result<ListenAddress> parse_listen_address(const std::string& text);
+
+struct Config {
+  ListenAddress api{"127.0.0.1", 8443};
+  ListenAddress ssh{"0.0.0.0", 2222};
+  ListenAddress rdp{"0.0.0.0", 3389};
+  std::string directory_kind = "local";
+  LogFormat log_format = LogFormat::kText;
+  spdlog::level::level_enum log_level = spdlog::level::info;
+  // How often the audit chain head is signed into a checkpoint (and always at shutdown).
+  std::chrono::seconds audit_checkpoint_interval{300};
+  // Largest HTTP request body the API accepts.
+  std::size_t api_max_body_bytes = 1024 * 1024;
+  // Sections this version reads but does not act on yet; serve logs one warning for each.
+  std::vector<std::string> inactive_sections;
+};
+
+// Parses TOML text; `name` is the file name used in messages. Every error is one line naming the
+// file, the key and the reason. Unknown sections and keys are errors (a typo must not silently
+// weaken a policy).
+[[nodiscard]] Result<Config> parse_config(const std::string& text, const std::string& name);
+// Reads (at most 1 MiB) and parses a config file.
+[[nodiscard]] Result<Config> load_config(const std::filesystem::path& path);
+
+}  // namespace sekisho::broker

@@ -1,0 +1,147 @@
+#include "broker/serve.hpp"
+
+#include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+#include "base/crypto.hpp"
+#include "base/logging.hpp"
+#include "broker/api_server.hpp"
+#include "storage/audit_checkpoint.hpp"
+#include "storage/audit_log.hpp"
+#include "storage/data_dir.hpp"
+
+namespace sekisho::broker {
+
+namespace {
+
+// Signs a checkpoint every `interval` until stopped, then once more.
+class CheckpointTimer {
+ public:
+  CheckpointTimer(storage::AuditLog& log, const SigningKey& key, std::filesystem::path file,
+                  const Clock& clock, std::chrono::seconds interval)
+      : log_(log), key_(key), file_(std::move(file)), clock_(clock), interval_(interval) {}
+
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!stopping_) {
+      cv_.wait_for(lock, interval_, [&] { return stopping_; });
+      lock.unlock();
+      checkpoint();
+      lock.lock();
+    }
+  }
+  void stop() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+  }
+  void checkpoint() {
+    std::lock_guard lock(write_mu_);
+    auto cp = storage::write_checkpoint(log_, key_, file_, clock_, last_seq_);
+    if (!cp) {
+      module_logger("audit")->error("audit checkpoint failed: {}", cp.error().message);
+    } else if (cp->has_value()) {
+      last_seq_ = (*cp)->seq;
+    }
+  }
+
+ private:
+  storage::AuditLog& log_;
+  const SigningKey& key_;
+  std::filesystem::path file_;
+  const Clock& clock_;
+  std::chrono::seconds interval_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::mutex write_mu_;
+  std::int64_t last_seq_ = 0;
+};
+
+sigset_t termination_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGINT);
+  return set;
+}
+
+}  // namespace
+
+Result<void> serve(const std::filesystem::path& data_dir, const Config& config) {
+  auto log = module_logger("gateway");
+  // Block termination signals in every thread; one thread takes them with sigwait.
+  const sigset_t signals = termination_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  const storage::DataDir dir(data_dir);
+  auto lock = storage::DataDirLock::acquire(dir);
+  if (!lock) return tl::make_unexpected(lock.error());
+  auto store = storage::open_data_dir_store(dir, {.migrate = true});
+  if (!store) return tl::make_unexpected(store.error());
+  const SystemClock clock;
+  auto audit = storage::AuditLog::open(**store, clock);
+  if (!audit) return tl::make_unexpected(audit.error());
+  auto signing = SigningKey::load(dir.signing_key());
+  if (!signing) return tl::make_unexpected(signing.error());
+  for (const std::string& section : config.inactive_sections) {
+    log->warn("config section [{}] is not acted on by this version yet", section);
+  }
+
+  auto api = ApiServer::create(dir, config);
+  if (!api) return tl::make_unexpected(api.error());
+  auto port = (*api)->bind(config.api);
+  if (!port) return tl::make_unexpected(port.error());
+  const ListenAddress bound{config.api.host, static_cast<std::uint16_t>(*port)};
+
+  auto started = (*audit)->append({"sekishod", "gateway.start", dir.root().string(),
+                                   {{"version", SEKISHO_VERSION}, {"api", bound.text()},
+                                    {"pid", ::getpid()}}});
+  if (!started) return tl::make_unexpected(started.error());
+
+  CheckpointTimer timer(**audit, *signing, dir.audit_checkpoints(), clock,
+                        config.audit_checkpoint_interval);
+  std::thread checkpoint_thread([&] { timer.run(); });
+  std::atomic<int> stop_signal{0};
+  std::atomic<bool> run_returned{false};
+  std::thread signal_thread([&] {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    stop_signal = sig;
+    // httplib ignores stop() until its accept loop runs: repeat until run() has returned.
+    while (!run_returned) {
+      (*api)->stop();
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+  });
+
+  log->info("api listening on https://{}/ (data dir {})", bound.text(), dir.root().string());
+  const bool clean = (*api)->run();
+  run_returned = true;
+  if (stop_signal == 0) ::kill(::getpid(), SIGTERM);  // wake the signal thread
+  signal_thread.join();
+  timer.stop();
+  checkpoint_thread.join();
+
+  const std::string reason = !clean && stop_signal == 0 ? "api failure"
+                             : stop_signal == SIGINT      ? "SIGINT"
+                                                          : "SIGTERM";
+  auto stopped = (*audit)->append({"sekishod", "gateway.stop", dir.root().string(),
+                                   {{"reason", reason}, {"pid", ::getpid()}}});
+  timer.checkpoint();
+  if (!stopped) return tl::make_unexpected(stopped.error());
+  log->info("stopped ({})", reason);
+  if (!clean && stop_signal == 0) return fail(ErrorCode::kIo, "the API server stopped unexpectedly");
+  return ok();
+}
+
+}  // namespace sekisho::broker

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs every Debian package Sekisho's build and tests need. Idempotent: when everything is
+# present it does nothing (no apt-get update, no network).
+set -euo pipefail
+
+# Build: compiler, CMake and the libraries from shared/notes/build.md that the code links today.
+BUILD_PKGS=(
+  g++ cmake make pkg-config
+  libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
+  libexpected-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libcpp-httplib-dev
+  libgtest-dev libgmock-dev
+)
+# Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
+# show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI).
+TEST_PKGS=(sqlcipher sqlite3 curl openssl procps)
+
+missing=()
+for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -eq 0 ]; then
+  exit 0
+fi
+
+if [ "$(id -u)" -ne 0 ]; then
+  SUDO=sudo
+else
+  SUDO=
+fi
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

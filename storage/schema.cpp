@@ -1,0 +1,127 @@
+#include "storage/schema.hpp"
+
+namespace sekisho::storage {
+
+namespace {
+
+// Times are ISO 8601 UTC text (base/clock.hpp format_time). Secrets live only in this encrypted
+// file and never leave it through an API in plain form.
+constexpr const char kV1[] = R"sql(
+CREATE TABLE settings (
+  name  TEXT PRIMARY KEY,
+  value BLOB NOT NULL
+);
+CREATE TABLE users (
+  id                   INTEGER PRIMARY KEY,
+  name                 TEXT NOT NULL UNIQUE,
+  source               TEXT NOT NULL DEFAULT 'local' CHECK (source IN ('local', 'ldap')),
+  password_hash        TEXT,
+  must_change_password INTEGER NOT NULL DEFAULT 0,
+  totp_secret          BLOB,
+  disabled             INTEGER NOT NULL DEFAULT 0,
+  created_at           TEXT NOT NULL
+);
+CREATE TABLE user_roles (
+  user_id INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  role    TEXT NOT NULL CHECK (role IN ('requester', 'approver', 'auditor', 'operator')),
+  PRIMARY KEY (user_id, role)
+);
+CREATE TABLE ssh_keys (
+  id          INTEGER PRIMARY KEY,
+  user_id     INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  fingerprint TEXT NOT NULL UNIQUE,
+  public_key  TEXT NOT NULL,
+  comment     TEXT NOT NULL DEFAULT '',
+  created_at  TEXT NOT NULL
+);
+CREATE TABLE hosts (
+  id                   INTEGER PRIMARY KEY,
+  name                 TEXT NOT NULL UNIQUE,
+  address              TEXT NOT NULL,
+  port                 INTEGER NOT NULL,
+  protocol             TEXT NOT NULL CHECK (protocol IN ('ssh', 'rdp')),
+  host_group           TEXT NOT NULL DEFAULT '',
+  host_key             TEXT,
+  host_key_fingerprint TEXT,
+  created_at           TEXT NOT NULL
+);
+CREATE TABLE accounts (
+  id                   INTEGER PRIMARY KEY,
+  host_id              INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+  name                 TEXT NOT NULL,
+  rotate_every_seconds INTEGER,
+  created_at           TEXT NOT NULL,
+  UNIQUE (host_id, name)
+);
+-- Every version of a credential: exactly one 'current' per account once vaulted, at most one
+-- 'pending' while a rotation is under way, and the last N 'previous'.
+CREATE TABLE credentials (
+  id          INTEGER PRIMARY KEY,
+  account_id  INTEGER NOT NULL REFERENCES accounts(id) ON DELETE CASCADE,
+  kind        TEXT NOT NULL CHECK (kind IN ('password', 'key')),
+  state       TEXT NOT NULL CHECK (state IN ('current', 'pending', 'previous')),
+  secret      BLOB NOT NULL,
+  fingerprint TEXT NOT NULL,
+  created_at  TEXT NOT NULL
+);
+CREATE UNIQUE INDEX credentials_one_current ON credentials(account_id) WHERE state = 'current';
+CREATE UNIQUE INDEX credentials_one_pending ON credentials(account_id) WHERE state = 'pending';
+CREATE TABLE requests (
+  id           TEXT PRIMARY KEY,
+  requester_id INTEGER NOT NULL REFERENCES users(id),
+  account_id   INTEGER NOT NULL REFERENCES accounts(id),
+  reason       TEXT NOT NULL,
+  ticket       TEXT,
+  mode         TEXT NOT NULL CHECK (mode IN ('session', 'checkout')),
+  state        TEXT NOT NULL CHECK (state IN ('pending', 'approved', 'denied', 'cancelled',
+                                              'expired', 'active', 'closed')),
+  break_glass  INTEGER NOT NULL DEFAULT 0,
+  start_at     TEXT NOT NULL,
+  end_at       TEXT NOT NULL,
+  created_at   TEXT NOT NULL,
+  updated_at   TEXT NOT NULL
+);
+CREATE INDEX requests_by_state ON requests(state);
+CREATE TABLE reviews (
+  id          INTEGER PRIMARY KEY,
+  request_id  TEXT NOT NULL REFERENCES requests(id),
+  reviewer_id INTEGER NOT NULL REFERENCES users(id),
+  decision    TEXT NOT NULL CHECK (decision IN ('approve', 'deny')),
+  comment     TEXT NOT NULL DEFAULT '',
+  created_at  TEXT NOT NULL,
+  UNIQUE (request_id, reviewer_id)
+);
+CREATE TABLE sessions (
+  id               TEXT PRIMARY KEY,
+  request_id       TEXT REFERENCES requests(id),
+  user_id          INTEGER NOT NULL REFERENCES users(id),
+  account_id       INTEGER NOT NULL REFERENCES accounts(id),
+  protocol         TEXT NOT NULL CHECK (protocol IN ('ssh', 'rdp')),
+  started_at       TEXT NOT NULL,
+  ended_at         TEXT,
+  recording_path   TEXT,
+  recording_hash   TEXT,
+  recording_size   INTEGER
+);
+-- The audit hash chain: hash = HMAC-SHA256(audit key, prev_hash || canonical(event)).
+CREATE TABLE audit_events (
+  seq       INTEGER PRIMARY KEY,
+  time      TEXT NOT NULL,
+  actor     TEXT NOT NULL,
+  action    TEXT NOT NULL,
+  target    TEXT NOT NULL,
+  details   TEXT NOT NULL,
+  prev_hash BLOB NOT NULL,
+  hash      BLOB NOT NULL
+);
+)sql";
+
+constexpr Migration kMigrations[] = {
+    {1, kV1},
+};
+
+}  // namespace
+
+std::span<const Migration> migrations() { return kMigrations; }
+
+}  // namespace sekisho::storage
