@@ -1,0 +1,82 @@
+#include "broker/config.hpp"
+
+#include <gtest/gtest.h>
+
+namespace sekisho::broker {
+namespace {
+
+void expect_error(const std::string& toml, const std::string& needle) {
+  auto r = parse_config(toml, "test.toml");
+  ASSERT_FALSE(r) << toml;
+  EXPECT_EQ(r.error().message.rfind("test.toml: ", 0), 0u) << r.error().message;
+  EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+  EXPECT_EQ(r.error().message.find('\n'), std::string::npos) << r.error().message;
+}
+
+TEST(Config, EmptyFileGivesEmbeddedDefaults) {
+  auto c = parse_config("", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->api.text(), "127.0.0.1:8443");
+  EXPECT_EQ(c->ssh.text(), "0.0.0.0:2222");
+  EXPECT_EQ(c->rdp.text(), "0.0.0.0:3389");
+  EXPECT_EQ(c->directory_kind, "local");
+  EXPECT_EQ(c->log_format, LogFormat::kText);
+  EXPECT_EQ(c->audit_checkpoint_interval, std::chrono::seconds(300));
+}
+
+TEST(Config, ReadsEverySupportedKey) {
+  auto c = parse_config(R"(
+[api]
+listen = "[::1]:9443"
+max_body_bytes = 65536
+[ssh]
+listen = "127.0.0.1:0"
+[directory]
+kind = "local"
+[log]
+format = "json"
+level = "debug"
+[audit]
+checkpoint_interval = "30s"
+[roles]
+approver = ["cn=pam-approvers,ou=groups,dc=example,dc=com"]
+[[policy]]
+name = "default"
+)",
+                        "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->api.host, "::1");
+  EXPECT_EQ(c->api.port, 9443);
+  EXPECT_EQ(c->api.text(), "[::1]:9443");
+  EXPECT_EQ(c->api_max_body_bytes, 65536u);
+  EXPECT_EQ(c->ssh.port, 0);
+  EXPECT_EQ(c->log_format, LogFormat::kJson);
+  EXPECT_EQ(c->log_level, spdlog::level::debug);
+  EXPECT_EQ(c->audit_checkpoint_interval, std::chrono::seconds(30));
+  EXPECT_EQ(c->inactive_sections, (std::vector<std::string>{"policy", "roles"}));
+}
+
+TEST(Config, ErrorsNameFileKeyAndReason) {
+  expect_error("[api]\nlisten = 8443\n", "api.listen: must be a string");
+  expect_error("[api]\nlisten = \"nohostport\"\n", "api.listen: expected");
+  expect_error("[api]\nlisten = \"127.0.0.1:70000\"\n", "api.listen");
+  expect_error("[api]\nlisen = \"127.0.0.1:1\"\n", "api.lisen: unknown key");
+  expect_error("[apii]\n", "apii: unknown section");
+  expect_error("[ssh]\nport = 22\n", "ssh.port: unknown key");
+  expect_error("[log]\nformat = \"xml\"\n", "log.format");
+  expect_error("[log]\nlevel = \"loud\"\n", "log.level");
+  expect_error("[audit]\ncheckpoint_interval = \"often\"\n", "audit.checkpoint_interval");
+  expect_error("[directory]\nkind = \"ldap\"\n", "directory.kind");
+  expect_error("[directory]\nkind = \"nis\"\n", "directory.kind");
+  expect_error("[api]\nmax_body_bytes = 1\n", "api.max_body_bytes");
+  expect_error("[api\nlisten = \"x\"\n", "test.toml");  // TOML syntax error, still one line
+}
+
+TEST(Config, LoadReportsMissingFile) {
+  auto r = load_config("/nonexistent/sekisho.toml");
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("/nonexistent/sekisho.toml"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sekisho::broker

@@ -1,0 +1,55 @@
+#include "tests/unit/storage/test_store.hpp"
+
+#include <gtest/gtest.h>
+#include <stdlib.h>
+
+#include "base/crypto.hpp"
+
+namespace sekisho::testing {
+
+TempDir::TempDir() {
+  std::string tmpl = (std::filesystem::temp_directory_path() / "sekisho-test-XXXXXX").string();
+  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
+  path_ = tmpl;
+}
+
+TempDir::~TempDir() {
+  std::error_code ec;
+  std::filesystem::remove_all(path_, ec);
+}
+
+void TestStore::tamper(const std::string& sql) {
+  auto r = store->transact([&](storage::Store::Tx& tx) { return tx.exec(sql); });
+  ASSERT_TRUE(r) << r.error().message;
+}
+
+void TestStore::reopen() {
+  log.reset();
+  store.reset();
+  auto s = storage::Store::open(db_path(), key, {});
+  ASSERT_TRUE(s) << s.error().message;
+  store = std::move(*s);
+  auto l = storage::AuditLog::open(*store, clock);
+  ASSERT_TRUE(l) << l.error().message;
+  log = std::move(*l);
+}
+
+std::unique_ptr<TestStore> make_test_store() {
+  auto t = std::make_unique<TestStore>();
+  t->key = random_secret(32);
+  auto s = storage::Store::create(t->db_path(), t->key);
+  EXPECT_TRUE(s) << s.error().message;
+  if (!s) return t;
+  t->store = std::move(*s);
+  EXPECT_TRUE(storage::AuditLog::init_audit_key(*t->store, t->key));
+  auto l = storage::AuditLog::open(*t->store, t->clock);
+  EXPECT_TRUE(l) << l.error().message;
+  if (l) t->log = std::move(*l);
+  return t;
+}
+
+storage::AuditEvent test_event(int n) {
+  return {"alice", "test.event", "web01", {{"n", n}, {"note", "event number " + std::to_string(n)}}};
+}
+
+}  // namespace sekisho::testing

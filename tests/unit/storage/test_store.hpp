@@ -1,0 +1,48 @@
+// Fixtures shared by storage tests: a temp dir and a fresh encrypted store with its audit chain.
+#pragma once
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "base/clock.hpp"
+#include "base/secret.hpp"
+#include "storage/audit_log.hpp"
+#include "storage/store.hpp"
+
+namespace sekisho::testing {
+
+// A directory under $TMPDIR removed (recursively) on destruction.
+class TempDir {
+ public:
+  TempDir();
+  ~TempDir();
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+  const std::filesystem::path& path() const { return path_; }
+
+ private:
+  std::filesystem::path path_;
+};
+
+struct TestStore {
+  TempDir dir;
+  Secret key;
+  TestClock clock{TimePoint(std::chrono::seconds(1'790'000'000))};
+  std::unique_ptr<storage::Store> store;
+  std::unique_ptr<storage::AuditLog> log;
+
+  std::filesystem::path db_path() const { return dir.path() / "sekisho.db"; }
+  // Runs SQL directly on the store, as an attacker holding the key would with the sqlcipher CLI.
+  void tamper(const std::string& sql);
+  // Closes and reopens the store (and the log) with `key`.
+  void reopen();
+};
+
+// A new store with an audit key, at dir/sekisho.db. Fails the current test on error.
+std::unique_ptr<TestStore> make_test_store();
+
+// An audit event with a recognisable payload.
+storage::AuditEvent test_event(int n);
+
+}  // namespace sekisho::testing
