@@ -11,8 +11,9 @@ BUILD_PKGS=(
   libgtest-dev libgmock-dev
 )
 # Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
-# show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI).
-TEST_PKGS=(sqlcipher sqlite3 curl openssl procps)
+# show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI, python3
+# to read JSON output, ssh-keygen to read the host key, setpriv to act as an unprivileged user).
+TEST_PKGS=(sqlcipher sqlite3 curl openssl procps python3 openssh-client util-linux)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

@@ -1,7 +1,6 @@
 #include "storage/audit_log.hpp"
 
 #include <cstring>
-#include <unordered_map>
 
 namespace sekisho::storage {
 
@@ -45,16 +44,22 @@ Result<AuditHead> read_head(Store::Tx& tx) {
 
 }  // namespace
 
-std::string canonical_audit_event(std::string_view time, std::string_view actor,
+void append_canonical_audit_event(std::string& out, std::string_view time, std::string_view actor,
                                   std::string_view action, std::string_view target,
                                   std::string_view details) {
-  std::string out;
-  out.reserve(20 + time.size() + actor.size() + action.size() + target.size() + details.size());
   put_field(out, time);
   put_field(out, actor);
   put_field(out, action);
   put_field(out, target);
   put_field(out, details);
+}
+
+std::string canonical_audit_event(std::string_view time, std::string_view actor,
+                                  std::string_view action, std::string_view target,
+                                  std::string_view details) {
+  std::string out;
+  out.reserve(20 + time.size() + actor.size() + action.size() + target.size() + details.size());
+  append_canonical_audit_event(out, time, actor, action, target, details);
   return out;
 }
 
@@ -145,86 +150,6 @@ Result<AuditHead> AuditLog::head() {
   });
   if (!r) return tl::make_unexpected(r.error());
   return h;
-}
-
-Result<AuditVerifyReport> AuditLog::verify(std::span<const AuditCheckpoint> checkpoints) {
-  AuditVerifyReport report;
-  std::unordered_map<std::int64_t, const AuditCheckpoint*> wanted;
-  for (const AuditCheckpoint& c : checkpoints) wanted[c.seq] = &c;
-
-  auto bad = [&](std::int64_t seq, std::string problem) {
-    if (!report.ok) return;
-    report.ok = false;
-    report.first_bad_seq = seq;
-    report.problem = std::move(problem);
-  };
-
-  auto r = store_.read([&](Store::Tx& tx) -> Result<void> {
-    auto stmt = tx.prepare(
-        "SELECT seq, time, actor, action, target, details, prev_hash, hash FROM audit_events "
-        "ORDER BY seq");
-    if (!stmt) return tl::make_unexpected(stmt.error());
-    Digest last{};
-    std::int64_t expected = 1;
-    std::string canonical;
-    std::lock_guard lock(mac_mu_);
-    for (;;) {
-      auto row = stmt->step();
-      if (!row) return tl::make_unexpected(row.error());
-      if (!*row) break;
-      const std::int64_t seq = stmt->column_int(0);
-      const auto prev = stmt->column_blob(6);
-      const auto hash = stmt->column_blob(7);
-      ++report.events;
-      if (seq != expected) {
-        bad(expected, seq > expected
-                          ? "audit events " + std::to_string(expected) + ".." +
-                                std::to_string(seq - 1) + " are missing (deleted)"
-                          : "audit event " + std::to_string(seq) + " is out of order");
-        break;
-      }
-      if (prev.size() != last.size() || hash.size() != last.size()) {
-        bad(seq, "audit event " + std::to_string(seq) + " has a malformed hash (altered)");
-        break;
-      }
-      canonical = canonical_audit_event(
-          stmt->column_text(1), stmt->column_text(2), stmt->column_text(3), stmt->column_text(4),
-          stmt->column_text(5));
-      const Digest mac = mac_.mac({prev, as_bytes(canonical)});
-      if (std::memcmp(mac.data(), hash.data(), mac.size()) != 0) {
-        bad(seq, "audit event " + std::to_string(seq) + " was altered (its hash does not match)");
-        break;
-      }
-      if (std::memcmp(prev.data(), last.data(), last.size()) != 0) {
-        bad(seq, "audit event " + std::to_string(seq) + " does not follow event " +
-                     std::to_string(seq - 1) + " (inserted, deleted or reordered)");
-        break;
-      }
-      if (auto it = wanted.find(seq); it != wanted.end()) {
-        if (std::memcmp(it->second->hash.data(), hash.data(), mac.size()) != 0) {
-          bad(seq, "audit event " + std::to_string(seq) + " differs from the checkpoint signed " +
-                       it->second->time + " (chain rewritten)");
-          break;
-        }
-        ++report.checkpoints_matched;
-      }
-      std::memcpy(last.data(), hash.data(), last.size());
-      ++expected;
-    }
-    return ok();
-  });
-  if (!r) return tl::make_unexpected(r.error());
-  if (report.ok) {
-    for (const AuditCheckpoint& c : checkpoints) {
-      if (c.seq >= report.events + 1) {
-        bad(report.events + 1, "audit log truncated: the checkpoint signed " + c.time +
-                                   " covers event " + std::to_string(c.seq) +
-                                   " but the log ends at event " + std::to_string(report.events));
-        break;
-      }
-    }
-  }
-  return report;
 }
 
 }  // namespace sekisho::storage

@@ -89,5 +89,9 @@ class AuditLog {
 std::string canonical_audit_event(std::string_view time, std::string_view actor,
                                   std::string_view action, std::string_view target,
                                   std::string_view details);
+// The same, appended to `out` (for loops that reuse one buffer).
+void append_canonical_audit_event(std::string& out, std::string_view time, std::string_view actor,
+                                  std::string_view action, std::string_view target,
+                                  std::string_view details);
 
 }  // namespace sekisho::storage

@@ -60,6 +60,13 @@ std::string Statement::column_text(int index) const {
                       : std::string();
 }
 
+std::string_view Statement::column_view(int index) const {
+  const auto* p = sqlite3_column_text(stmt_.get(), index);
+  const int n = sqlite3_column_bytes(stmt_.get(), index);
+  return p != nullptr ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+                      : std::string_view();
+}
+
 std::span<const std::uint8_t> Statement::column_blob(int index) const {
   const auto* p = static_cast<const std::uint8_t*>(sqlite3_column_blob(stmt_.get(), index));
   const int n = sqlite3_column_bytes(stmt_.get(), index);
@@ -72,7 +79,7 @@ bool Statement::column_is_null(int index) const {
 
 Result<Sqlite> open_sqlite(const std::filesystem::path& path, bool create) {
   sqlite3* raw = nullptr;
-  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_FULLMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
+  const int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | (create ? SQLITE_OPEN_CREATE : 0);
   const int rc = sqlite3_open_v2(path.c_str(), &raw, flags, nullptr);
   Sqlite db(raw);
   if (rc != SQLITE_OK) {

@@ -37,6 +37,8 @@ class Statement {
 
   std::int64_t column_int(int index) const;
   std::string column_text(int index) const;
+  // A view of a text column, valid until the next step(), reset() or destruction.
+  std::string_view column_view(int index) const;
   std::span<const std::uint8_t> column_blob(int index) const;
   bool column_is_null(int index) const;
 
@@ -45,7 +47,8 @@ class Statement {
   CHandle<sqlite3_stmt, sqlite3_finalize> stmt_;
 };
 
-// Opens `path` (read-write, creating it when `create` is true) with no key applied yet.
+// Opens `path` (read-write, creating it when `create` is true) with no key applied yet. The
+// connection has no mutex of its own (SQLITE_OPEN_NOMUTEX): Store serialises every use of it.
 [[nodiscard]] Result<Sqlite> open_sqlite(const std::filesystem::path& path, bool create);
 // Runs one or more statements that return no rows.
 [[nodiscard]] Result<void> exec(sqlite3* db, const std::string& sql);

@@ -98,6 +98,10 @@ Result<std::unique_ptr<Store>> Store::open_keyed(const std::filesystem::path& pa
                 "the store unencrypted");
   }
   if (auto r = exec_secret(raw, key_pragma("key", key)); !r) return tl::make_unexpected(r.error());
+  // Not stored in the file: every open (including by hand with the sqlcipher CLI) must repeat it.
+  if (auto r = exec(raw, "PRAGMA cipher_page_size = " + std::to_string(kCipherPageSize) + ";"); !r) {
+    return tl::make_unexpected(r.error());
+  }
   // The key is checked lazily: the first read of the schema tells whether it was right.
   if (auto r = exec(raw, "SELECT count(*) FROM sqlite_master;"); !r) {
     return fail(ErrorCode::kUnauthenticated,

@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what is missing, builds, initialises a data dir on first run, and starts the gateway on
+# its embedded defaults (API on https://127.0.0.1:8443).
+#   SEKISHO_DATA_DIR  data dir (default: ./var in the repository)
+#   SEKISHO_CONFIG    TOML config file (default: none, the embedded defaults)
+#   SEKISHO_BUILD_DIR build dir (default: ./build)
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+build=${SEKISHO_BUILD_DIR:-$root/build}
+data=${SEKISHO_DATA_DIR:-$root/var}
+
+"$root/scripts/setup.sh"
+if [ ! -f "$build/CMakeCache.txt" ]; then
+  cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+fi
+cmake --build "$build" --target sekishod -j"$(nproc)" >/dev/null
+sekishod="$build/broker/sekishod"
+
+if [ ! -e "$data/master.key" ]; then
+  "$sekishod" init --data-dir "$data"
+  echo
+  echo "Log in as this operator with the one-time password above (you will be asked for a new one)."
+fi
+args=(serve --data-dir "$data")
+[ -z "${SEKISHO_CONFIG:-}" ] || args+=(--config "$SEKISHO_CONFIG")
+echo "Starting sekishod (data dir $data); stop it with Ctrl-C."
+echo "Check it: curl --cacert $data/tls.crt https://127.0.0.1:8443/v1/health"
+exec "$sekishod" "${args[@]}"

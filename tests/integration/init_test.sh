@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# sekishod init: files, modes, JSON output, refusal to overwrite.
+source "$(dirname "$0")/../harness/lib.sh"
+
+dir="$TMP/a/var"
+init_data_dir "$dir"
+out="$TMP/init-var.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["operator"]=="admin"; assert len(d["one_time_password"])==20; assert d["ssh_host_key_fingerprint"].startswith("SHA256:"); assert d["tls_certificate_fingerprint"].startswith("SHA256:")' "$out" \
+  || fail "init --json output lacks fields"
+for f in master.key sekisho.db signing.key ssh_host_ed25519_key tls.key; do
+  [ "$(stat -c %a "$dir/$f")" = 600 ] || fail "$f has mode $(stat -c %a "$dir/$f"), wanted 600"
+done
+[ "$(stat -c %a "$dir")" = 700 ] || fail "data dir has mode $(stat -c %a "$dir")"
+[ "$(stat -c %a "$TMP/a")" != 700 ] || fail "init changed the parent's mode"
+grep -q '^[0-9a-f]\{64\}$' "$dir/master.key" || fail "master.key is not 64 hex digits"
+ssh-keygen -l -f "$dir/ssh_host_ed25519_key.pub" >/dev/null 2>&1 || fail "SSH host key unreadable by ssh-keygen"
+openssl x509 -in "$dir/tls.crt" -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1' \
+  || fail "TLS certificate lacks the 127.0.0.1 SAN"
+want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tls_certificate_fingerprint"])' "$out")
+got="SHA256:$(openssl x509 -in "$dir/tls.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
+[ "$want" = "$got" ] || fail "printed TLS fingerprint $want differs from openssl's $got"
+# The operator exists with the operator role and must change the one-time password.
+[ "$(sql "$dir" "SELECT u.name, r.role, u.must_change_password FROM users u JOIN user_roles r ON r.user_id = u.id;")" = "admin|operator|1" ] \
+  || fail "first operator row wrong"
+pass "init creates a complete data dir"
+
+before=$(sha256sum "$dir/master.key")
+expect_refusal "already exists and is not empty" 1 "$SEKISHOD" init --data-dir "$dir"
+[ "$(sha256sum "$dir/master.key")" = "$before" ] || fail "a refused init touched the data dir"
+mkdir -p "$TMP/b" && touch "$TMP/b/somefile"
+expect_refusal "already exists and is not empty" 1 "$SEKISHOD" init --data-dir "$TMP/b"
+pass "init refuses an existing data dir"
+
+mkdir "$TMP/empty"
+"$SEKISHOD" init --data-dir "$TMP/empty" --operator root-ops >"$TMP/empty.out" || fail "init into an empty dir"
+grep -q "operator: *root-ops" "$TMP/empty.out" || fail "text output lacks the operator"
+[ -z "$(ls -A "$TMP" | grep '\.init-' || true)" ] || fail "init left a temp dir behind"
+pass "init fills an existing empty dir"
+
+expect_refusal "--operator" 1 "$SEKISHOD" init --data-dir "$TMP/c" --operator 'bad name*'
+[ ! -e "$TMP/c" ] || fail "a refused init left $TMP/c"
+rc=0; "$SEKISHOD" init >/dev/null 2>&1 || rc=$?
+[ "$rc" -eq 2 ] || fail "missing --data-dir exited $rc, wanted 2"
+pass "init refuses bad arguments"
