@@ -24,10 +24,10 @@ std::string format_time(TimePoint t) {
 
 Result<TimePoint> parse_time(const std::string& text) {
   int y, mo, d, h, mi, s, consumed = 0;
-  if (text.size() > 40 ||
-      std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi, &s,
-                  &consumed) != 6) {
-    return fail(ErrorCode::kInvalidArgument, "not an ISO 8601 UTC time: '" + text.substr(0, 40) + "'");
+  if (text.size() > 40 || std::sscanf(text.c_str(), "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h,
+                                      &mi, &s, &consumed) != 6) {
+    return fail(ErrorCode::kInvalidArgument,
+                "not an ISO 8601 UTC time: '" + text.substr(0, 40) + "'");
   }
   long ms = 0;
   std::size_t pos = static_cast<std::size_t>(consumed);
@@ -72,16 +72,25 @@ Result<std::chrono::seconds> parse_duration(const std::string& text) {
   }
   long long unit = 0;
   switch (text.back()) {
-    case 's': unit = 1; break;
-    case 'm': unit = 60; break;
-    case 'h': unit = 3600; break;
-    case 'd': unit = 86400; break;
+    case 's':
+      unit = 1;
+      break;
+    case 'm':
+      unit = 60;
+      break;
+    case 'h':
+      unit = 3600;
+      break;
+    case 'd':
+      unit = 86400;
+      break;
     default:
       return fail(ErrorCode::kInvalidArgument,
                   "not a duration (like 30s, 15m, 8h, 7d): '" + text + "'");
   }
   if (value <= 0 || value > 10LL * 366 * 86400 / unit) {
-    return fail(ErrorCode::kInvalidArgument, "duration out of range (1s to 10 years): '" + text + "'");
+    return fail(ErrorCode::kInvalidArgument,
+                "duration out of range (1s to 10 years): '" + text + "'");
   }
   return std::chrono::seconds(value * unit);
 }

@@ -88,8 +88,8 @@ Result<HmacSha256> HmacSha256::create(const Secret& key) {
   if (!mac) return fail(ErrorCode::kInternal, openssl_error("HMAC unavailable"));
   MacCtx ctx(EVP_MAC_CTX_new(mac.get()));
   char digest[] = "SHA256";
-  const OSSL_PARAM params[] = {
-      OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0), OSSL_PARAM_END};
+  const OSSL_PARAM params[] = {OSSL_PARAM_construct_utf8_string(OSSL_MAC_PARAM_DIGEST, digest, 0),
+                               OSSL_PARAM_END};
   if (!ctx || EVP_MAC_init(ctx.get(), key.data(), key.size(), params) != 1) {
     return fail(ErrorCode::kInternal, openssl_error("HMAC init"));
   }
@@ -146,8 +146,8 @@ Result<SigningKey> SigningKey::load(const std::filesystem::path& path) {
 Result<void> SigningKey::save(const std::filesystem::path& private_path,
                               const std::filesystem::path& public_path) const {
   Bio bio(BIO_new(BIO_s_secmem()));
-  if (!bio || PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr,
-                                       nullptr) != 1) {
+  if (!bio ||
+      PEM_write_bio_PrivateKey(bio.get(), key_.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1) {
     return fail(ErrorCode::kInternal, openssl_error("writing signing key"));
   }
   char* data = nullptr;

@@ -70,7 +70,8 @@ Result<void> write_file_atomic(const std::filesystem::path& path,
   std::string tmpl = (dir / ("." + path.filename().string() + ".XXXXXX")).string();
   Fd fd(::mkostemp(tmpl.data(), O_CLOEXEC));
   if (fd.get() < 0) {
-    return fail(ErrorCode::kIo, "cannot create a file in " + dir.string() + ": " + errno_text(errno));
+    return fail(ErrorCode::kIo,
+                "cannot create a file in " + dir.string() + ": " + errno_text(errno));
   }
   auto cleanup_on_error = [&](Error e) {
     ::unlink(tmpl.c_str());
@@ -81,7 +82,8 @@ Result<void> write_file_atomic(const std::filesystem::path& path,
   }
   if (auto r = write_all(fd.get(), bytes, path.string()); !r) return cleanup_on_error(r.error());
   if (::fsync(fd.get()) != 0 || fd.close_checked() != 0) {
-    return cleanup_on_error({ErrorCode::kIo, "cannot sync " + path.string() + ": " + errno_text(errno)});
+    return cleanup_on_error(
+        {ErrorCode::kIo, "cannot sync " + path.string() + ": " + errno_text(errno)});
   }
   if (::rename(tmpl.c_str(), path.c_str()) != 0) {
     return cleanup_on_error(
@@ -97,9 +99,10 @@ Result<void> append_line_durable(const std::filesystem::path& path, const std::s
     return fail(ErrorCode::kIo, "cannot open " + path.string() + ": " + errno_text(errno));
   }
   std::string with_newline = line + "\n";
-  if (auto r = write_all(fd.get(), {reinterpret_cast<const std::uint8_t*>(with_newline.data()),
-                                    with_newline.size()},
-                         path.string());
+  if (auto r = write_all(
+          fd.get(),
+          {reinterpret_cast<const std::uint8_t*>(with_newline.data()), with_newline.size()},
+          path.string());
       !r) {
     return r;
   }
@@ -138,12 +141,13 @@ Result<std::size_t> open_and_size(const std::filesystem::path& path, std::size_t
   if (private_file && (st.st_mode & 077) != 0) {
     char mode[8];
     std::snprintf(mode, sizeof mode, "%04o", static_cast<unsigned>(st.st_mode & 07777));
-    return fail(ErrorCode::kPermissionDenied, path.string() + " is accessible by group or others (mode " +
+    return fail(ErrorCode::kPermissionDenied, path.string() +
+                                                  " is accessible by group or others (mode " +
                                                   mode + "); run: chmod 600 " + path.string());
   }
   if (static_cast<std::size_t>(st.st_size) > max_size) {
-    return fail(ErrorCode::kInvalidArgument, path.string() + " is larger than " +
-                                                 std::to_string(max_size) + " bytes");
+    return fail(ErrorCode::kInvalidArgument,
+                path.string() + " is larger than " + std::to_string(max_size) + " bytes");
   }
   return static_cast<std::size_t>(st.st_size);
 }

@@ -1,13 +1,13 @@
 #include "base/logging.hpp"
 
-#include <mutex>
-
-#include <nlohmann/json.hpp>
 #include <spdlog/details/log_msg.h>
 #include <spdlog/formatter.h>
 #include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
+
+#include <mutex>
+#include <nlohmann/json.hpp>
 
 #include "base/clock.hpp"
 
@@ -59,9 +59,8 @@ void make_sink(LogState& s) {
   if (s.format == LogFormat::kJson) {
     s.sink->set_formatter(std::make_unique<JsonLineFormatter>());
   } else {
-    s.sink->set_formatter(
-        std::make_unique<spdlog::pattern_formatter>("%Y-%m-%dT%H:%M:%S.%eZ %l %n: %v",
-                                                    spdlog::pattern_time_type::utc));
+    s.sink->set_formatter(std::make_unique<spdlog::pattern_formatter>(
+        "%Y-%m-%dT%H:%M:%S.%eZ %l %n: %v", spdlog::pattern_time_type::utc));
   }
 }
 
@@ -79,8 +78,8 @@ void setup_logging(LogFormat format, spdlog::level::level_enum level) {
 Result<LogFormat> parse_log_format(const std::string& text) {
   if (text == "text") return LogFormat::kText;
   if (text == "json") return LogFormat::kJson;
-  return fail(ErrorCode::kInvalidArgument, "log format must be \"text\" or \"json\", not \"" +
-                                               text.substr(0, 32) + "\"");
+  return fail(ErrorCode::kInvalidArgument,
+              "log format must be \"text\" or \"json\", not \"" + text.substr(0, 32) + "\"");
 }
 
 Result<spdlog::level::level_enum> parse_log_level(const std::string& text) {

@@ -1,10 +1,10 @@
 // Operational logging (spdlog). Not the audit trail: audit events live in the store's hash chain.
 #pragma once
 
+#include <spdlog/logger.h>
+
 #include <memory>
 #include <string>
-
-#include <spdlog/logger.h>
 
 #include "base/result.hpp"
 

@@ -1,11 +1,10 @@
 #include "base/password_hash.hpp"
 
 #include <crypt.h>
+#include <openssl/crypto.h>
 
 #include <cstring>
 #include <memory>
-
-#include <openssl/crypto.h>
 
 #include "base/crypto.hpp"
 

@@ -1,13 +1,12 @@
 #include "base/secret.hpp"
 
+#include <openssl/crypto.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <new>
 #include <utility>
-
-#include <openssl/crypto.h>
 
 namespace sekisho {
 
@@ -42,8 +41,8 @@ Secret Secret::copy_of(std::span<const std::uint8_t> bytes) {
 }
 
 Secret Secret::copy_of(std::string_view text) {
-  return copy_of(
-      std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()), text.size()));
+  return copy_of(std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(text.data()),
+                                               text.size()));
 }
 
 Secret::Secret(Secret&& other) noexcept

@@ -31,7 +31,9 @@ double since(std::chrono::steady_clock::time_point start) {
 }
 
 storage::AuditEvent event(long n) {
-  return {"alice", "session.start", "root@web01",
+  return {"alice",
+          "session.start",
+          "root@web01",
           {{"request", "r-" + std::to_string(n)}, {"source", "192.0.2.10"}, {"n", n}}};
 }
 
@@ -46,12 +48,17 @@ Args parse(int argc, char** argv) {
   Args a;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--events") a.events = std::atol(argv[i + 1]);
-    else if (k == "--single") a.single = std::atol(argv[i + 1]);
-    else if (k == "--batch") a.batch = std::atol(argv[i + 1]);
-    else if (k == "--dir") a.dir = argv[i + 1];
+    if (k == "--events")
+      a.events = std::atol(argv[i + 1]);
+    else if (k == "--single")
+      a.single = std::atol(argv[i + 1]);
+    else if (k == "--batch")
+      a.batch = std::atol(argv[i + 1]);
+    else if (k == "--dir")
+      a.dir = argv[i + 1];
     else {
-      std::fprintf(stderr, "usage: audit_bench [--events N] [--single N] [--batch N] [--dir DIR]\n");
+      std::fprintf(stderr,
+                   "usage: audit_bench [--events N] [--single N] [--batch N] [--dir DIR]\n");
       std::exit(2);
     }
   }
@@ -76,8 +83,8 @@ double hmac_floor(long n) {
   auto mac = HmacSha256::create(random_secret(32));
   const std::string time = format_time(std::chrono::system_clock::now());
   const std::string details = event(123456).details.dump();
-  const std::string canonical = storage::canonical_audit_event(time, "alice", "session.start",
-                                                               "root@web01", details);
+  const std::string canonical =
+      storage::canonical_audit_event(time, "alice", "session.start", "root@web01", details);
   Digest prev{};
   const auto start = std::chrono::steady_clock::now();
   for (long i = 0; i < n; ++i) prev = mac->mac({ByteView(prev), as_bytes(canonical)});
@@ -112,8 +119,9 @@ int main(int argc, char** argv) {
   }
   const double single_rate = static_cast<double>(args.single) / since(start);
   const double floor_rate = fsync_floor(dir / "peer.log", args.single);
-  std::printf("durable single appends : %10.0f events/s   peer write+fdatasync %10.0f/s   ratio %.2f\n",
-              single_rate, floor_rate, single_rate / floor_rate);
+  std::printf(
+      "durable single appends : %10.0f events/s   peer write+fdatasync %10.0f/s   ratio %.2f\n",
+      single_rate, floor_rate, single_rate / floor_rate);
 
   // 2. Batched appends up to `events` in the chain.
   std::vector<storage::AuditEvent> batch;
@@ -141,9 +149,11 @@ int main(int argc, char** argv) {
   }
   const double verify_rate = static_cast<double>(report->events) / verify_s;
   const double hmac_rate = hmac_floor(report->events);
-  std::printf("verify %ld events    : %10.0f events/s   peer HMAC-only %10.0f/s   ratio %.2f   goal 2000000/s: %s\n",
-              static_cast<long>(report->events), verify_rate, hmac_rate, verify_rate / hmac_rate,
-              verify_rate >= 2e6 ? "met" : "NOT met");
+  std::printf(
+      "verify %ld events    : %10.0f events/s   peer HMAC-only %10.0f/s   ratio %.2f   goal "
+      "2000000/s: %s\n",
+      static_cast<long>(report->events), verify_rate, hmac_rate, verify_rate / hmac_rate,
+      verify_rate >= 2e6 ? "met" : "NOT met");
   log->reset();
   store->reset();
   std::filesystem::remove_all(dir);

@@ -14,21 +14,31 @@ constexpr char kJson[] = "application/json";
 
 std::string error_name(int status) {
   switch (status) {
-    case 400: return "bad_request";
-    case 401: return "unauthenticated";
-    case 403: return "forbidden";
-    case 404: return "not_found";
-    case 405: return "method_not_allowed";
-    case 413: return "payload_too_large";
-    case 414: return "uri_too_long";
-    case 431: return "headers_too_large";
-    default: return status >= 500 ? "internal" : "error";
+    case 400:
+      return "bad_request";
+    case 401:
+      return "unauthenticated";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "not_found";
+    case 405:
+      return "method_not_allowed";
+    case 413:
+      return "payload_too_large";
+    case 414:
+      return "uri_too_long";
+    case 431:
+      return "headers_too_large";
+    default:
+      return status >= 500 ? "internal" : "error";
   }
 }
 
 void json_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  res.set_content(nlohmann::json{{"error", error_name(status)}, {"message", message}}.dump(), kJson);
+  res.set_content(nlohmann::json{{"error", error_name(status)}, {"message", message}}.dump(),
+                  kJson);
 }
 
 }  // namespace
@@ -38,8 +48,8 @@ ApiServer::~ApiServer() = default;
 
 Result<std::unique_ptr<ApiServer>> ApiServer::create(const storage::DataDir& dir,
                                                      const Config& config) {
-  auto server = std::make_unique<httplib::SSLServer>(dir.tls_certificate().c_str(),
-                                                     dir.tls_key().c_str());
+  auto server =
+      std::make_unique<httplib::SSLServer>(dir.tls_certificate().c_str(), dir.tls_key().c_str());
   if (!server->is_valid()) {
     return fail(ErrorCode::kIo, "cannot load the TLS identity " + dir.tls_certificate().string() +
                                     " / " + dir.tls_key().string());
@@ -63,8 +73,8 @@ void ApiServer::add_routes(const Config& config) {
   // Routes that set no body of their own (404, 413, …) still answer in the one JSON error shape.
   server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {
     if (!res.body.empty()) return;
-    const std::string message = res.status == 404 ? "no such endpoint: " + req.path.substr(0, 200)
-                                                  : "request refused";
+    const std::string message =
+        res.status == 404 ? "no such endpoint: " + req.path.substr(0, 200) : "request refused";
     json_error(res, res.status, message);
   });
   server_->set_exception_handler(

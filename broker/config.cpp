@@ -2,7 +2,6 @@
 
 #include <set>
 #include <sstream>
-
 #include <toml.hpp>
 
 #include "base/clock.hpp"
@@ -138,8 +137,8 @@ Result<void> read_directory(const ConfigReader& rd, const Table& root, Config& c
   if (!root.contains("directory")) return ok();
   const auto& t = root.as_table().at("directory");
   if (auto r = rd.only_keys(t, "directory",
-                            {"kind", "url", "ca_file", "bind_dn", "bind_password_file",
-                             "user_base", "user_filter", "group_base", "departed_filter"});
+                            {"kind", "url", "ca_file", "bind_dn", "bind_password_file", "user_base",
+                             "user_filter", "group_base", "departed_filter"});
       !r) {
     return r;
   }
@@ -147,8 +146,8 @@ Result<void> read_directory(const ConfigReader& rd, const Table& root, Config& c
     auto s = rd.string_at(t, "directory", "kind");
     if (!s) return tl::make_unexpected(s.error());
     if (*s == "ldap") {
-      return tl::make_unexpected(
-          rd.error("directory.kind", "\"ldap\" is not available in this version yet; use \"local\""));
+      return tl::make_unexpected(rd.error(
+          "directory.kind", "\"ldap\" is not available in this version yet; use \"local\""));
     }
     if (*s != "local") {
       return tl::make_unexpected(rd.error("directory.kind", "must be \"local\" or \"ldap\""));
@@ -174,7 +173,8 @@ Result<ListenAddress> parse_listen_address(const std::string& text) {
   std::string port;
   if (!text.empty() && text[0] == '[') {
     const auto close = text.find(']');
-    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':') return bad();
+    if (close == std::string::npos || close + 1 >= text.size() || text[close + 1] != ':')
+      return bad();
     host = text.substr(1, close - 1);
     port = text.substr(close + 2);
   } else {
@@ -215,8 +215,10 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   for (auto step : {read_api, read_directory, read_log, read_audit}) {
     if (auto r = step(rd, root, config); !r) return tl::make_unexpected(r.error());
   }
-  if (auto r = rd.listen_section(root, "ssh", config.ssh); !r) return tl::make_unexpected(r.error());
-  if (auto r = rd.listen_section(root, "rdp", config.rdp); !r) return tl::make_unexpected(r.error());
+  if (auto r = rd.listen_section(root, "ssh", config.ssh); !r)
+    return tl::make_unexpected(r.error());
+  if (auto r = rd.listen_section(root, "rdp", config.rdp); !r)
+    return tl::make_unexpected(r.error());
   return config;
 }
 

@@ -1,13 +1,13 @@
 // The daemon's configuration: TOML file (DESIGN.md "Configuration") over embedded defaults.
 #pragma once
 
+#include <spdlog/common.h>
+
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
 #include <string>
 #include <vector>
-
-#include <spdlog/common.h>
 
 #include "base/logging.hpp"
 #include "base/result.hpp"

@@ -100,16 +100,19 @@ Result<std::string> create_tls_identity(const std::filesystem::path& cert_path,
 
   Bio key_bio(BIO_new(BIO_s_secmem()));
   Bio cert_bio(BIO_new(BIO_s_mem()));
-  if (PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) != 1 ||
+  if (PEM_write_bio_PrivateKey(key_bio.get(), key.get(), nullptr, nullptr, 0, nullptr, nullptr) !=
+          1 ||
       PEM_write_bio_X509(cert_bio.get(), cert->get()) != 1) {
     return tl::make_unexpected(ssl_error("writing the TLS identity"));
   }
   char* data = nullptr;
   long len = BIO_get_mem_data(key_bio.get(), &data);
   const Secret key_pem = Secret::copy_of(std::string_view(data, static_cast<std::size_t>(len)));
-  if (auto r = write_file_atomic(key_path, key_pem.bytes(), 0600); !r) return tl::make_unexpected(r.error());
+  if (auto r = write_file_atomic(key_path, key_pem.bytes(), 0600); !r)
+    return tl::make_unexpected(r.error());
   len = BIO_get_mem_data(cert_bio.get(), &data);
-  if (auto r = write_file_atomic(cert_path, as_bytes(std::string_view(data, static_cast<std::size_t>(len))), 0644);
+  if (auto r = write_file_atomic(
+          cert_path, as_bytes(std::string_view(data, static_cast<std::size_t>(len))), 0644);
       !r) {
     return tl::make_unexpected(r.error());
   }
@@ -136,7 +139,8 @@ Result<std::string> create_ssh_host_key(const std::filesystem::path& path) {
   if (ssh_pki_export_privkey_file(key.get(), nullptr, nullptr, nullptr, path.c_str()) != SSH_OK) {
     return fail(ErrorCode::kIo, "cannot write SSH host key " + path.string());
   }
-  std::filesystem::permissions(path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
+  std::filesystem::permissions(
+      path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write);
   char* b64 = nullptr;
   if (ssh_pki_export_pubkey_base64(key.get(), &b64) != SSH_OK) {
     return fail(ErrorCode::kInternal, "cannot export SSH host public key");
@@ -145,7 +149,8 @@ Result<std::string> create_ssh_host_key(const std::filesystem::path& path) {
   ssh_string_free_char(b64);
   std::filesystem::path pub_path = path;
   pub_path += ".pub";
-  if (auto r = write_file_atomic(pub_path, as_bytes(pub), 0644); !r) return tl::make_unexpected(r.error());
+  if (auto r = write_file_atomic(pub_path, as_bytes(pub), 0644); !r)
+    return tl::make_unexpected(r.error());
 
   unsigned char* hash = nullptr;
   size_t hash_len = 0;

@@ -16,7 +16,8 @@ namespace sekisho::broker {
                                                       const std::filesystem::path& key_path);
 
 // SHA-256 fingerprint of a PEM certificate file, in the same form.
-[[nodiscard]] Result<std::string> tls_certificate_fingerprint(const std::filesystem::path& cert_path);
+[[nodiscard]] Result<std::string> tls_certificate_fingerprint(
+    const std::filesystem::path& cert_path);
 
 // Creates an Ed25519 SSH host key in OpenSSH format (0600) and its .pub (0644). Returns the
 // OpenSSH-style fingerprint "SHA256:<base64>".

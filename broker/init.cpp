@@ -37,8 +37,9 @@ Result<void> check_target(const fs::path& dir) {
   const auto status = fs::symlink_status(dir, ec);
   if (!fs::exists(status)) return ok();
   if (!fs::is_directory(status) || !fs::is_empty(dir, ec)) {
-    return fail(ErrorCode::kAlreadyExists,
-                "data dir " + dir.string() + " already exists and is not empty; refusing to overwrite it");
+    return fail(
+        ErrorCode::kAlreadyExists,
+        "data dir " + dir.string() + " already exists and is not empty; refusing to overwrite it");
   }
   return ok();
 }
@@ -51,9 +52,11 @@ Result<void> create_operator(storage::Store& store, storage::AuditLog& log, cons
     storage::NewUser user{name, *hash, {"operator"}, true, format_time(clock.now())};
     auto id = storage::create_user(tx, user);
     if (!id) return tl::make_unexpected(id.error());
-    auto seq = log.append(tx, {"sekishod", "user.create", name,
-                               {{"roles", {"operator"}}, {"source", "local"},
-                                {"must_change_password", true}}});
+    auto seq = log.append(
+        tx, {"sekishod",
+             "user.create",
+             name,
+             {{"roles", {"operator"}}, {"source", "local"}, {"must_change_password", true}}});
     if (!seq) return tl::make_unexpected(seq.error());
     return ok();
   });
@@ -64,16 +67,19 @@ Result<InitResult> populate(const fs::path& tmp, const fs::path& final_dir,
                             const std::string& operator_name, const Clock& clock) {
   const storage::DataDir dd(tmp);
   const Secret master = random_secret(32);
-  if (auto r = storage::write_master_key(dd.master_key(), master); !r) return tl::make_unexpected(r.error());
+  if (auto r = storage::write_master_key(dd.master_key(), master); !r)
+    return tl::make_unexpected(r.error());
   auto store = storage::Store::create(dd.store(), master);
   if (!store) return tl::make_unexpected(store.error());
-  if (auto r = storage::AuditLog::init_audit_key(**store, master); !r) return tl::make_unexpected(r.error());
+  if (auto r = storage::AuditLog::init_audit_key(**store, master); !r)
+    return tl::make_unexpected(r.error());
   auto log = storage::AuditLog::open(**store, clock);
   if (!log) return tl::make_unexpected(log.error());
 
   auto signing = SigningKey::generate();
   if (!signing) return tl::make_unexpected(signing.error());
-  if (auto r = signing->save(dd.signing_key(), dd.signing_public_key()); !r) return tl::make_unexpected(r.error());
+  if (auto r = signing->save(dd.signing_key(), dd.signing_public_key()); !r)
+    return tl::make_unexpected(r.error());
 
   InitResult result;
   result.data_dir = final_dir;
@@ -85,7 +91,9 @@ Result<InitResult> populate(const fs::path& tmp, const fs::path& final_dir,
   if (!tls_fp) return tl::make_unexpected(tls_fp.error());
   result.tls_fingerprint = *tls_fp;
 
-  auto seq = (*log)->append({"sekishod", "gateway.init", final_dir.string(),
+  auto seq = (*log)->append({"sekishod",
+                             "gateway.init",
+                             final_dir.string(),
                              {{"schema_version", (*store)->schema_version()},
                               {"ssh_host_key", result.ssh_host_key_fingerprint},
                               {"tls_certificate", result.tls_fingerprint},
@@ -93,7 +101,8 @@ Result<InitResult> populate(const fs::path& tmp, const fs::path& final_dir,
   if (!seq) return tl::make_unexpected(seq.error());
 
   result.one_time_password = generate_password(20);
-  if (auto r = create_operator(**store, **log, operator_name, result.one_time_password, clock); !r) {
+  if (auto r = create_operator(**store, **log, operator_name, result.one_time_password, clock);
+      !r) {
     return tl::make_unexpected(r.error());
   }
   auto cp = storage::write_checkpoint(**log, *signing, dd.audit_checkpoints(), clock);
@@ -113,16 +122,18 @@ Result<InitResult> init_data_dir(const fs::path& dir, const std::string& operato
   std::error_code ec;
   fs::create_directories(target.parent_path(), ec);
   const UmaskGuard umask_guard(077);
-  std::string tmpl = (target.parent_path() / ("." + target.filename().string() + ".init-XXXXXX")).string();
+  std::string tmpl =
+      (target.parent_path() / ("." + target.filename().string() + ".init-XXXXXX")).string();
   if (::mkdtemp(tmpl.data()) == nullptr) {
-    return fail(ErrorCode::kIo, "cannot create a directory beside " + target.string() + ": " +
-                                    errno_text(errno));
+    return fail(ErrorCode::kIo,
+                "cannot create a directory beside " + target.string() + ": " + errno_text(errno));
   }
   const fs::path tmp(tmpl);
   auto result = populate(tmp, target, operator_name, clock);
   if (result && ::rename(tmp.c_str(), target.c_str()) != 0) {
-    result = fail(ErrorCode::kAlreadyExists,
-                  "data dir " + target.string() + " appeared while init ran; refusing to overwrite it");
+    result =
+        fail(ErrorCode::kAlreadyExists,
+             "data dir " + target.string() + " appeared while init ran; refusing to overwrite it");
   }
   if (!result) {
     fs::remove_all(tmp, ec);

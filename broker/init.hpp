@@ -22,6 +22,7 @@ struct InitResult {
 // chain, signing key, SSH host key, TLS identity, first operator) and renames it into place, so a
 // crash never leaves a half-made data dir at `dir`. Refuses when `dir` exists and is not empty.
 [[nodiscard]] Result<InitResult> init_data_dir(const std::filesystem::path& dir,
-                                               const std::string& operator_name, const Clock& clock);
+                                               const std::string& operator_name,
+                                               const Clock& clock);
 
 }  // namespace sekisho::broker

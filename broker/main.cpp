@@ -1,11 +1,10 @@
 // sekishod: the gateway daemon. Parses arguments and calls into the broker library.
+#include <CLI/CLI.hpp>
 #include <cstdio>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "base/logging.hpp"
 #include "broker/config.hpp"
@@ -95,9 +94,11 @@ int main(int argc, char** argv) {
   std::optional<std::string> config_path;
   std::optional<std::string> public_key;
 
-  auto* init = app.add_subcommand("init", "create a data dir: store, keys, certificate, first operator");
+  auto* init =
+      app.add_subcommand("init", "create a data dir: store, keys, certificate, first operator");
   init->add_option("--data-dir", data_dir, "data directory to create")->required();
-  init->add_option("--operator", operator_name, "name of the first operator")->capture_default_str();
+  init->add_option("--operator", operator_name, "name of the first operator")
+      ->capture_default_str();
   init->add_flag("--json", json, "print the result as JSON (for scripts)");
 
   auto* serve = app.add_subcommand("serve", "run the gateway");
@@ -109,9 +110,11 @@ int main(int argc, char** argv) {
 
   auto* audit = app.add_subcommand("audit", "audit log tools");
   audit->require_subcommand(1);
-  auto* verify = audit->add_subcommand("verify", "verify the audit hash chain and checkpoints offline");
+  auto* verify =
+      audit->add_subcommand("verify", "verify the audit hash chain and checkpoints offline");
   verify->add_option("--data-dir", data_dir, "data directory")->required();
-  verify->add_option("--public-key", public_key, "signing public key (PEM) kept outside the data dir");
+  verify->add_option("--public-key", public_key,
+                     "signing public key (PEM) kept outside the data dir");
   verify->add_flag("--json", json, "print the report as JSON");
 
   try {

@@ -103,9 +103,11 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   if (!port) return tl::make_unexpected(port.error());
   const ListenAddress bound{config.api.host, static_cast<std::uint16_t>(*port)};
 
-  auto started = (*audit)->append({"sekishod", "gateway.start", dir.root().string(),
-                                   {{"version", SEKISHO_VERSION}, {"api", bound.text()},
-                                    {"pid", ::getpid()}}});
+  auto started = (*audit)->append(
+      {"sekishod",
+       "gateway.start",
+       dir.root().string(),
+       {{"version", SEKISHO_VERSION}, {"api", bound.text()}, {"pid", ::getpid()}}});
   if (!started) return tl::make_unexpected(started.error());
 
   CheckpointTimer timer(**audit, *signing, dir.audit_checkpoints(), clock,
@@ -133,14 +135,15 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   checkpoint_thread.join();
 
   const std::string reason = !clean && stop_signal == 0 ? "api failure"
-                             : stop_signal == SIGINT      ? "SIGINT"
-                                                          : "SIGTERM";
-  auto stopped = (*audit)->append({"sekishod", "gateway.stop", dir.root().string(),
-                                   {{"reason", reason}, {"pid", ::getpid()}}});
+                             : stop_signal == SIGINT    ? "SIGINT"
+                                                        : "SIGTERM";
+  auto stopped = (*audit)->append(
+      {"sekishod", "gateway.stop", dir.root().string(), {{"reason", reason}, {"pid", ::getpid()}}});
   timer.checkpoint();
   if (!stopped) return tl::make_unexpected(stopped.error());
   log->info("stopped ({})", reason);
-  if (!clean && stop_signal == 0) return fail(ErrorCode::kIo, "the API server stopped unexpectedly");
+  if (!clean && stop_signal == 0)
+    return fail(ErrorCode::kIo, "the API server stopped unexpectedly");
   return ok();
 }
 

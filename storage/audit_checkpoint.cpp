@@ -1,8 +1,7 @@
 #include "storage/audit_checkpoint.hpp"
 
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/files.hpp"
 
@@ -40,7 +39,8 @@ Result<std::optional<AuditCheckpoint>> write_checkpoint(AuditLog& log, const Sig
                                {"hash", hex_encode(ByteView(c.hash))},
                                {"time", c.time},
                                {"sig", hex_encode(*sig)}};
-  if (auto r = append_line_durable(file, line.dump(), 0644); !r) return tl::make_unexpected(r.error());
+  if (auto r = append_line_durable(file, line.dump(), 0644); !r)
+    return tl::make_unexpected(r.error());
   return std::optional<AuditCheckpoint>(c);
 }
 
@@ -71,7 +71,8 @@ Result<std::vector<AuditCheckpoint>> read_checkpoints(const std::filesystem::pat
     c.time = j["time"].get<std::string>();
     auto hash = digest_from_hex(j["hash"].get<std::string>());
     auto sig = hex_decode_secret(j["sig"].get<std::string>());
-    if (!hash || !sig || c.seq <= 0) return fail(ErrorCode::kCorrupt, where + ": malformed checkpoint");
+    if (!hash || !sig || c.seq <= 0)
+      return fail(ErrorCode::kCorrupt, where + ": malformed checkpoint");
     c.hash = *hash;
     auto valid = ed25519_verify(public_pem, as_bytes(checkpoint_message(c)), sig->bytes());
     if (!valid) return tl::make_unexpected(valid.error());

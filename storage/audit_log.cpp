@@ -35,7 +35,8 @@ Result<AuditHead> read_head(Store::Tx& tx) {
     head.seq = stmt->column_int(0);
     const auto h = stmt->column_blob(1);
     if (h.size() != head.hash.size()) {
-      return fail(ErrorCode::kCorrupt, "audit event " + std::to_string(head.seq) + " has a malformed hash");
+      return fail(ErrorCode::kCorrupt,
+                  "audit event " + std::to_string(head.seq) + " has a malformed hash");
     }
     std::memcpy(head.hash.data(), h.data(), h.size());
   }
@@ -66,14 +67,16 @@ std::string canonical_audit_event(std::string_view time, std::string_view actor,
 Result<void> AuditLog::init_audit_key(Store& store, const Secret& master_key) {
   auto key = hkdf_sha256(master_key, kAuditKeyInfo, 32);
   if (!key) return tl::make_unexpected(key.error());
-  return store.transact([&](Store::Tx& tx) { return store.put_setting(tx, "audit_key", key->bytes()); });
+  return store.transact(
+      [&](Store::Tx& tx) { return store.put_setting(tx, "audit_key", key->bytes()); });
 }
 
 Result<std::unique_ptr<AuditLog>> AuditLog::open(Store& store, const Clock& clock) {
   auto key = store.get_setting("audit_key");
   if (!key) return tl::make_unexpected(key.error());
   if (!key->has_value() || (*key)->size() != 32) {
-    return fail(ErrorCode::kCorrupt, "the store has no audit chain key; it was not made by sekishod init");
+    return fail(ErrorCode::kCorrupt,
+                "the store has no audit chain key; it was not made by sekishod init");
   }
   auto mac = HmacSha256::create(**key);
   if (!mac) return tl::make_unexpected(mac.error());

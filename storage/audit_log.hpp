@@ -3,12 +3,11 @@
 
 #include <cstdint>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <span>
 #include <string>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "base/clock.hpp"
 #include "base/crypto.hpp"
@@ -41,10 +40,10 @@ struct AuditCheckpoint {
 
 struct AuditVerifyReport {
   bool ok = true;
-  std::int64_t events = 0;              // events walked
+  std::int64_t events = 0;               // events walked
   std::int64_t checkpoints_matched = 0;  // signed checkpoints that the chain agrees with
-  std::int64_t first_bad_seq = 0;       // 0 when ok
-  std::string problem;                  // one line when !ok
+  std::int64_t first_bad_seq = 0;        // 0 when ok
+  std::string problem;                   // one line when !ok
 };
 
 // The key-derivation label of the audit chain key (HKDF-SHA256 over the master key).

@@ -112,9 +112,11 @@ class ChainChecker {
                                       std::to_string(row.seq - 1) + " are missing (deleted)"
                                 : "audit event " + n() + " is out of order");
     }
-    if (row.malformed) return bad(row.seq, "audit event " + n() + " has a malformed hash (altered)");
+    if (row.malformed)
+      return bad(row.seq, "audit event " + n() + " has a malformed hash (altered)");
     const Digest mac = mac_.mac({ByteView(row.prev), as_bytes(canonical)});
-    if (mac != row.hash) return bad(row.seq, "audit event " + n() + " was altered (its hash does not match)");
+    if (mac != row.hash)
+      return bad(row.seq, "audit event " + n() + " was altered (its hash does not match)");
     if (row.prev != last_) {
       return bad(row.seq, "audit event " + n() + " does not follow event " +
                               std::to_string(row.seq - 1) + " (inserted, deleted or reordered)");
@@ -217,7 +219,8 @@ Result<AuditVerifyReport> AuditLog::verify(std::span<const AuditCheckpoint> chec
   queue.close();
   checking.join();
   if (!read) return tl::make_unexpected(read.error());
-  AuditVerifyReport report = checker.finish(stopped_early ? std::span<const AuditCheckpoint>() : checkpoints);
+  AuditVerifyReport report =
+      checker.finish(stopped_early ? std::span<const AuditCheckpoint>() : checkpoints);
   return report;
 }
 

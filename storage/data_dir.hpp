@@ -54,7 +54,7 @@ class DataDirLock {
 // Loads the master key and opens the store. If a rekey was interrupted, finishes or undoes it:
 // whichever of master.key and master.key.next opens the store becomes master.key.
 [[nodiscard]] Result<std::unique_ptr<Store>> open_data_dir_store(const DataDir& dir,
-                                                                Store::OpenOptions options);
+                                                                 Store::OpenOptions options);
 
 // Rotates the master key: writes master.key.next durably, re-encrypts the store, then renames
 // the new key over the old one. A crash at any point leaves a store that open_data_dir_store opens.

@@ -63,8 +63,9 @@ std::string Statement::column_text(int index) const {
 std::string_view Statement::column_view(int index) const {
   const auto* p = sqlite3_column_text(stmt_.get(), index);
   const int n = sqlite3_column_bytes(stmt_.get(), index);
-  return p != nullptr ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
-                      : std::string_view();
+  return p != nullptr
+             ? std::string_view(reinterpret_cast<const char*>(p), static_cast<std::size_t>(n))
+             : std::string_view();
 }
 
 std::span<const std::uint8_t> Statement::column_blob(int index) const {

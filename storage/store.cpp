@@ -99,7 +99,8 @@ Result<std::unique_ptr<Store>> Store::open_keyed(const std::filesystem::path& pa
   }
   if (auto r = exec_secret(raw, key_pragma("key", key)); !r) return tl::make_unexpected(r.error());
   // Not stored in the file: every open (including by hand with the sqlcipher CLI) must repeat it.
-  if (auto r = exec(raw, "PRAGMA cipher_page_size = " + std::to_string(kCipherPageSize) + ";"); !r) {
+  if (auto r = exec(raw, "PRAGMA cipher_page_size = " + std::to_string(kCipherPageSize) + ";");
+      !r) {
     return tl::make_unexpected(r.error());
   }
   // The key is checked lazily: the first read of the schema tells whether it was right.
@@ -108,18 +109,19 @@ Result<std::unique_ptr<Store>> Store::open_keyed(const std::filesystem::path& pa
                 "the master key does not open store " + path.string() +
                     " (wrong key, or the file is not a Sekisho store)");
   }
-  if (auto r = exec(raw, "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
-                         "PRAGMA foreign_keys = ON;");
+  if (auto r = exec(raw,
+                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; "
+                    "PRAGMA foreign_keys = ON;");
       !r) {
     return tl::make_unexpected(r.error());
   }
   auto version = user_version(raw);
   if (!version) return tl::make_unexpected(version.error());
   if (*version > latest_schema_version()) {
-    return fail(ErrorCode::kUnsupported,
-                "store schema version " + std::to_string(*version) +
-                    " is newer than this sekishod supports (" +
-                    std::to_string(latest_schema_version()) + "); install a newer sekishod");
+    return fail(ErrorCode::kUnsupported, "store schema version " + std::to_string(*version) +
+                                             " is newer than this sekishod supports (" +
+                                             std::to_string(latest_schema_version()) +
+                                             "); install a newer sekishod");
   }
   std::unique_ptr<Store> store(new Store(std::move(*db), *version));
   if (options.migrate) {

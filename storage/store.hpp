@@ -33,7 +33,9 @@ class Store {
   class Tx {
    public:
     explicit Tx(sqlite3* db) : db_(db) {}
-    [[nodiscard]] Result<Statement> prepare(std::string_view sql) { return storage::prepare(db_, sql); }
+    [[nodiscard]] Result<Statement> prepare(std::string_view sql) {
+      return storage::prepare(db_, sql);
+    }
     [[nodiscard]] Result<void> exec(const std::string& sql) { return storage::exec(db_, sql); }
     std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
 
@@ -43,11 +45,11 @@ class Store {
 
   // Creates a new encrypted store at `path` (which must not exist) and applies all migrations.
   [[nodiscard]] static Result<std::unique_ptr<Store>> create(const std::filesystem::path& path,
-                                                            const Secret& key);
+                                                             const Secret& key);
   // Opens an existing store. Refuses, with one line saying why: a plaintext SQLite file, a binary
   // linked against plain SQLite, a wrong key, a schema newer than this binary.
   [[nodiscard]] static Result<std::unique_ptr<Store>> open(const std::filesystem::path& path,
-                                                          const Secret& key, OpenOptions options);
+                                                           const Secret& key, OpenOptions options);
 
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
@@ -68,7 +70,8 @@ class Store {
 
   // Key/value settings (bytes), e.g. the audit chain key.
   [[nodiscard]] Result<std::optional<Secret>> get_setting(std::string_view name);
-  [[nodiscard]] Result<void> put_setting(Tx& tx, std::string_view name, std::span<const std::uint8_t> value);
+  [[nodiscard]] Result<void> put_setting(Tx& tx, std::string_view name,
+                                         std::span<const std::uint8_t> value);
 
  private:
   Store(Sqlite db, int version) : db_(std::move(db)), schema_version_(version) {}

@@ -1,21 +1,20 @@
 // Crash safety of the audit log with real SIGKILLs: a child appends events in a loop and is killed
 // at random moments; after every kill the store opens, the chain verifies, and every event the
 // child saw acknowledged is present, unchanged.
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <random>
 
 #include "base/clock.hpp"
+#include "base/files.hpp"
 #include "broker/init.hpp"
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
-#include "base/files.hpp"
 #include "tests/unit/storage/test_store.hpp"
 
 namespace sekisho {

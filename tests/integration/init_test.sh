@@ -42,3 +42,7 @@ expect_refusal "--operator" 1 "$SEKISHOD" init --data-dir "$TMP/c" --operator 'b
 rc=0; "$SEKISHOD" init >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "missing --data-dir exited $rc, wanted 2"
 pass "init refuses bad arguments"
+
+if ldd "$SEKISHOD" | grep -q 'libsqlite3\.so'; then fail "sekishod links plain libsqlite3"; fi
+ldd "$SEKISHOD" | grep -q 'libsqlcipher\.so' || fail "sekishod does not link SQLCipher"
+pass "sekishod links SQLCipher and not plain SQLite"

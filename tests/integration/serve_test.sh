@@ -48,3 +48,16 @@ grep -q "6 events" "$TMP/verify" || fail "verify saw: $(cat "$TMP/verify")"
 [ "$(wc -l <"$dir/audit-checkpoints.jsonl")" -ge 3 ] || fail "too few checkpoints written"
 tail -1 "$dir/audit-checkpoints.jsonl" | grep -q '"seq":6' || fail "final checkpoint does not cover the stop event"
 pass "SIGTERM/SIGINT stop cleanly; start and stop are audited and checkpointed"
+
+printf '[api]\nlisten = "127.0.0.1:0"\n[log]\nformat = "json"\n' >"$TMP/json.toml"
+start_gateway "$dir" "$TMP/json.toml"
+health "$dir" >/dev/null
+stop_gateway TERM
+python3 - "$GW_LOG" <<'PY' || fail "log is not JSON lines: $(head -3 "$GW_LOG")"
+import json, sys
+lines = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+assert len(lines) >= 3, lines
+assert all({"time", "level", "logger", "msg"} <= set(l) for l in lines)
+assert any(l["logger"] == "api" and "/v1/health 200" in l["msg"] for l in lines)
+PY
+pass "[log] format = \"json\" writes one JSON object per line"

@@ -27,7 +27,8 @@ TEST(Crypto, HmacMatchesRfc4231Case2AndIsReusable) {
   ASSERT_TRUE(mac);
   const std::string expected = "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
   // Split input: the parts are concatenated.
-  EXPECT_EQ(hex_encode(mac->mac({as_bytes("what do ya want "), as_bytes("for nothing?")})), expected);
+  EXPECT_EQ(hex_encode(mac->mac({as_bytes("what do ya want "), as_bytes("for nothing?")})),
+            expected);
   // Second use of the same context gives the same answer (key kept across messages).
   EXPECT_EQ(hex_encode(mac->mac({as_bytes("what do ya want for nothing?")})), expected);
 }

@@ -69,32 +69,36 @@ TEST_F(AuditChainTest, DeletedRowIsDetected) {
 }
 
 TEST_F(AuditChainTest, DeletedAndRenumberedRowIsDetected) {
-  t_->tamper("DELETE FROM audit_events WHERE seq = 4;"
-             "UPDATE audit_events SET seq = seq + 1000 WHERE seq > 4;"
-             "UPDATE audit_events SET seq = seq - 1001 WHERE seq > 1000;");
+  t_->tamper(
+      "DELETE FROM audit_events WHERE seq = 4;"
+      "UPDATE audit_events SET seq = seq + 1000 WHERE seq > 4;"
+      "UPDATE audit_events SET seq = seq - 1001 WHERE seq > 1000;");
   expect_broken(verify(), 4, "does not follow");
 }
 
 TEST_F(AuditChainTest, InsertedForgedRowIsDetected) {
   // Make room at seq 6 and insert an event with a made-up hash.
-  t_->tamper("UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 6;"
-             "UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000;"
-             "INSERT INTO audit_events SELECT 6, time, 'mallory', action, target, details, hash,"
-             " randomblob(32) FROM audit_events WHERE seq = 5;");
+  t_->tamper(
+      "UPDATE audit_events SET seq = seq + 1000 WHERE seq >= 6;"
+      "UPDATE audit_events SET seq = seq - 999 WHERE seq > 1000;"
+      "INSERT INTO audit_events SELECT 6, time, 'mallory', action, target, details, hash,"
+      " randomblob(32) FROM audit_events WHERE seq = 5;");
   expect_broken(verify(), 6, "altered");
 }
 
 TEST_F(AuditChainTest, ReplayedCopyOfAValidRowIsDetected) {
   // A genuine row copied to the end is self-consistent but does not link to the head.
-  t_->tamper("INSERT INTO audit_events SELECT 11, time, actor, action, target, details, prev_hash,"
-             " hash FROM audit_events WHERE seq = 3");
+  t_->tamper(
+      "INSERT INTO audit_events SELECT 11, time, actor, action, target, details, prev_hash,"
+      " hash FROM audit_events WHERE seq = 3");
   expect_broken(verify(), 11, "does not follow");
 }
 
 TEST_F(AuditChainTest, SwappedRowsAreDetected) {
-  t_->tamper("UPDATE audit_events SET seq = 1003 WHERE seq = 3;"
-             "UPDATE audit_events SET seq = 3 WHERE seq = 7;"
-             "UPDATE audit_events SET seq = 7 WHERE seq = 1003;");
+  t_->tamper(
+      "UPDATE audit_events SET seq = 1003 WHERE seq = 3;"
+      "UPDATE audit_events SET seq = 3 WHERE seq = 7;"
+      "UPDATE audit_events SET seq = 7 WHERE seq = 1003;");
   expect_broken(verify(), 3, "does not follow");
 }
 
@@ -129,13 +133,14 @@ TEST_F(AuditChainTest, ChainRewrittenWithTheKeyIsDetectedByTheCheckpoint) {
   ASSERT_TRUE(mac);
   t_->tamper("UPDATE audit_events SET actor = 'mallory' WHERE seq = 5");
   ASSERT_TRUE(t_->store->transact([&](Store::Tx& tx) -> Result<void> {
-    auto rows = tx.prepare("SELECT seq, time, actor, action, target, details FROM audit_events ORDER BY seq");
+    auto rows = tx.prepare(
+        "SELECT seq, time, actor, action, target, details FROM audit_events ORDER BY seq");
     Digest prev{};
     std::vector<std::pair<std::int64_t, std::pair<Digest, Digest>>> fixed;
     while (*rows->step()) {
-      const std::string c = canonical_audit_event(rows->column_text(1), rows->column_text(2),
-                                                  rows->column_text(3), rows->column_text(4),
-                                                  rows->column_text(5));
+      const std::string c =
+          canonical_audit_event(rows->column_text(1), rows->column_text(2), rows->column_text(3),
+                                rows->column_text(4), rows->column_text(5));
       const Digest h = mac->mac({ByteView(prev), as_bytes(c)});
       fixed.push_back({rows->column_int(0), {prev, h}});
       prev = h;

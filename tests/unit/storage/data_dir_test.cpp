@@ -18,9 +18,8 @@ class DataDirTest : public ::testing::Test {
     ASSERT_TRUE(write_master_key(dir_.master_key(), key_));
     auto s = Store::create(dir_.store(), key_);
     ASSERT_TRUE(s) << s.error().message;
-    ASSERT_TRUE((*s)->transact([&](Store::Tx& tx) {
-      return (*s)->put_setting(tx, "canary", as_bytes("still here"));
-    }));
+    ASSERT_TRUE((*s)->transact(
+        [&](Store::Tx& tx) { return (*s)->put_setting(tx, "canary", as_bytes("still here")); }));
   }
   void expect_canary(Store& store) {
     auto v = store.get_setting("canary");

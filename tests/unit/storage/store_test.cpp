@@ -58,7 +58,8 @@ TEST(Store, WrongKeyIsRefusedWithOneLine) {
 TEST(Store, PlaintextSqliteFileIsRefused) {
   TempDir dir;
   const auto p = dir.path() / "plain.db";
-  std::ofstream(p, std::ios::binary) << std::string("SQLite format 3\0", 16) << std::string(4080, '\0');
+  std::ofstream(p, std::ios::binary)
+      << std::string("SQLite format 3\0", 16) << std::string(4080, '\0');
   auto r = Store::open(p, random_secret(32), {});
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("plaintext"), std::string::npos) << r.error().message;

@@ -49,7 +49,8 @@ std::unique_ptr<TestStore> make_test_store() {
 }
 
 storage::AuditEvent test_event(int n) {
-  return {"alice", "test.event", "web01", {{"n", n}, {"note", "event number " + std::to_string(n)}}};
+  return {
+      "alice", "test.event", "web01", {{"n", n}, {"note", "event number " + std::to_string(n)}}};
 }
 
 }  // namespace sekisho::testing
