@@ -17,6 +17,8 @@ enum class ErrorCode {
   kCorrupt,           // data that fails an integrity check
   kUnsupported,       // e.g. a schema newer than this binary
   kIo,                // the operating system said no
+  kUnavailable,       // a service we depend on (the directory) cannot be reached now
+  kThrottled,         // too many attempts; try later
   kInternal,
 };
 

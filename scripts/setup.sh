@@ -9,11 +9,14 @@ BUILD_PKGS=(
   libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
   libexpected-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
+  libldap-dev liboath-dev
 )
 # Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
 # show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI, python3
 # to read JSON output, ssh-keygen to read the host key, setpriv to act as an unprivileged user).
-TEST_PKGS=(sqlcipher sqlite3 curl openssl procps python3 openssh-client util-linux)
+TEST_PKGS=(sqlcipher sqlite3 curl openssl procps python3 openssh-client util-linux
+  openssh-server slapd ldap-utils
+  samba samba-ad-dc samba-ad-provision winbind samba-dsdb-modules ldb-tools)
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do
@@ -30,5 +33,20 @@ else
 fi
 echo "setup: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
+# slapd: no server of its own (tests start slapd from their own config); Kerberos client config
+# (pulled in by samba) without asking for a realm.
+printf '%s\n' "slapd slapd/no_configuration boolean true" \
+  "krb5-config krb5-config/default_realm string SEKISHO.TEST" \
+  "krb5-config krb5-config/add_servers_realm string SEKISHO.TEST" | $SUDO debconf-set-selections
+# Packages must not start system services (sshd on port 22, samba, slapd): tests start their own
+# on loopback. policy-rc.d answers "not now" to every start request during the install.
+policy=/usr/sbin/policy-rc.d
+made_policy=0
+if [ ! -e "$policy" ]; then
+  printf '#!/bin/sh\nexit 101\n' | $SUDO tee "$policy" >/dev/null
+  $SUDO chmod 755 "$policy"
+  made_policy=1
+fi
+trap '[ "$made_policy" = 0 ] || $SUDO rm -f "$policy"' EXIT
 $SUDO apt-get update -q
 $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"

@@ -50,4 +50,100 @@ Result<std::int64_t> create_user(Store::Tx& tx, const NewUser& user) {
   return id;
 }
 
+namespace {
+
+Result<std::vector<std::string>> roles_of(Store::Tx& tx, std::int64_t user_id) {
+  auto stmt = tx.prepare("SELECT role FROM user_roles WHERE user_id = ? ORDER BY role");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, user_id);
+  std::vector<std::string> roles;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return tl::make_unexpected(row.error());
+    if (!*row) return roles;
+    roles.push_back(stmt->column_text(0));
+  }
+}
+
+constexpr char kUserColumns[] =
+    "SELECT id, name, source, coalesce(password_hash, ''), must_change_password, disabled, "
+    "totp_secret IS NOT NULL, created_at FROM users ";
+
+Result<UserRecord> read_user(Store::Tx& tx, Statement& stmt) {
+  UserRecord u;
+  u.id = stmt.column_int(0);
+  u.name = stmt.column_text(1);
+  u.source = stmt.column_text(2);
+  u.password_hash = stmt.column_text(3);
+  u.must_change_password = stmt.column_int(4) != 0;
+  u.disabled = stmt.column_int(5) != 0;
+  u.totp_enrolled = stmt.column_int(6) != 0;
+  u.created_at = stmt.column_text(7);
+  auto roles = roles_of(tx, u.id);
+  if (!roles) return tl::make_unexpected(roles.error());
+  u.roles = std::move(*roles);
+  return u;
+}
+
+}  // namespace
+
+Result<std::optional<UserRecord>> find_user(Store::Tx& tx, const std::string& name) {
+  auto stmt = tx.prepare(std::string(kUserColumns) + "WHERE name = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, name);
+  auto row = stmt->step();
+  if (!row) return tl::make_unexpected(row.error());
+  if (!*row) return std::optional<UserRecord>();
+  auto user = read_user(tx, *stmt);
+  if (!user) return tl::make_unexpected(user.error());
+  return std::optional<UserRecord>(std::move(*user));
+}
+
+Result<std::vector<UserRecord>> list_users(Store::Tx& tx) {
+  auto stmt = tx.prepare(std::string(kUserColumns) + "ORDER BY name");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  std::vector<UserRecord> users;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return tl::make_unexpected(row.error());
+    if (!*row) return users;
+    auto user = read_user(tx, *stmt);
+    if (!user) return tl::make_unexpected(user.error());
+    users.push_back(std::move(*user));
+  }
+}
+
+Result<void> set_password_hash(Store::Tx& tx, std::int64_t user_id, const std::string& hash,
+                               bool must_change) {
+  auto stmt = tx.prepare("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, hash).bind(2, must_change ? 1 : 0).bind(3, user_id);
+  return stmt->run();
+}
+
+Result<void> set_disabled(Store::Tx& tx, std::int64_t user_id, bool disabled) {
+  auto stmt = tx.prepare("UPDATE users SET disabled = ? WHERE id = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, disabled ? 1 : 0).bind(2, user_id);
+  return stmt->run();
+}
+
+Result<std::int64_t> ensure_directory_user(Store::Tx& tx, const std::string& name,
+                                           const std::string& created_at) {
+  auto existing = find_user(tx, name);
+  if (!existing) return tl::make_unexpected(existing.error());
+  if (existing->has_value()) {
+    if ((*existing)->source != "ldap") {
+      return fail(ErrorCode::kAlreadyExists,
+                  "a local user called " + name + " exists; it cannot also come from the directory");
+    }
+    return (*existing)->id;
+  }
+  auto insert = tx.prepare("INSERT INTO users (name, source, created_at) VALUES (?, 'ldap', ?)");
+  if (!insert) return tl::make_unexpected(insert.error());
+  insert->bind(1, name).bind(2, created_at);
+  if (auto r = insert->run(); !r) return tl::make_unexpected(r.error());
+  return tx.last_insert_id();
+}
+
 }  // namespace sekisho::storage

@@ -14,7 +14,8 @@ done
 [ "$(stat -c %a "$TMP/a")" != 700 ] || fail "init changed the parent's mode"
 grep -q '^[0-9a-f]\{64\}$' "$dir/master.key" || fail "master.key is not 64 hex digits"
 ssh-keygen -l -f "$dir/ssh_host_ed25519_key.pub" >/dev/null 2>&1 || fail "SSH host key unreadable by ssh-keygen"
-openssl x509 -in "$dir/tls.crt" -noout -ext subjectAltName | grep -q 'IP Address:127.0.0.1' \
+san=$(openssl x509 -in "$dir/tls.crt" -noout -ext subjectAltName)
+grep -q 'IP Address:127.0.0.1' <<<"$san" \
   || fail "TLS certificate lacks the 127.0.0.1 SAN"
 want=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["tls_certificate_fingerprint"])' "$out")
 got="SHA256:$(openssl x509 -in "$dir/tls.crt" -noout -fingerprint -sha256 | cut -d= -f2 | tr -d : | tr A-F a-f)"
@@ -43,6 +44,7 @@ rc=0; "$SEKISHOD" init >/dev/null 2>&1 || rc=$?
 [ "$rc" -eq 2 ] || fail "missing --data-dir exited $rc, wanted 2"
 pass "init refuses bad arguments"
 
-if ldd "$SEKISHOD" | grep -q 'libsqlite3\.so'; then fail "sekishod links plain libsqlite3"; fi
-ldd "$SEKISHOD" | grep -q 'libsqlcipher\.so' || fail "sekishod does not link SQLCipher"
+libs=$(ldd "$SEKISHOD")  # captured first: `ldd | grep -q` can die of SIGPIPE under pipefail
+if grep -q 'libsqlite3\.so' <<<"$libs"; then fail "sekishod links plain libsqlite3"; fi
+grep -q 'libsqlcipher\.so' <<<"$libs" || fail "sekishod does not link SQLCipher"
 pass "sekishod links SQLCipher and not plain SQLite"
