@@ -71,6 +71,26 @@ Result<Secret> hex_decode_secret(std::string_view hex) {
   return out;
 }
 
+std::string base64url_encode(ByteView bytes) {
+  static constexpr char kAlphabet[] =
+      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  out.reserve((bytes.size() + 2) / 3 * 4);
+  std::size_t i = 0;
+  for (; i + 3 <= bytes.size(); i += 3) {
+    const unsigned v = unsigned(bytes[i]) << 16 | unsigned(bytes[i + 1]) << 8 | bytes[i + 2];
+    for (int shift : {18, 12, 6, 0}) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  if (i + 1 == bytes.size()) {
+    const unsigned v = unsigned(bytes[i]) << 16;
+    for (int shift : {18, 12}) out.push_back(kAlphabet[(v >> shift) & 63]);
+  } else if (i + 2 == bytes.size()) {
+    const unsigned v = unsigned(bytes[i]) << 16 | unsigned(bytes[i + 1]) << 8;
+    for (int shift : {18, 12, 6}) out.push_back(kAlphabet[(v >> shift) & 63]);
+  }
+  return out;
+}
+
 Digest sha256(ByteView data) {
   Digest d{};
   unsigned int len = 0;

@@ -34,6 +34,9 @@ std::string hex_encode(ByteView bytes);
 // Decodes lowercase or uppercase hex into a Secret; refuses odd lengths and non-hex characters.
 Result<Secret> hex_decode_secret(std::string_view hex);
 
+// Base64url without padding (RFC 4648 §5): tokens in URLs and headers.
+std::string base64url_encode(ByteView bytes);
+
 Digest sha256(ByteView data);
 // First 8 hex characters of SHA-256: how logs refer to a secret without showing it.
 std::string fingerprint8(ByteView data);

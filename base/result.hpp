@@ -12,13 +12,15 @@ enum class ErrorCode {
   kInvalidArgument,  // bad input from a user, a file or the network
   kNotFound,
   kAlreadyExists,
-  kPermissionDenied,  // file modes, roles
-  kUnauthenticated,   // wrong key, wrong password
-  kCorrupt,           // data that fails an integrity check
-  kUnsupported,       // e.g. a schema newer than this binary
-  kIo,                // the operating system said no
-  kUnavailable,       // a service we depend on (the directory) cannot be reached now
-  kThrottled,         // too many attempts; try later
+  kPermissionDenied,        // file modes, roles
+  kUnauthenticated,         // wrong key, wrong password
+  kCorrupt,                 // data that fails an integrity check
+  kUnsupported,             // e.g. a schema newer than this binary
+  kIo,                      // the operating system said no
+  kUnavailable,             // a service we depend on (the directory) cannot be reached now
+  kThrottled,               // too many attempts; try later
+  kPasswordChangeRequired,  // a one-time password was right; a new one must be set now
+  kTotpRequired,            // the password was right; a TOTP code is needed too
   kInternal,
 };
 

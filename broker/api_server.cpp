@@ -12,7 +12,7 @@ namespace {
 
 constexpr char kJson[] = "application/json";
 
-std::string error_name(int status) {
+std::string status_error_name(int status) {
   switch (status) {
     case 400:
       return "bad_request";
@@ -37,7 +37,7 @@ std::string error_name(int status) {
 
 void json_error(httplib::Response& res, int status, const std::string& message) {
   res.status = status;
-  res.set_content(nlohmann::json{{"error", error_name(status)}, {"message", message}}.dump(),
+  res.set_content(nlohmann::json{{"error", status_error_name(status)}, {"message", message}}.dump(),
                   kJson);
 }
 
@@ -47,7 +47,7 @@ ApiServer::ApiServer(std::unique_ptr<httplib::SSLServer> server) : server_(std::
 ApiServer::~ApiServer() = default;
 
 Result<std::unique_ptr<ApiServer>> ApiServer::create(const storage::DataDir& dir,
-                                                     const Config& config) {
+                                                     const Config& config, ApiContext& ctx) {
   auto server =
       std::make_unique<httplib::SSLServer>(dir.tls_certificate().c_str(), dir.tls_key().c_str());
   if (!server->is_valid()) {
@@ -55,11 +55,11 @@ Result<std::unique_ptr<ApiServer>> ApiServer::create(const storage::DataDir& dir
                                     " / " + dir.tls_key().string());
   }
   std::unique_ptr<ApiServer> api(new ApiServer(std::move(server)));
-  api->add_routes(config);
+  api->add_routes(config, ctx);
   return api;
 }
 
-void ApiServer::add_routes(const Config& config) {
+void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
   auto log = module_logger("api");
   server_->set_payload_max_length(config.api_max_body_bytes);
   server_->set_read_timeout(10, 0);
@@ -69,6 +69,10 @@ void ApiServer::add_routes(const Config& config) {
   server_->Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(nlohmann::json{{"status", "ok"}, {"version", SEKISHO_VERSION}}.dump(), kJson);
   });
+
+  router_ = std::make_unique<ApiRouter>(*server_, ctx.auth, ctx.audit);
+  add_identity_routes(*router_, ctx);
+  add_inventory_routes(*router_, ctx);
 
   // Routes that set no body of their own (404, 413, …) still answer in the one JSON error shape.
   server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {

@@ -6,6 +6,8 @@
 #include <string>
 
 #include "base/result.hpp"
+#include "broker/api_router.hpp"
+#include "broker/api_routes.hpp"
 #include "broker/config.hpp"
 #include "storage/data_dir.hpp"
 
@@ -17,9 +19,11 @@ namespace sekisho::broker {
 
 class ApiServer {
  public:
-  // Loads the TLS identity of `dir` and registers the routes. Binds nothing yet.
+  // Loads the TLS identity of `dir` and registers the routes, which work on `ctx` (it must
+  // outlive the server). Binds nothing yet.
   [[nodiscard]] static Result<std::unique_ptr<ApiServer>> create(const storage::DataDir& dir,
-                                                                 const Config& config);
+                                                                 const Config& config,
+                                                                 ApiContext& ctx);
   ~ApiServer();
 
   // Binds the listen address; returns the bound port (the kernel's choice when configured as 0).
@@ -31,9 +35,10 @@ class ApiServer {
 
  private:
   explicit ApiServer(std::unique_ptr<httplib::SSLServer> server);
-  void add_routes(const Config& config);
+  void add_routes(const Config& config, ApiContext& ctx);
 
   std::unique_ptr<httplib::SSLServer> server_;
+  std::unique_ptr<ApiRouter> router_;
 };
 
 }  // namespace sekisho::broker

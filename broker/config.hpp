@@ -11,6 +11,8 @@
 
 #include "base/logging.hpp"
 #include "base/result.hpp"
+#include "broker/login_throttle.hpp"
+#include "ldap/ldap_config.hpp"
 
 namespace sekisho::broker {
 
@@ -23,11 +25,19 @@ struct ListenAddress {
 
 [[nodiscard]] Result<ListenAddress> parse_listen_address(const std::string& text);
 
+struct AuthConfig {
+  std::chrono::seconds token_ttl{8 * 3600};
+  ThrottlePolicy throttle;
+  std::vector<std::string> require_totp_for;  // roles that must enrol TOTP before anything else
+};
+
 struct Config {
   ListenAddress api{"127.0.0.1", 8443};
   ListenAddress ssh{"0.0.0.0", 2222};
   ListenAddress rdp{"0.0.0.0", 3389};
   std::string directory_kind = "local";
+  ldap::LdapConfig ldap;  // when directory_kind == "ldap" ([directory] and [roles])
+  AuthConfig auth;
   LogFormat log_format = LogFormat::kText;
   spdlog::level::level_enum log_level = spdlog::level::info;
   // How often the audit chain head is signed into a checkpoint (and always at shutdown).

@@ -12,6 +12,8 @@
 #include "base/crypto.hpp"
 #include "base/logging.hpp"
 #include "broker/api_server.hpp"
+#include "broker/auth_service.hpp"
+#include "broker/directory_factory.hpp"
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
@@ -97,7 +99,11 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
     log->warn("config section [{}] is not acted on by this version yet", section);
   }
 
-  auto api = ApiServer::create(dir, config);
+  auto directory = make_directory(config, **store);
+  if (!directory) return tl::make_unexpected(directory.error());
+  AuthService auth(**store, **audit, **directory, config.auth, clock);
+  ApiContext ctx{**store, **audit, auth, clock};
+  auto api = ApiServer::create(dir, config, ctx);
   if (!api) return tl::make_unexpected(api.error());
   auto port = (*api)->bind(config.api);
   if (!port) return tl::make_unexpected(port.error());

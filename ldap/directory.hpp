@@ -39,7 +39,8 @@ class Directory {
   [[nodiscard]] virtual Result<Identity> lookup(const std::string& user) = 0;
 
   // Login names of the members of group `group` (a DN for LDAP).
-  [[nodiscard]] virtual Result<std::vector<std::string>> group_members(const std::string& group) = 0;
+  [[nodiscard]] virtual Result<std::vector<std::string>> group_members(
+      const std::string& group) = 0;
 };
 
 }  // namespace sekisho::ldap

@@ -9,7 +9,8 @@ namespace {
 
 // A fixed yescrypt hash of a random password nobody knows: checking it costs an unknown user
 // the same time as a known one, so timing does not reveal which names exist.
-constexpr char kDummyHash[] = "$y$j9T$3LUJrv4QGI1VpYEg5pvUD.$QO1DY/AvhOFAdZcrOPZ26uGP5Gb4sVRVFtGW7w8IIq.";
+constexpr char kDummyHash[] =
+    "$y$j9T$3LUJrv4QGI1VpYEg5pvUD.$QO1DY/AvhOFAdZcrOPZ26uGP5Gb4sVRVFtGW7w8IIq.";
 
 Identity to_identity(const storage::UserRecord& u) {
   Identity id;

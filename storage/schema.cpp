@@ -116,8 +116,26 @@ CREATE TABLE audit_events (
 );
 )sql";
 
+// Identity (API tokens, TOTP enrolment) and the vault's lookups.
+constexpr const char kV2[] = R"sql(
+CREATE TABLE api_tokens (
+  token_hash BLOB PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  roles      TEXT NOT NULL,
+  source     TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked    INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX api_tokens_by_user ON api_tokens(user_id);
+ALTER TABLE users ADD COLUMN totp_pending BLOB;
+CREATE INDEX ssh_keys_by_user ON ssh_keys(user_id);
+CREATE INDEX accounts_by_host ON accounts(host_id);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
+    {2, kV2},
 };
 
 }  // namespace

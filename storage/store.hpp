@@ -38,6 +38,8 @@ class Store {
     }
     [[nodiscard]] Result<void> exec(const std::string& sql) { return storage::exec(db_, sql); }
     std::int64_t last_insert_id() const { return sqlite3_last_insert_rowid(db_); }
+    // Rows changed by the last INSERT, UPDATE or DELETE.
+    int changes() const { return sqlite3_changes(db_); }
 
    private:
     sqlite3* db_;

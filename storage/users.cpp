@@ -115,7 +115,8 @@ Result<std::vector<UserRecord>> list_users(Store::Tx& tx) {
 
 Result<void> set_password_hash(Store::Tx& tx, std::int64_t user_id, const std::string& hash,
                                bool must_change) {
-  auto stmt = tx.prepare("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?");
+  auto stmt =
+      tx.prepare("UPDATE users SET password_hash = ?, must_change_password = ? WHERE id = ?");
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, hash).bind(2, must_change ? 1 : 0).bind(3, user_id);
   return stmt->run();
@@ -134,8 +135,8 @@ Result<std::int64_t> ensure_directory_user(Store::Tx& tx, const std::string& nam
   if (!existing) return tl::make_unexpected(existing.error());
   if (existing->has_value()) {
     if ((*existing)->source != "ldap") {
-      return fail(ErrorCode::kAlreadyExists,
-                  "a local user called " + name + " exists; it cannot also come from the directory");
+      return fail(ErrorCode::kAlreadyExists, "a local user called " + name +
+                                                 " exists; it cannot also come from the directory");
     }
     return (*existing)->id;
   }
@@ -144,6 +145,36 @@ Result<std::int64_t> ensure_directory_user(Store::Tx& tx, const std::string& nam
   insert->bind(1, name).bind(2, created_at);
   if (auto r = insert->run(); !r) return tl::make_unexpected(r.error());
   return tx.last_insert_id();
+}
+
+Result<void> set_totp_pending(Store::Tx& tx, std::int64_t user_id, const Secret& secret) {
+  auto stmt = tx.prepare("UPDATE users SET totp_pending = ? WHERE id = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind_blob(1, secret.bytes()).bind(2, user_id);
+  return stmt->run();
+}
+
+Result<void> confirm_totp(Store::Tx& tx, std::int64_t user_id) {
+  auto stmt = tx.prepare(
+      "UPDATE users SET totp_secret = totp_pending, totp_pending = NULL "
+      "WHERE id = ? AND totp_pending IS NOT NULL");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, user_id);
+  if (auto r = stmt->run(); !r) return r;
+  if (tx.changes() == 0)
+    return fail(ErrorCode::kNotFound, "no TOTP enrolment is pending; run: sekisho totp enroll");
+  return ok();
+}
+
+Result<std::optional<Secret>> totp_secret(Store::Tx& tx, std::int64_t user_id, bool pending) {
+  auto stmt = tx.prepare(pending ? "SELECT totp_pending FROM users WHERE id = ?"
+                                 : "SELECT totp_secret FROM users WHERE id = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, user_id);
+  auto row = stmt->step();
+  if (!row) return tl::make_unexpected(row.error());
+  if (!*row || stmt->column_is_null(0)) return std::optional<Secret>();
+  return std::optional<Secret>(Secret::copy_of(stmt->column_blob(0)));
 }
 
 }  // namespace sekisho::storage

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "base/result.hpp"
+#include "base/secret.hpp"
 #include "storage/store.hpp"
 
 namespace sekisho::storage {
@@ -49,5 +50,15 @@ struct UserRecord {
 // Returns the id of the shadow row of a directory user, creating it on first sight.
 [[nodiscard]] Result<std::int64_t> ensure_directory_user(Store::Tx& tx, const std::string& name,
                                                          const std::string& created_at);
+
+// TOTP: a new secret waits in totp_pending until the user proves they hold it (confirm); only
+// then does login require codes.
+[[nodiscard]] Result<void> set_totp_pending(Store::Tx& tx, std::int64_t user_id,
+                                            const Secret& secret);
+// Moves the pending secret into place; kNotFound when there is none.
+[[nodiscard]] Result<void> confirm_totp(Store::Tx& tx, std::int64_t user_id);
+// The confirmed (pending = false) or pending secret of a user, if any.
+[[nodiscard]] Result<std::optional<Secret>> totp_secret(Store::Tx& tx, std::int64_t user_id,
+                                                        bool pending);
 
 }  // namespace sekisho::storage

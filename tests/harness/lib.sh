@@ -88,3 +88,32 @@ sql() {
   { printf 'PRAGMA key = "x'"'"'%s'"'"'";\nPRAGMA cipher_page_size = 16384;\n' "$(cat "$1/master.key")"; printf '%s\n' "$2"; } |
     sqlcipher -batch "$1/sekisho.db"
 }
+
+# The real sekisho CLI, as one user: cli_as HOME_NAME ARGS... (SEKISHO_HOME per user, so several
+# users act from one machine as DESIGN.md says).
+SEKISHO_CLI="${SEKISHO_BUILD_DIR:-}/cli/sekisho"
+cli_as() {
+  local who=$1
+  shift
+  SEKISHO_HOME="$TMP/home-$who" SEKISHO_SERVER="https://127.0.0.1:$GW_PORT" "$SEKISHO_CLI" "$@"
+}
+
+# login_as HOME_NAME USER PASSWORD [NEW_PASSWORD]: sekisho login --password-stdin; the password
+# travels on stdin only.
+login_as() {
+  local who=$1 user=$2 pw=$3 new=${4:-}
+  if [ -n "$new" ]; then
+    printf '%s\n%s\n' "$pw" "$new" | cli_as "$who" login --user "$user" --password-stdin
+  else
+    printf '%s\n' "$pw" | cli_as "$who" login --user "$user" --password-stdin
+  fi
+}
+
+# one_time_password DATA_DIR: the init operator's one-time password from init --json output.
+one_time_password() {
+  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["one_time_password"])' \
+    "$TMP/init-$(basename "$1").json"
+}
+
+# audit_actions DATA_DIR: the actions of the audit chain, one per line, in order.
+audit_actions() { sql "$1" "SELECT action FROM audit_events ORDER BY seq;"; }

@@ -16,6 +16,16 @@ TEST(Crypto, HexRoundTrip) {
   EXPECT_FALSE(hex_decode_secret("zz"));
 }
 
+TEST(Crypto, Base64UrlMatchesRfc4648Vectors) {
+  EXPECT_EQ(base64url_encode(as_bytes("")), "");
+  EXPECT_EQ(base64url_encode(as_bytes("f")), "Zg");
+  EXPECT_EQ(base64url_encode(as_bytes("fo")), "Zm8");
+  EXPECT_EQ(base64url_encode(as_bytes("foo")), "Zm9v");
+  EXPECT_EQ(base64url_encode(as_bytes("foob")), "Zm9vYg");
+  const std::uint8_t high[] = {0xfb, 0xff};
+  EXPECT_EQ(base64url_encode(high), "-_8");
+}
+
 TEST(Crypto, Sha256KnownAnswer) {
   const Digest d = sha256(as_bytes("abc"));
   EXPECT_EQ(hex_encode(d), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");

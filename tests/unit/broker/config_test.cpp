@@ -53,7 +53,9 @@ name = "default"
   EXPECT_EQ(c->log_format, LogFormat::kJson);
   EXPECT_EQ(c->log_level, spdlog::level::debug);
   EXPECT_EQ(c->audit_checkpoint_interval, std::chrono::seconds(30));
-  EXPECT_EQ(c->inactive_sections, (std::vector<std::string>{"policy", "roles"}));
+  EXPECT_EQ(c->inactive_sections, (std::vector<std::string>{"policy"}));
+  EXPECT_EQ(c->ldap.role_groups.at("approver"),
+            (std::vector<std::string>{"cn=pam-approvers,ou=groups,dc=example,dc=com"}));
 }
 
 TEST(Config, ErrorsNameFileKeyAndReason) {
@@ -66,10 +68,49 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
   expect_error("[log]\nformat = \"xml\"\n", "log.format");
   expect_error("[log]\nlevel = \"loud\"\n", "log.level");
   expect_error("[audit]\ncheckpoint_interval = \"often\"\n", "audit.checkpoint_interval");
-  expect_error("[directory]\nkind = \"ldap\"\n", "directory.kind");
+  expect_error("[directory]\nkind = \"ldap\"\n", "directory.url: required");
+  expect_error(
+      "[directory]\nkind = \"ldap\"\nurl = \"ldaps://x\"\nuser_base = \"o=x\"\n"
+      "user_filter = \"(uid=*)\"\n",
+      "directory.user_filter: must contain {user}");
+  expect_error("[roles]\napprover = \"cn=x\"\n", "roles.approver: must be a list");
+  expect_error("[roles]\nboss = [\"cn=x\"]\n", "roles.boss: unknown key");
+  expect_error("[auth]\nmax_failures = 0\n", "auth.max_failures");
+  expect_error("[auth]\ntoken_ttl = \"forever\"\n", "auth.token_ttl");
   expect_error("[directory]\nkind = \"nis\"\n", "directory.kind");
   expect_error("[api]\nmax_body_bytes = 1\n", "api.max_body_bytes");
   expect_error("[api\nlisten = \"x\"\n", "test.toml");  // TOML syntax error, still one line
+}
+
+TEST(Config, ReadsLdapDirectoryAndAuth) {
+  auto c = parse_config(R"toml(
+[directory]
+kind = "ldap"
+url = "ldaps://127.0.0.1:6361"
+ca_file = "/etc/ssl/ca.pem"
+bind_dn = "cn=sekisho-svc,dc=example,dc=com"
+bind_password_file = "/etc/sekisho/ldap.pw"
+user_base = "ou=people,dc=example,dc=com"
+group_base = "ou=groups,dc=example,dc=com"
+departed_filter = "(employeeType=departed)"
+timeout = "3s"
+[auth]
+token_ttl = "1h"
+max_failures = 3
+failure_window = "5m"
+lockout = "10m"
+require_totp_for = ["operator"]
+)toml",
+                        "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->directory_kind, "ldap");
+  EXPECT_EQ(c->ldap.url, "ldaps://127.0.0.1:6361");
+  EXPECT_EQ(c->ldap.bind_password_file, "/etc/sekisho/ldap.pw");
+  EXPECT_EQ(c->ldap.timeout, std::chrono::seconds(3));
+  EXPECT_EQ(c->auth.token_ttl, std::chrono::seconds(3600));
+  EXPECT_EQ(c->auth.throttle.max_failures, 3);
+  EXPECT_EQ(c->auth.throttle.lockout, std::chrono::seconds(600));
+  EXPECT_EQ(c->auth.require_totp_for, (std::vector<std::string>{"operator"}));
 }
 
 TEST(Config, LoadReportsMissingFile) {

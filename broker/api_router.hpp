@@ -1,0 +1,86 @@
+// ApiRouter: the one place where HTTP meets the API's rules — JSON parsing with limits, bearer
+// authentication, role checks, the {error, message} shape and the audit of refusals.
+#pragma once
+
+#include <functional>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "base/result.hpp"
+#include "base/secret.hpp"
+#include "broker/auth_service.hpp"
+#include "storage/audit_log.hpp"
+
+namespace httplib {
+class Server;
+struct Request;
+struct Response;
+}  // namespace httplib
+
+namespace sekisho::broker {
+
+struct ApiRequest {
+  const httplib::Request& http;
+  nlohmann::json body;           // {} for GET/DELETE
+  std::optional<Caller> caller;  // set unless the route is public
+  std::string source;            // peer address
+  std::string path_param;        // the NAME of /v1/…/NAME routes, if any
+};
+
+struct ApiReply {
+  int status = 200;
+  nlohmann::json body = nlohmann::json::object();
+};
+
+using ApiHandler = std::function<Result<ApiReply>(ApiRequest&)>;
+
+// Who may call a route: nobody logged in (public), any logged-in user, or holders of any of the
+// listed roles.
+struct Access {
+  bool is_public = false;
+  std::vector<std::string> roles;  // empty: any logged-in user
+  static Access anyone() { return {true, {}}; }
+  static Access any_user() { return {false, {}}; }
+  static Access roles_of(std::vector<std::string> r) { return {false, std::move(r)}; }
+};
+
+class ApiRouter {
+ public:
+  ApiRouter(httplib::Server& server, AuthService& auth, storage::AuditLog& audit)
+      : server_(server), auth_(auth), audit_(audit) {}
+
+  // `pattern` is a path; a trailing "/:name" segment is passed as ApiRequest::path_param.
+  void get(const std::string& pattern, Access access, ApiHandler handler);
+  void post(const std::string& pattern, Access access, ApiHandler handler);
+  void del(const std::string& pattern, Access access, ApiHandler handler);
+
+ private:
+  void handle(const httplib::Request& req, httplib::Response& res, const Access& access,
+              const ApiHandler& handler);
+
+  httplib::Server& server_;
+  AuthService& auth_;
+  storage::AuditLog& audit_;
+};
+
+// HTTP status and error name for an ErrorCode.
+int http_status(ErrorCode code);
+std::string error_name(ErrorCode code);
+
+// Field readers for request bodies; each error names the field. Strings are limited to `max`
+// bytes; secrets are moved into a Secret and wiped from the JSON document.
+[[nodiscard]] Result<std::string> string_field(const nlohmann::json& body, const std::string& key,
+                                               std::size_t max);
+[[nodiscard]] Result<std::optional<std::string>> optional_string_field(const nlohmann::json& body,
+                                                                       const std::string& key,
+                                                                       std::size_t max);
+[[nodiscard]] Result<Secret> secret_field(nlohmann::json& body, const std::string& key,
+                                          std::size_t max);
+[[nodiscard]] Result<std::vector<std::string>> string_list_field(const nlohmann::json& body,
+                                                                 const std::string& key,
+                                                                 std::size_t max_items,
+                                                                 std::size_t max_length);
+
+}  // namespace sekisho::broker

@@ -1,0 +1,47 @@
+#include "broker/login_throttle.hpp"
+
+#include <algorithm>
+
+namespace sekisho::broker {
+
+bool LoginThrottle::locked_locked(const std::string& key, TimePoint now) {
+  const auto it = entries_.find(key);
+  return it != entries_.end() && it->second.locked_until > now;
+}
+
+bool LoginThrottle::fail_locked(const std::string& key, TimePoint now) {
+  if (entries_.size() >= kMaxTracked && !entries_.count(key)) entries_.erase(entries_.begin());
+  Entry& e = entries_[key];
+  const TimePoint horizon = now - policy_.failure_window;
+  e.failures.erase(std::remove_if(e.failures.begin(), e.failures.end(),
+                                  [&](TimePoint t) { return t < horizon; }),
+                   e.failures.end());
+  e.failures.push_back(now);
+  if (static_cast<int>(e.failures.size()) >= policy_.max_failures && e.locked_until <= now) {
+    e.locked_until = now + policy_.lockout;
+    e.failures.clear();
+    return true;
+  }
+  return false;
+}
+
+bool LoginThrottle::locked(const std::string& user, const std::string& source) {
+  std::lock_guard lock(mu_);
+  const TimePoint now = clock_.now();
+  return locked_locked("user:" + user, now) || locked_locked("source:" + source, now);
+}
+
+bool LoginThrottle::record_failure(const std::string& user, const std::string& source) {
+  std::lock_guard lock(mu_);
+  const TimePoint now = clock_.now();
+  const bool by_user = fail_locked("user:" + user, now);
+  const bool by_source = fail_locked("source:" + source, now);
+  return by_user || by_source;
+}
+
+void LoginThrottle::record_success(const std::string& user) {
+  std::lock_guard lock(mu_);
+  entries_.erase("user:" + user);
+}
+
+}  // namespace sekisho::broker

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Local-directory logins through the real CLI: the init operator's forced password change,
+# throttling per user and per source, and TOTP enrolment, requirement and wrong codes.
+source "$(dirname "$0")/../harness/lib.sh"
+
+dir="$TMP/var"
+init_data_dir "$dir"
+printf '[api]\nlisten = "127.0.0.1:0"\n[auth]\nmax_failures = 3\nlockout = "10m"\n' >"$TMP/c.toml"
+start_gateway "$dir" "$TMP/c.toml"
+otp=$(one_time_password "$dir")
+
+# First login: the one-time password alone is not enough; stdin line 2 sets the new password.
+expect_refusal "new password" 1 login_as op admin "$otp"
+login_as op admin "$otp" "operator-Password-1" 2>"$TMP/pin" || fail "first login with a new password"
+grep -q "pinned gateway certificate SHA256:" "$TMP/pin" || fail "first login did not report the pinned certificate"
+expect_refusal "wrong user name or password" 1 login_as op2 admin "$otp"
+login_as op admin "operator-Password-1" || fail "login with the new password"
+pass "the one-time password must be replaced at first login and is then dead"
+
+printf '%s\n' "alice-Initial-pw1" | cli_as op users add alice --roles requester --password-stdin >/dev/null \
+  || fail "users add alice"
+login_as alice alice "alice-Initial-pw1" "alice-Password-22" || fail "alice's first login"
+# max_failures = 3 counts per user and per source: the op2 failure above is this source's first.
+expect_refusal "wrong user name or password" 1 login_as x alice nope1
+expect_refusal "wrong user name or password" 1 login_as x alice nope2
+expect_refusal "too many failed logins" 1 login_as x alice "alice-Password-22"
+expect_refusal "too many failed logins" 1 login_as x admin "operator-Password-1"
+pass "after 3 failures from one source, logins are locked out, even with the right password"
+
+# TOTP, with the operator. The lockout lives in memory: a restarted gateway (on a new port, so a
+# new server URL for the CLI) starts without it.
+stop_gateway TERM
+start_gateway "$dir" "$TMP/c.toml"
+login_as op admin "operator-Password-1" 2>/dev/null || fail "login after restart"
+cli_as op --json totp enroll >"$TMP/enroll.json" || fail "totp enroll"
+secret_file="$TMP/totp.secret"
+python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json" >"$secret_file"
+grep -q '^otpauth://totp/' <<<"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uri"])' "$TMP/enroll.json")" \
+  || fail "enroll gave no otpauth URI"
+totp_now() {  # RFC 6238 from the secret file (never on a command line)
+  python3 - "$secret_file" "${1:-0}" <<'PY'
+import base64, hmac, hashlib, struct, sys, time
+key = base64.b32decode(open(sys.argv[1]).read().strip() + "=" * (-len(open(sys.argv[1]).read().strip()) % 8))
+step = int(time.time()) // 30 + int(sys.argv[2])
+h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}
+expect_refusal "wrong TOTP code" 1 cli_as op totp confirm 000000
+cli_as op totp confirm "$(totp_now)" >/dev/null || fail "totp confirm with the right code"
+[ "$(cli_as op --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["totp_enrolled"])')" = True ] \
+  || fail "whoami does not show TOTP enrolled"
+expect_refusal "TOTP code is required" 1 login_as op admin "operator-Password-1"
+bad=$(( ($(totp_now) + 500000) % 1000000 )); bad=$(printf '%06d' "$bad")
+expect_refusal "wrong TOTP code" 1 \
+  bash -c 'printf "%s\n" "$3" | SEKISHO_HOME="$1" SEKISHO_SERVER="$2" "$4" login --user admin --password-stdin --totp "$5"' \
+  _ "$TMP/home-op" "https://127.0.0.1:$GW_PORT" "operator-Password-1" "$SEKISHO_CLI" "$bad"
+printf '%s\n' "operator-Password-1" | cli_as op login --user admin --password-stdin --totp "$(totp_now)" \
+  || fail "login with password and TOTP"
+pass "TOTP: enrol, confirm, then required and checked at login"
+
+stop_gateway TERM
+actions=$(audit_actions "$dir")
+for a in login.password_change_required user.password_change login.lockout login.throttled totp.enroll totp.confirm user.create; do
+  grep -qx "$a" <<<"$actions" || fail "no $a in the audit log"
+done
+"$SEKISHOD" audit verify --data-dir "$dir" >/dev/null || fail "audit chain broken"
+pass "logins, lockouts and TOTP changes are audited"
