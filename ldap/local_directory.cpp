@@ -22,37 +22,39 @@ Identity to_identity(const storage::UserRecord& u) {
   return id;
 }
 
+Result<std::optional<storage::UserRecord>> find(storage::Store& store, const std::string& user) {
+  std::optional<storage::UserRecord> record;
+  auto r = store.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto found = storage::find_user(tx, user);
+    if (!found) return tl::make_unexpected(found.error());
+    record = std::move(*found);
+    return ok();
+  });
+  if (!r) return tl::make_unexpected(r.error());
+  return record;
+}
+
 }  // namespace
 
 Result<Identity> LocalDirectory::authenticate(const std::string& user, const Secret& password) {
-  std::optional<storage::UserRecord> record;
-  auto r = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
-    auto found = storage::find_user(tx, user);
-    if (!found) return tl::make_unexpected(found.error());
-    record = std::move(*found);
-    return ok();
-  });
-  if (!r) return tl::make_unexpected(r.error());
-  const bool local = record && record->source == "local" && !record->password_hash.empty();
-  const bool matches = password_matches(password, local ? record->password_hash : kDummyHash);
+  auto record = find(store_, user);
+  if (!record) return tl::make_unexpected(record.error());
+  const bool local = *record && (*record)->source == "local" && !(*record)->password_hash.empty();
+  const bool matches = password_matches(password, local ? (*record)->password_hash : kDummyHash);
   if (!local || !matches || password.empty()) {
     return fail(ErrorCode::kUnauthenticated, "wrong user name or password");
   }
-  if (record->disabled) return fail(ErrorCode::kPermissionDenied, "user " + user + " is disabled");
-  return to_identity(*record);
+  if ((*record)->disabled)
+    return fail(ErrorCode::kPermissionDenied, "user " + user + " is disabled");
+  return to_identity(**record);
 }
 
 Result<Identity> LocalDirectory::lookup(const std::string& user) {
-  std::optional<storage::UserRecord> record;
-  auto r = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
-    auto found = storage::find_user(tx, user);
-    if (!found) return tl::make_unexpected(found.error());
-    record = std::move(*found);
-    return ok();
-  });
-  if (!r) return tl::make_unexpected(r.error());
-  if (!record || record->source != "local") return fail(ErrorCode::kNotFound, "no user " + user);
-  return to_identity(*record);
+  auto record = find(store_, user);
+  if (!record) return tl::make_unexpected(record.error());
+  if (!*record || (*record)->source != "local")
+    return fail(ErrorCode::kNotFound, "no user " + user);
+  return to_identity(**record);
 }
 
 Result<std::vector<std::string>> LocalDirectory::group_members(const std::string& group) {
