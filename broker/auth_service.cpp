@@ -112,7 +112,28 @@ Result<void> AuthService::check_totp(const LoginRequest& request, std::int64_t u
   if (!ldap::totp_verify(*secret, *request.totp, clock_.now())) {
     return refuse(request, {ErrorCode::kUnauthenticated, "wrong TOTP code"}, "totp_wrong");
   }
+  if (!spend_totp_code(user_id, *request.totp)) {
+    return refuse(
+        request,
+        {ErrorCode::kUnauthenticated, "this TOTP code was already used; wait for the next one"},
+        "totp_replayed");
+  }
   return ok();
+}
+
+bool AuthService::spend_totp_code(std::int64_t user_id, const std::string& code) {
+  constexpr auto kValidFor = std::chrono::seconds(90);
+  std::lock_guard lock(totp_mu_);
+  const TimePoint now = clock_.now();
+  auto& used = used_totp_[user_id];
+  used.erase(std::remove_if(used.begin(), used.end(),
+                            [&](const auto& u) { return now - u.second > kValidFor; }),
+             used.end());
+  for (const auto& u : used) {
+    if (u.first == code) return false;
+  }
+  used.emplace_back(code, now);
+  return true;
 }
 
 Result<void> AuthService::change_password(const LoginRequest& request, std::int64_t user_id) {

@@ -2,6 +2,8 @@
 // bearer tokens that every other API call carries.
 #pragma once
 
+#include <map>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <vector>
@@ -76,6 +78,11 @@ class AuthService {
   AuthConfig config_;
   const Clock& clock_;
   LoginThrottle throttle_;
+  // TOTP codes accepted recently, per user: a code works once (kept in memory for the ~90 s a
+  // code stays valid with a ±1 step window).
+  bool spend_totp_code(std::int64_t user_id, const std::string& code);
+  std::mutex totp_mu_;
+  std::map<std::int64_t, std::vector<std::pair<std::string, TimePoint>>> used_totp_;
 };
 
 }  // namespace sekisho::broker

@@ -141,6 +141,15 @@ TEST_F(AuthServiceTest, EnrolledTotpIsRequiredAndChecked) {
   auto right = request("alice", "alice-password-1");
   right.totp = good;
   EXPECT_TRUE(auth_->login(right));
+  auto replay = request("alice", "alice-password-1");
+  replay.totp = good;
+  auto replayed = auth_->login(replay);
+  ASSERT_FALSE(replayed);
+  EXPECT_NE(replayed.error().message.find("already used"), std::string::npos);
+  t_->clock.advance(30s);
+  auto next = request("alice", "alice-password-1");
+  next.totp = code_at(secret, t_->clock.now());
+  EXPECT_TRUE(auth_->login(next)) << "the next step's code works";
 }
 
 TEST_F(AuthServiceTest, RequiredTotpGivesAnEnrolmentOnlyToken) {
