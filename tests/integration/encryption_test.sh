@@ -17,7 +17,8 @@ health "$dir" >/dev/null
 [ -s "$dir/sekisho.db-wal" ] || fail "expected a WAL file while the gateway runs"
 key=$(cat "$dir/master.key")
 for f in "$dir/sekisho.db" "$dir/sekisho.db-wal"; do
-  for word in "SQLite format 3" gateway.start gateway.init user.create audit_events admin operator '$y$' "$key"; do
+  # Needles of 5+ bytes: a shorter one turns up in random ciphertext now and then.
+  for word in "SQLite format 3" gateway.start gateway.init user.create audit_events admin operator '$y$j9T$' "$key"; do
     if grep -aqF -- "$word" "$f"; then fail "$(basename "$f") contains plaintext '$word'"; fi
   done
 done
