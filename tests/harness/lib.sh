@@ -52,6 +52,20 @@ write_config() {
   printf '[api]\nlisten = "127.0.0.1:0"\n%s\n' "${2:-}" >"$1"
 }
 
+# wait_for_listen LOG PID TENTHS: waits (at most TENTHS tenths of a second) for the gateway's
+# "listening on https://127.0.0.1:PORT" line in LOG and sets GW_PORT; fails if PID exits first.
+wait_for_listen() {
+  local log=$1 pid=$2 tenths=$3 i
+  GW_PORT=
+  for i in $(seq 1 "$tenths"); do
+    GW_PORT=$(grep -o 'listening on https://127.0.0.1:[0-9]*' "$log" | grep -o '[0-9]*$' || true)
+    [ -n "$GW_PORT" ] && return 0
+    kill -0 "$pid" 2>/dev/null || fail "gateway exited early: $(tail -5 "$log")"
+    sleep 0.1
+  done
+  fail "gateway did not start listening within $((tenths / 10)) s: $(tail -5 "$log")"
+}
+
 # start_gateway DIR CONFIG: starts sekishod serve, waits (bounded) for its listen line, and sets
 # GW_PID, GW_PORT and GW_LOG.
 start_gateway() {
@@ -59,15 +73,7 @@ start_gateway() {
   "$SEKISHOD" serve --data-dir "$1" --config "$2" >"$GW_LOG" 2>&1 &
   GW_PID=$!
   STARTED_PIDS+=("$GW_PID")
-  GW_PORT=
-  local i
-  for i in $(seq 1 200); do
-    GW_PORT=$(grep -o 'listening on https://127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
-    [ -n "$GW_PORT" ] && return 0
-    kill -0 "$GW_PID" 2>/dev/null || fail "gateway exited early: $(cat "$GW_LOG")"
-    sleep 0.05
-  done
-  fail "gateway did not start listening within 10 s: $(cat "$GW_LOG")"
+  wait_for_listen "$GW_LOG" "$GW_PID" 100
 }
 
 # stop_gateway [SIGNAL]: signals the gateway and returns its exit status in GW_RC.

@@ -25,6 +25,7 @@
 # Only loopback is used. The test passwords are fixed test values kept in 0600 files and never
 # printed. Exit 0 on success, 1 with one line on stderr otherwise.
 set -euo pipefail
+HARNESS_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 
 REALM=SEKISHO.TEST
 DOMAIN=SEKISHO
@@ -116,23 +117,7 @@ template() {
   echo "SAMBA_TEMPLATE_MS=$(( $(now_ms) - t0 ))"
 }
 
-# With HARNESS_OWNER_PID set, a detached watcher stops the server (TERM) once the owner process
-# is gone, so a test that crashes or is killed by a time-out leaves no server behind. The loop
-# ends when either process ends; it holds none of the caller's descriptors.
-watch_owner() {
-  local server=$1 owner=${HARNESS_OWNER_PID:-}
-  [ -n "$owner" ] || return 0
-  (
-    while [ -d "/proc/$server" ] && ! grep -q '^State:.*Z' "/proc/$server/status" 2>/dev/null; do
-      if ! [ -d "/proc/$owner" ] || grep -q '^State:.*Z' "/proc/$owner/status" 2>/dev/null; then
-        kill -TERM "$server" 2>/dev/null || true
-        break
-      fi
-      sleep 0.5
-    done
-  ) </dev/null >/dev/null 2>&1 &
-  disown 2>/dev/null || true
-}
+source "$HARNESS_DIR/owner_watch.sh"  # watch_owner
 
 start() {
   local t=$1 d=$2 ip=${3:-127.10.0.1} t0 pid i up=0

@@ -11,14 +11,7 @@ run_once() {
   GW_PID=$!
   STARTED_PIDS+=("$GW_PID")
   GW_LOG="$TMP/run-$1.log"
-  GW_PORT=
-  for i in $(seq 1 600); do
-    GW_PORT=$(grep -o 'listening on https://127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
-    [ -n "$GW_PORT" ] && return 0
-    kill -0 "$GW_PID" 2>/dev/null || fail "run.sh exited: $(tail -5 "$GW_LOG")"
-    sleep 0.1
-  done
-  fail "run.sh did not start the gateway within 60 s"
+  wait_for_listen "$GW_LOG" "$GW_PID" 600
 }
 
 run_once 1

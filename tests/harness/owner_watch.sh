@@ -1,0 +1,19 @@
+# Sourced by the server harnesses (slapd.sh, samba_ad.sh).
+
+# With HARNESS_OWNER_PID set, a detached watcher stops the server (TERM) once the owner process
+# is gone, so a test that crashes or is killed by a time-out leaves no server behind. The loop
+# ends when either process ends; it holds none of the caller's descriptors.
+watch_owner() {
+  local server=$1 owner=${HARNESS_OWNER_PID:-}
+  [ -n "$owner" ] || return 0
+  (
+    while [ -d "/proc/$server" ] && ! grep -q '^State:.*Z' "/proc/$server/status" 2>/dev/null; do
+      if ! [ -d "/proc/$owner" ] || grep -q '^State:.*Z' "/proc/$owner/status" 2>/dev/null; then
+        kill -TERM "$server" 2>/dev/null || true
+        break
+      fi
+      sleep 0.5
+    done
+  ) </dev/null >/dev/null 2>&1 &
+  disown 2>/dev/null || true
+}
