@@ -52,7 +52,7 @@ cli_as op totp confirm "$(totp_now)" >/dev/null || fail "totp confirm with the r
 [ "$(cli_as op --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["totp_enrolled"])')" = True ] \
   || fail "whoami does not show TOTP enrolled"
 expect_refusal "TOTP code is required" 1 login_as op admin "operator-Password-1"
-bad=$(( ($(totp_now) + 500000) % 1000000 )); bad=$(printf '%06d' "$bad")
+bad=$(( (10#$(totp_now) + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")  # 10#: codes may start with 0
 expect_refusal "wrong TOTP code" 1 \
   bash -c 'printf "%s\n" "$3" | SEKISHO_HOME="$1" SEKISHO_SERVER="$2" "$4" login --user admin --password-stdin --totp "$5"' \
   _ "$TMP/home-op" "https://127.0.0.1:$GW_PORT" "operator-Password-1" "$SEKISHO_CLI" "$bad"
