@@ -117,7 +117,7 @@ template() {
   echo "SAMBA_TEMPLATE_MS=$(( $(now_ms) - t0 ))"
 }
 
-source "$HARNESS_DIR/owner_watch.sh"  # watch_owner
+source "$HARNESS_DIR/server_process.sh"  # watch_owner, stop_pid
 
 start() {
   local t=$1 d=$2 ip=${3:-127.10.0.1} t0 pid i up=0
@@ -161,16 +161,9 @@ ENV
 }
 
 stop() {
-  local d=$1 pid i
+  local d=$1
   [ -n "$d" ] && [ -f "$d/samba.pid.harness" ] || die "usage: samba_ad.sh stop DIR (no pid file)"
-  pid=$(cat "$d/samba.pid.harness")
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 250); do
-    [ -d "/proc/$pid" ] || return 0
-    grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
-    sleep 0.02
-  done
-  kill -KILL "$pid" 2>/dev/null || true
+  stop_pid "$(cat "$d/samba.pid.harness")" 250
 }
 
 case "${1:-}" in

@@ -140,7 +140,7 @@ free_port() {
   return 1
 }
 
-source "$HARNESS_DIR/owner_watch.sh"  # watch_owner
+source "$HARNESS_DIR/server_process.sh"  # watch_owner, stop_pid
 
 start() {
   local d=$1 t0 attempt port tls_port pid i up
@@ -214,16 +214,9 @@ load_data() {
 }
 
 stop() {
-  local d=$1 pid i
+  local d=$1
   [ -n "$d" ] && [ -f "$d/slapd.pid.harness" ] || die "usage: slapd.sh stop DIR (no pid file)"
-  pid=$(cat "$d/slapd.pid.harness")
-  kill -TERM "$pid" 2>/dev/null || return 0
-  for i in $(seq 1 200); do
-    [ -d "/proc/$pid" ] || return 0
-    grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
-    sleep 0.02
-  done
-  kill -KILL "$pid" 2>/dev/null || true
+  stop_pid "$(cat "$d/slapd.pid.harness")" 200
 }
 
 case "${1:-}" in

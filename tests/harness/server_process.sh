@@ -1,4 +1,4 @@
-# Sourced by the server harnesses (slapd.sh, samba_ad.sh).
+# Process helpers sourced by the server harnesses (slapd.sh, samba_ad.sh).
 
 # With HARNESS_OWNER_PID set, a detached watcher stops the server (TERM) once the owner process
 # is gone, so a test that crashes or is killed by a time-out leaves no server behind. The loop
@@ -16,4 +16,16 @@ watch_owner() {
     done
   ) </dev/null >/dev/null 2>&1 &
   disown 2>/dev/null || true
+}
+
+# stop_pid PID TRIES: TERM, then waits up to TRIES × 20 ms (a zombie counts as gone), then KILL.
+stop_pid() {
+  local pid=$1 tries=$2 i
+  kill -TERM "$pid" 2>/dev/null || return 0
+  for i in $(seq 1 "$tries"); do
+    [ -d "/proc/$pid" ] || return 0
+    grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
+    sleep 0.02
+  done
+  kill -KILL "$pid" 2>/dev/null || true
 }
