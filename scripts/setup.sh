@@ -9,14 +9,21 @@ BUILD_PKGS=(
   libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
   libexpected-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
-  libldap-dev liboath-dev
+  libldap-dev liboath-dev libzstd-dev
 )
 # Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
 # show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI, python3
 # to read JSON output, ssh-keygen to read the host key, setpriv to act as an unprivileged user).
 TEST_PKGS=(sqlcipher sqlite3 curl openssl procps python3 openssh-client util-linux
   openssh-server slapd ldap-utils
-  samba samba-ad-dc samba-ad-provision winbind samba-dsdb-modules ldb-tools)
+  samba samba-ad-dc samba-ad-provision winbind samba-dsdb-modules ldb-tools
+  asciinema tlog)
+
+# tlog-rec (the recording benchmark's peer) adds a utmp record and fails without /run/utmp, which
+# systemd-tmpfiles creates on a booted system but a bare machine or container may lack.
+if [ ! -e /run/utmp ] && [ "$(id -u)" -eq 0 ] && getent group utmp >/dev/null; then
+  install -m 664 -g utmp /dev/null /run/utmp
+fi
 
 missing=()
 for p in "${BUILD_PKGS[@]}" "${TEST_PKGS[@]}"; do

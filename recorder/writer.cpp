@@ -1,0 +1,363 @@
+// Writer: a bounded queue in front of one thread that seals chunks and writes them durably.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
+
+#include "base/files.hpp"
+#include "recorder/chunk_crypto.hpp"
+#include "recorder/file_io.hpp"
+#include "recorder/format.hpp"
+#include "recorder/index_files.hpp"
+#include "recorder/recording.hpp"
+
+namespace sekisho::recorder {
+
+namespace {
+
+using SteadyClock = std::chrono::steady_clock;
+constexpr int kZstdLevel = 3;
+constexpr std::size_t kMinChunkBytes = 256;
+constexpr std::size_t kTextBlockBytes = 256 * 1024;
+
+class WriterImpl final : public Writer {
+ public:
+  WriterImpl(std::filesystem::path path, UniqueFd fd, Digest start, ChunkCipher cipher,
+             WriterOptions options, std::uint64_t offset, TextIndexWriter text_file)
+      : path_(std::move(path)),
+        text_file_(std::move(text_file)),
+        fd_(std::move(fd)),
+        start_hash_(start),
+        prev_hash_(start),
+        cipher_(std::move(cipher)),
+        compressor_(kZstdLevel),
+        options_(options),
+        offset_(offset),
+        file_bytes_(offset),
+        started_(SteadyClock::now()) {
+    thread_ = std::thread([this] { run(); });
+  }
+
+  ~WriterImpl() override { stop_thread(); }
+
+  AppendStatus append(Record record) override;
+  std::optional<Error> failure() const override {
+    std::lock_guard lock(mu_);
+    return failure_;
+  }
+  Result<RecordingSummary> close(const SignFunction& sign) override;
+
+ private:
+  AppendStatus take(Record record);  // with mu_ held
+  std::uint64_t file_bound(std::size_t pending) const;
+  void run();
+  void add_to_chunk(Record r);
+  bool seal_chunk();
+  void set_failure(std::string message);
+  void stop_thread();
+
+  const std::filesystem::path path_;
+  TextIndexWriter text_file_;
+  UniqueFd fd_;
+  const Digest start_hash_;
+  Digest prev_hash_;
+  ChunkCipher cipher_;
+  Compressor compressor_;
+  const WriterOptions options_;
+
+  // Shared with appenders, under mu_.
+  mutable std::mutex mu_;
+  std::condition_variable wake_;
+  std::deque<Record> queue_;
+  std::size_t queued_bytes_ = 0;
+  std::size_t pending_bytes_ = 0;  // accepted, not yet in the file (queue and open chunk)
+  std::int64_t last_at_ = 0;
+  bool closing_ = false, cap_reached_ = false, closed_ = false;
+  std::optional<Error> failure_;
+
+  // Writer thread only (and close() after the thread ended).
+  std::uint64_t offset_;
+  std::uint64_t file_bytes_;  // under mu_ as well: appenders read it for the cap
+  Bytes chunk_;
+  format::FrameHeader frame_;
+  std::size_t chunk_bound_ = 0;
+  SteadyClock::time_point chunk_started_;
+  std::int64_t prev_at_ = 0;
+  std::uint64_t records_ = 0;
+  SeekIndex seek_;
+  TextIndex text_;
+  const SteadyClock::time_point started_;
+  std::thread thread_;
+};
+
+AppendStatus WriterImpl::append(Record record) {
+  std::lock_guard lock(mu_);
+  if (closing_) return AppendStatus::kClosed;
+  if (failure_) return AppendStatus::kFailed;
+  if (cap_reached_) return AppendStatus::kCapReached;
+  if (record.at_us < 0) {
+    record.at_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(SteadyClock::now() - started_)
+            .count();
+  }
+  // Records are stored in order with non-negative deltas: a caller's clock that steps back is
+  // clamped rather than reordering what the user saw.
+  record.at_us = std::max(record.at_us, last_at_);
+  if (record.kind == RecordKind::kFileTransfer &&
+      record.transfer.path.size() > format::kMaxFieldBytes) {
+    record.transfer.path.resize(format::kMaxFieldBytes);
+  }
+  if (record.data.size() <= format::kMaxRecordBytes) return take(std::move(record));
+  // A payload above the record limit is stored as consecutive records with one time; byte streams
+  // replay identically.
+  for (std::size_t at = 0; at < record.data.size(); at += format::kMaxRecordBytes) {
+    Record piece = record;
+    piece.data = record.data.substr(at, format::kMaxRecordBytes);
+    if (const auto s = take(std::move(piece)); s != AppendStatus::kOk) return s;
+  }
+  return AppendStatus::kOk;
+}
+
+std::uint64_t WriterImpl::file_bound(std::size_t pending) const {
+  // The most `pending` record bytes can take once sealed: zstd's worst case and one frame per
+  // chunk they may fill.
+  const std::uint64_t per_chunk = format::kFrameHeaderBytes + format::kTagBytes + 64;
+  return file_bytes_ + pending + pending / 128 +
+         (pending / std::max<std::size_t>(options_.chunk_bytes, 1) + 2) * per_chunk +
+         format::kCloseMaxBytes;
+}
+
+AppendStatus WriterImpl::take(Record record) {
+  const std::size_t size = format::record_size_bound(record);
+  if (queued_bytes_ + size > options_.queue_bytes) return AppendStatus::kQueueFull;
+  if (options_.max_file_bytes > 0 && file_bound(pending_bytes_ + size) > options_.max_file_bytes) {
+    cap_reached_ = true;
+    return AppendStatus::kCapReached;
+  }
+  last_at_ = record.at_us;
+  queued_bytes_ += size;
+  pending_bytes_ += size;
+  queue_.push_back(std::move(record));
+  wake_.notify_one();
+  return AppendStatus::kOk;
+}
+
+void WriterImpl::set_failure(std::string message) {
+  std::lock_guard lock(mu_);
+  if (!failure_) failure_ = Error{ErrorCode::kIo, std::move(message)};
+}
+
+void WriterImpl::run() {
+  std::deque<Record> batch;
+  for (;;) {
+    bool stop = false;
+    {
+      std::unique_lock lock(mu_);
+      const auto ready = [&] { return !queue_.empty() || closing_; };
+      if (chunk_.empty()) {
+        wake_.wait(lock, ready);
+      } else {
+        wake_.wait_until(lock, chunk_started_ + options_.flush_interval, ready);
+      }
+      batch.swap(queue_);
+      queued_bytes_ = 0;
+      stop = closing_ && batch.empty();
+      if (failure_) return;
+    }
+    for (auto& r : batch) {
+      add_to_chunk(std::move(r));
+      if (chunk_.size() >= options_.chunk_bytes && !seal_chunk()) return;
+    }
+    batch.clear();
+    if (!chunk_.empty() &&
+        (stop || SteadyClock::now() >= chunk_started_ + options_.flush_interval)) {
+      if (!seal_chunk()) return;
+    }
+    if (stop) return;
+  }
+}
+
+void WriterImpl::add_to_chunk(Record r) {
+  if (chunk_.empty()) {
+    frame_ = {};
+    frame_.index = seek_.chunks.size();
+    frame_.first_us = r.at_us;
+    prev_at_ = r.at_us;
+    chunk_started_ = SteadyClock::now();
+  }
+  chunk_bound_ += format::record_size_bound(r);
+  format::encode_record(chunk_, r, prev_at_);
+  prev_at_ = r.at_us;
+  frame_.last_us = r.at_us;
+  ++frame_.records;
+  ++records_;
+  text_.add(frame_.index, r);
+}
+
+bool WriterImpl::seal_chunk() {
+  auto packed = compressor_.compress(chunk_);
+  if (!packed) {
+    set_failure("recording " + path_.string() + ": " + packed.error().message);
+    return false;
+  }
+  frame_.plain_len = static_cast<std::uint32_t>(chunk_.size());
+  frame_.cipher_len = static_cast<std::uint32_t>(packed->size() + format::kTagBytes);
+  frame_.prev_hash = prev_hash_;
+  Bytes frame = format::encode_frame_header(frame_);
+  auto sealed = cipher_.seal(NonceDomain::kChunk, frame_.index, *packed, frame);
+  if (!sealed) {
+    set_failure("recording " + path_.string() + ": " + sealed.error().message);
+    return false;
+  }
+  prev_hash_ = format::chunk_hash(frame, *sealed);
+  frame.insert(frame.end(), sealed->begin(), sealed->end());
+  // One write per chunk, then fdatasync: a crash leaves whole chunks and at most one partial
+  // frame at the end, which the reader reports as the cut.
+  if (auto w = write_all_at(fd_.get(), frame, offset_); !w) {
+    set_failure("writing recording " + path_.string() + ": " + w.error().message);
+    return false;
+  }
+  if (::fdatasync(fd_.get()) != 0) {
+    set_failure("syncing recording " + path_.string() + ": " + errno_text(errno));
+    return false;
+  }
+  seek_.chunks.push_back({offset_, frame_.first_us, frame_.last_us});
+  offset_ += frame.size();
+  {
+    std::lock_guard lock(mu_);
+    file_bytes_ = offset_;
+    pending_bytes_ -= std::min(pending_bytes_, chunk_bound_);
+  }
+  chunk_.clear();
+  chunk_bound_ = 0;
+  // The text index goes to its file in blocks of about 256 KiB of text, not at close: memory
+  // stays bounded however long the session.
+  if (text_.pending_text_bytes() >= kTextBlockBytes) {
+    if (auto r = text_file_.add_block(text_.take_block(), cipher_, compressor_); !r) {
+      set_failure("recording " + path_.string() + ": " + r.error().message);
+      return false;
+    }
+  }
+  return true;
+}
+
+void WriterImpl::stop_thread() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  wake_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+Result<RecordingSummary> WriterImpl::close(const SignFunction& sign) {
+  {
+    std::lock_guard lock(mu_);
+    if (closed_) return fail(ErrorCode::kInvalidArgument, "recording already closed");
+    closed_ = true;
+  }
+  stop_thread();
+  if (auto f = failure()) return tl::make_unexpected(*f);
+  format::Closing c;
+  c.chunks = seek_.chunks.size();
+  c.records = records_;
+  c.end_us = seek_.chunks.empty() ? 0 : seek_.chunks.back().last_us;
+  c.size_bytes = offset_;
+  c.final_hash = prev_hash_;
+  auto sig = sign(format::closing_message(start_hash_, c));
+  if (!sig) return tl::make_unexpected(sig.error());
+  if (sig->size() > format::kMaxSignatureBytes) {
+    return fail(ErrorCode::kInvalidArgument, "signature longer than 256 bytes");
+  }
+  c.signature = std::move(*sig);
+  const Bytes closing = format::encode_closing(c);
+  if (auto w = write_all_at(fd_.get(), closing, offset_); !w) {
+    set_failure("writing recording " + path_.string() + ": " + w.error().message);
+    return tl::make_unexpected(*failure());
+  }
+  if (::fsync(fd_.get()) != 0) {
+    set_failure("syncing recording " + path_.string() + ": " + errno_text(errno));
+    return tl::make_unexpected(*failure());
+  }
+  seek_.closing_offset = offset_;
+  seek_.file_size = offset_ + closing.size();
+  if (auto r = write_seek_index(seek_index_path(path_), start_hash_, seek_); !r) {
+    return tl::make_unexpected(r.error());
+  }
+  if (text_.pending_text_bytes() > 0) {
+    if (auto r = text_file_.add_block(text_.take_block(), cipher_, compressor_); !r) {
+      return tl::make_unexpected(r.error());
+    }
+  }
+  if (auto r = text_file_.finish(cipher_); !r) return tl::make_unexpected(r.error());
+  return RecordingSummary{format::hex(c.final_hash), seek_.file_size, c.end_us, c.chunks};
+}
+
+Result<void> check_header(const Header& h, const DataKey& key, std::string_view pem) {
+  for (const std::string* s :
+       {&h.session_id, &h.user, &h.host, &h.account, &h.request_id, &h.protocol}) {
+    if (s->size() > format::kMaxFieldBytes) {
+      return fail(ErrorCode::kInvalidArgument, "recording header field longer than 4096 bytes");
+    }
+  }
+  if (pem.size() > format::kMaxFieldBytes) {
+    return fail(ErrorCode::kInvalidArgument, "signer public key longer than 4096 bytes");
+  }
+  if (key.key.size() != 32 || key.wrapped.size() > format::kMaxWrappedKeyBytes) {
+    return fail(ErrorCode::kInvalidArgument, "data key must be 32 bytes, wrapped at most 256");
+  }
+  return ok();
+}
+
+}  // namespace
+
+std::filesystem::path seek_index_path(const std::filesystem::path& recording) {
+  return recording.string() + ".seek";
+}
+
+std::filesystem::path text_index_path(const std::filesystem::path& recording) {
+  return recording.string() + ".text";
+}
+
+Result<std::unique_ptr<Writer>> Writer::create(const std::filesystem::path& path,
+                                               const Header& header, DataKey key,
+                                               std::string signer_public_pem,
+                                               WriterOptions options) {
+  if (auto r = check_header(header, key, signer_public_pem); !r)
+    return tl::make_unexpected(r.error());
+  if (options.chunk_bytes < kMinChunkBytes || options.chunk_bytes > format::kMaxRecordBytes ||
+      options.flush_interval.count() <= 0 || options.queue_bytes == 0) {
+    return fail(ErrorCode::kInvalidArgument, "writer options out of range");
+  }
+  Header h = header;
+  if (h.start_unix_us == 0) {
+    h.start_unix_us = std::chrono::duration_cast<std::chrono::microseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  }
+  auto cipher = ChunkCipher::create(key.key);
+  if (!cipher) return tl::make_unexpected(cipher.error());
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd) {
+    return fail(ErrorCode::kIo, "creating recording " + path.string() + ": " + errno_text(errno));
+  }
+  const Bytes raw = format::encode_header(h, key.wrapped, signer_public_pem);
+  if (auto w = write_all_at(fd.get(), raw, 0); !w) {
+    return fail(ErrorCode::kIo, "writing recording " + path.string() + ": " + w.error().message);
+  }
+  if (::fdatasync(fd.get()) != 0) {
+    return fail(ErrorCode::kIo, "syncing recording " + path.string() + ": " + errno_text(errno));
+  }
+  const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
+  if (auto r = fsync_directory(dir); !r) return tl::make_unexpected(r.error());
+  const Digest start = format::header_hash(raw);
+  auto text_file = TextIndexWriter::create(text_index_path(path), start);
+  if (!text_file) return tl::make_unexpected(text_file.error());
+  return std::unique_ptr<Writer>(new WriterImpl(path, std::move(fd), start, std::move(*cipher),
+                                                options, raw.size(), std::move(*text_file)));
+}
+
+}  // namespace sekisho::recorder

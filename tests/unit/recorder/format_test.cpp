@@ -1,0 +1,120 @@
+#include "recorder/format.hpp"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "recorder/text_index.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
+#include "tests/unit/storage/test_store.hpp"
+
+namespace sekisho::recorder {
+namespace {
+
+TEST(Varint, RoundTripsAndRefusesOverlongValues) {
+  for (const std::uint64_t v : {0ull, 1ull, 127ull, 128ull, 300ull, ~0ull}) {
+    Bytes b;
+    format::put_varint(b, v);
+    format::Cursor c(b);
+    std::uint64_t back = 0;
+    ASSERT_TRUE(c.varint(back));
+    EXPECT_EQ(back, v);
+  }
+  const Bytes overlong(11, 0xff);
+  format::Cursor c(overlong);
+  std::uint64_t v = 0;
+  EXPECT_FALSE(c.varint(v));
+}
+
+TEST(FrameHeader, LimitsAreChecked) {
+  format::FrameHeader f;
+  f.records = 1;
+  f.plain_len = 10;
+  f.cipher_len = format::kMaxChunkCipher + 1;
+  EXPECT_FALSE(format::decode_frame_header(format::encode_frame_header(f), "chunk 0"));
+  f.cipher_len = 30;
+  f.records = 100;  // more records than 10 bytes can hold
+  EXPECT_FALSE(format::decode_frame_header(format::encode_frame_header(f), "chunk 0"));
+  f.records = 1;
+  EXPECT_TRUE(format::decode_frame_header(format::encode_frame_header(f), "chunk 0"));
+}
+
+TEST(Header, FieldsOverTheLimitAreRefusedOnWriteAndRead) {
+  Header h = testing::test_header();
+  Bytes raw = format::encode_header(h, Bytes(60, 1), "pem");
+  auto back = format::decode_header(raw);
+  ASSERT_TRUE(back);
+  EXPECT_EQ(back->header.account, "root");
+  h.user = std::string(5000, 'u');
+  raw = format::encode_header(h, Bytes(60, 1), "pem");
+  back = format::decode_header(raw);
+  ASSERT_FALSE(back);
+  EXPECT_NE(back.error().message.find("4096"), std::string::npos);
+
+  testing::TempDir dir;
+  testing::RecordingKeys keys;
+  auto key = new_data_key(keys.recording_key, "s");
+  EXPECT_FALSE(Writer::create(dir.path() / "a.skr", h, std::move(*key), "pem"));
+}
+
+TEST(EscapeStripper, RemovesSequencesSplitAcrossPieces) {
+  EscapeStripper s;
+  std::string out;
+  s.feed("a\x1b[3", out);
+  s.feed("1mb\x1b]0;ti", out);
+  s.feed("tle\x1b\\c\r\n\x1b(Bd\x1bPq#0\x1b\\e\x07\tf", out);
+  EXPECT_EQ(out, "abc\nde f");
+}
+
+TEST(Utf8, InvalidBytesAreReplacedAndSplitCharactersKept) {
+  EXPECT_EQ(sanitize_utf8("a\xff"
+                          "b",
+                          nullptr),
+            "a\xEF\xBF\xBD"
+            "b");
+  std::string carry;
+  const std::string euro = "\xE2\x82\xAC";
+  std::string out = sanitize_utf8("x" + euro.substr(0, 2), &carry);
+  EXPECT_EQ(out, "x");
+  out += sanitize_utf8(euro.substr(2) + "y", &carry);
+  EXPECT_EQ(out, "x" + euro + "y");
+  EXPECT_TRUE(carry.empty());
+  EXPECT_EQ(sanitize_utf8("\xED\xA0\x80", nullptr), "\xEF\xBF\xBD\xEF\xBF\xBD\xEF\xBF\xBD");
+}
+
+TEST(Asciicast, EventsForEveryKindAndInvalidUtf8ReplacedOnlyInTheExport) {
+  testing::TempDir dir;
+  testing::RecordingKeys keys;
+  const auto path = dir.path() / "a.skr";
+  Record resize;
+  resize.kind = RecordKind::kResize;
+  resize.at_us = 3'000'000;
+  resize.cols = 100;
+  resize.rows = 30;
+  testing::write_recording(
+      keys, path,
+      {testing::output(0, "caf\xC3"), testing::output(1'500'000, "\xA9 \xff\r\n"),
+       testing::output(2'000'000, "ls\r", RecordKind::kInput), resize,
+       testing::output(4'000'000, "window ends", RecordKind::kMarker)});
+  auto reader = testing::open_reader(keys, path);
+  std::ostringstream out;
+  ASSERT_TRUE(export_asciicast(*reader, out));
+  std::istringstream lines(out.str());
+  std::string line;
+  std::vector<std::string> all;
+  while (std::getline(lines, line)) all.push_back(line);
+  ASSERT_EQ(all.size(), 6u) << out.str();
+  EXPECT_NE(all[0].find("\"version\":2"), std::string::npos);
+  EXPECT_NE(all[0].find("\"width\":80"), std::string::npos);
+  EXPECT_EQ(all[1], "[0.000000, \"o\", \"caf\"]");
+  EXPECT_EQ(all[2], "[1.500000, \"o\", \"\xC3\xA9 \xEF\xBF\xBD\\r\\n\"]");
+  EXPECT_EQ(all[3], "[2.000000, \"i\", \"ls\\r\"]");
+  EXPECT_EQ(all[4], "[3.000000, \"r\", \"100x30\"]");
+  EXPECT_EQ(all[5], "[4.000000, \"m\", \"window ends\"]");
+  // The recording itself still holds the raw bytes.
+  auto back = testing::replay_all(*testing::open_reader(keys, path));
+  EXPECT_EQ(back[1].data, "\xA9 \xff\r\n");
+}
+
+}  // namespace
+}  // namespace sekisho::recorder
