@@ -57,6 +57,14 @@ Result<TimePoint> parse_time(const std::string& text) {
   return TimePoint(std::chrono::seconds(secs)) + std::chrono::milliseconds(ms);
 }
 
+std::string format_duration(std::chrono::seconds duration) {
+  const auto n = duration.count();
+  if (n != 0 && n % 86400 == 0) return std::to_string(n / 86400) + "d";
+  if (n != 0 && n % 3600 == 0) return std::to_string(n / 3600) + "h";
+  if (n != 0 && n % 60 == 0) return std::to_string(n / 60) + "m";
+  return std::to_string(n) + "s";
+}
+
 Result<std::chrono::seconds> parse_duration(const std::string& text) {
   if (text.size() < 2 || text.size() > 12) {
     return fail(ErrorCode::kInvalidArgument,

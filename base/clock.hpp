@@ -44,5 +44,7 @@ std::string format_time(TimePoint t);
 Result<TimePoint> parse_time(const std::string& text);
 // Parses "30s", "15m", "8h", "7d" into a duration; refuses zero, negatives and overflow.
 Result<std::chrono::seconds> parse_duration(const std::string& text);
+// The shortest form parse_duration reads back: 8h, 90m, 2d, 45s.
+std::string format_duration(std::chrono::seconds duration);
 
 }  // namespace sekisho

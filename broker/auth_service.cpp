@@ -6,6 +6,7 @@
 #include "base/password_hash.hpp"
 #include "ldap/totp.hpp"
 #include "storage/api_tokens.hpp"
+#include "storage/requests.hpp"
 #include "storage/users.hpp"
 
 namespace sekisho::broker {
@@ -81,6 +82,10 @@ Result<std::int64_t> AuthService::user_row(const ldap::Identity& identity) {
     auto ensured = storage::ensure_directory_user(tx, identity.name, format_time(clock_.now()));
     if (!ensured) return tl::make_unexpected(ensured.error());
     id = *ensured;
+    // Approval rules compare directory entries (one person, two accounts) and match groups.
+    if (auto p = storage::set_directory_profile(tx, id, {identity.dn, identity.groups}); !p) {
+      return p;
+    }
     auto found = storage::find_user(tx, identity.name);
     if (!found) return tl::make_unexpected(found.error());
     if (found->has_value() && (*found)->disabled) {

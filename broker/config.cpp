@@ -6,6 +6,7 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "broker/notifier.hpp"
 
 namespace sekisho::broker {
 
@@ -267,6 +268,120 @@ Result<void> read_auth(const ConfigReader& rd, const Table& root, Config& config
   return ok();
 }
 
+Result<std::vector<approval::Selector>> selector_list(const ConfigReader& rd, const Table& t,
+                                                      const std::string& key,
+                                                      const std::string& where) {
+  auto texts = string_list(rd, t, key, where);
+  if (!texts) return tl::make_unexpected(texts.error());
+  std::vector<approval::Selector> out;
+  for (const auto& text : *texts) {
+    auto sel = approval::parse_selector(text);
+    if (!sel) return tl::make_unexpected(rd.error(where, sel.error().message));
+    out.push_back(*sel);
+  }
+  return out;
+}
+
+Result<std::chrono::seconds> duration_key(const ConfigReader& rd, const Table& t,
+                                          const std::string& key, const std::string& where) {
+  auto s = rd.string_at(t, where.substr(0, where.rfind('.')), key);
+  if (!s) return tl::make_unexpected(s.error());
+  auto d = parse_duration(*s);
+  if (!d) return tl::make_unexpected(rd.error(where, d.error().message));
+  return *d;
+}
+
+// [[policy]] tables, in order: the first whose hosts cover a host decides for it.
+Result<void> read_policy(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("policy")) return ok();
+  const auto& list = root.as_table().at("policy");
+  if (!list.is_array()) return tl::make_unexpected(rd.error("policy", "must be [[policy]] tables"));
+  config.policy.rules.clear();
+  std::size_t i = 0;
+  for (const auto& t : list.as_array()) {
+    const std::string at = "policy[" + std::to_string(i++) + "]";
+    if (auto r = rd.only_keys(t, at,
+                              {"name", "hosts", "requesters", "approvers", "approvals",
+                               "max_duration", "modes", "require_ticket"});
+        !r) {
+      return r;
+    }
+    approval::Rule rule;
+    for (const char* key : {"name", "hosts", "requesters", "approvers"}) {
+      if (!t.contains(key)) return tl::make_unexpected(rd.error(at + "." + key, "required"));
+    }
+    auto name = rd.string_at(t, at, "name");
+    if (!name) return tl::make_unexpected(name.error());
+    rule.name = *name;
+    auto hosts = string_list(rd, t, "hosts", at + ".hosts");
+    if (!hosts) return tl::make_unexpected(hosts.error());
+    rule.hosts = *hosts;
+    auto requesters = selector_list(rd, t, "requesters", at + ".requesters");
+    if (!requesters) return tl::make_unexpected(requesters.error());
+    rule.requesters = *requesters;
+    auto approvers = selector_list(rd, t, "approvers", at + ".approvers");
+    if (!approvers) return tl::make_unexpected(approvers.error());
+    rule.approvers = *approvers;
+    if (t.contains("approvals")) {
+      const auto& v = t.as_table().at("approvals");
+      if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 16) {
+        return tl::make_unexpected(rd.error(at + ".approvals", "must be an integer from 1 to 16"));
+      }
+      rule.approvals = static_cast<int>(v.as_integer());
+    }
+    if (t.contains("max_duration")) {
+      auto d = duration_key(rd, t, "max_duration", at + ".max_duration");
+      if (!d) return tl::make_unexpected(d.error());
+      rule.max_duration = *d;
+    }
+    if (t.contains("modes")) {
+      auto modes = string_list(rd, t, "modes", at + ".modes");
+      if (!modes) return tl::make_unexpected(modes.error());
+      rule.modes.clear();
+      for (const auto& m : *modes) {
+        auto mode = approval::parse_mode(m);
+        if (!mode) return tl::make_unexpected(rd.error(at + ".modes", mode.error().message));
+        rule.modes.push_back(*mode);
+      }
+    }
+    if (t.contains("require_ticket")) {
+      const auto& v = t.as_table().at("require_ticket");
+      if (!v.is_boolean()) {
+        return tl::make_unexpected(rd.error(at + ".require_ticket", "must be true or false"));
+      }
+      rule.require_ticket = v.as_boolean();
+    }
+    config.policy.rules.push_back(std::move(rule));
+  }
+  return ok();
+}
+
+Result<void> read_break_glass(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("break_glass")) return ok();
+  const auto& t = root.as_table().at("break_glass");
+  if (auto r = rd.only_keys(t, "break_glass", {"members", "review_within"}); !r) return r;
+  if (t.contains("members")) {
+    auto members = selector_list(rd, t, "members", "break_glass.members");
+    if (!members) return tl::make_unexpected(members.error());
+    config.policy.break_glass_members = *members;
+  }
+  if (t.contains("review_within")) {
+    auto d = duration_key(rd, t, "review_within", "break_glass.review_within");
+    if (!d) return tl::make_unexpected(d.error());
+    config.policy.break_glass_review_within = *d;
+  }
+  return ok();
+}
+
+Result<void> read_notify(const ConfigReader&, const Table& root, Config& config,
+                         const std::string& name) {
+  if (!root.contains("notify")) return ok();
+  auto webhooks = parse_webhooks(root.as_table().at("notify"), name);
+  if (!webhooks) return tl::make_unexpected(webhooks.error());
+  config.webhooks = std::move(*webhooks);
+  return ok();
+}
+
 }  // namespace
 
 std::string ListenAddress::text() const {
@@ -313,18 +428,19 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   }
   const ConfigReader rd(name);
   Config config;
-  static const std::set<std::string> kActive = {"api", "ssh",   "rdp",  "directory",
-                                                "log", "audit", "auth", "roles"};
-  static const std::set<std::string> kLater = {"policy", "break_glass", "notify"};
+  static const std::set<std::string> kSections = {"api",    "ssh",         "rdp",   "directory",
+                                                  "log",    "audit",       "auth",  "roles",
+                                                  "policy", "break_glass", "notify"};
   for (const auto& [key, value] : root.as_table()) {
-    if (kLater.count(key)) {
-      config.inactive_sections.push_back(key);
-    } else if (!kActive.count(key)) {
-      return tl::make_unexpected(rd.error(key, "unknown section"));
-    }
+    if (!kSections.count(key)) return tl::make_unexpected(rd.error(key, "unknown section"));
   }
-  for (auto step : {read_api, read_directory, read_roles, read_auth, read_log, read_audit}) {
+  for (auto step : {read_api, read_directory, read_roles, read_auth, read_log, read_audit,
+                    read_policy, read_break_glass}) {
     if (auto r = step(rd, root, config); !r) return tl::make_unexpected(r.error());
+  }
+  if (auto r = read_notify(rd, root, config, name); !r) return tl::make_unexpected(r.error());
+  if (auto r = approval::validate(config.policy); !r) {
+    return tl::make_unexpected(rd.error("policy", r.error().message));
   }
   if (auto r = rd.listen_section(root, "ssh", config.ssh); !r)
     return tl::make_unexpected(r.error());

@@ -9,9 +9,11 @@
 #include <string>
 #include <vector>
 
+#include "approval/policy.hpp"
 #include "base/logging.hpp"
 #include "base/result.hpp"
 #include "broker/login_throttle.hpp"
+#include "broker/notifier.hpp"
 #include "ldap/ldap_config.hpp"
 
 namespace sekisho::broker {
@@ -44,8 +46,10 @@ struct Config {
   std::chrono::seconds audit_checkpoint_interval{300};
   // Largest HTTP request body the API accepts.
   std::size_t api_max_body_bytes = 1024 * 1024;
-  // Sections this version reads but does not act on yet; serve logs one warning for each.
-  std::vector<std::string> inactive_sections;
+  // [[policy]] and [break_glass]; the embedded default when the file has no [[policy]].
+  approval::Policy policy = approval::default_policy();
+  // [[notify.webhook]]
+  std::vector<WebhookTarget> webhooks;
 };
 
 // Parses TOML text; `name` is the file name used in messages. Every error is one line naming the

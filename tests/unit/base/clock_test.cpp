@@ -34,6 +34,17 @@ TEST(Clock, ParsesDurations) {
   }
 }
 
+TEST(Clock, FormatsDurationsInTheirLargestWholeUnit) {
+  EXPECT_EQ(format_duration(45s), "45s");
+  EXPECT_EQ(format_duration(90min), "90m");
+  EXPECT_EQ(format_duration(8h), "8h");
+  EXPECT_EQ(format_duration(48h), "2d");
+  EXPECT_EQ(format_duration(0s), "0s");
+  for (auto d : {45s, 5400s, 28800s, 172800s, 3601s}) {
+    EXPECT_EQ(*parse_duration(format_duration(d)), d);
+  }
+}
+
 TEST(Clock, TestClockMovesOnlyWhenTold) {
   const auto start = *parse_time("2026-01-01T00:00:00Z");
   TestClock clock(start);

@@ -41,7 +41,24 @@ checkpoint_interval = "30s"
 [roles]
 approver = ["cn=pam-approvers,ou=groups,dc=example,dc=com"]
 [[policy]]
-name = "default"
+name = "web"
+hosts = ["web*", "group:dmz"]
+requesters = ["role:requester", "group:cn=admins,ou=groups,dc=example,dc=com"]
+approvers = ["role:approver"]
+approvals = 2
+max_duration = "4h"
+modes = ["session"]
+require_ticket = true
+[[policy]]
+name = "rest"
+hosts = ["*"]
+requesters = ["role:requester"]
+approvers = ["user:carol"]
+[break_glass]
+members = ["group:cn=oncall,ou=groups,dc=example,dc=com"]
+review_within = "2h"
+[[notify.webhook]]
+url = "https://chat.example.com/hooks/T0/B0/secret"
 )",
                         "test.toml");
   ASSERT_TRUE(c) << c.error().message;
@@ -53,7 +70,22 @@ name = "default"
   EXPECT_EQ(c->log_format, LogFormat::kJson);
   EXPECT_EQ(c->log_level, spdlog::level::debug);
   EXPECT_EQ(c->audit_checkpoint_interval, std::chrono::seconds(30));
-  EXPECT_EQ(c->inactive_sections, (std::vector<std::string>{"policy"}));
+  ASSERT_EQ(c->policy.rules.size(), 2u);
+  const auto& web = c->policy.rules[0];
+  EXPECT_EQ(web.name, "web");
+  EXPECT_EQ(web.hosts, (std::vector<std::string>{"web*", "group:dmz"}));
+  EXPECT_EQ(web.requesters.size(), 2u);
+  EXPECT_EQ(web.approvals, 2);
+  EXPECT_EQ(web.max_duration, std::chrono::hours(4));
+  EXPECT_EQ(web.modes, (std::vector<approval::Mode>{approval::Mode::kSession}));
+  EXPECT_TRUE(web.require_ticket);
+  EXPECT_EQ(c->policy.rules[1].approvals, 1);
+  EXPECT_EQ(c->policy.rule_for({"db01", ""})->name, "rest");
+  EXPECT_EQ(c->policy.rule_for({"gw", "dmz"})->name, "web");
+  EXPECT_EQ(c->policy.break_glass_members.size(), 1u);
+  EXPECT_EQ(c->policy.break_glass_review_within, std::chrono::hours(2));
+  ASSERT_EQ(c->webhooks.size(), 1u);
+  EXPECT_EQ(c->webhooks[0].url, "https://chat.example.com/hooks/T0/B0/secret");
   EXPECT_EQ(c->ldap.role_groups.at("approver"),
             (std::vector<std::string>{"cn=pam-approvers,ou=groups,dc=example,dc=com"}));
 }
@@ -68,6 +100,23 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
   expect_error("[log]\nformat = \"xml\"\n", "log.format");
   expect_error("[log]\nlevel = \"loud\"\n", "log.level");
   expect_error("[audit]\ncheckpoint_interval = \"often\"\n", "audit.checkpoint_interval");
+  const std::string rule =
+      "[[policy]]\nname = \"p\"\nhosts = [\"*\"]\nrequesters = [\"role:requester\"]\n"
+      "approvers = [\"role:approver\"]\n";
+  expect_error("[[policy]]\nname = \"p\"\n", "policy[0].hosts: required");
+  expect_error(rule + "approvals = 0\n", "policy[0].approvals: must be an integer from 1 to 16");
+  expect_error(rule + "max_duration = \"forever\"\n", "policy[0].max_duration: not a duration");
+  expect_error(rule + "modes = [\"shell\"]\n", "policy[0].modes: mode must be session or checkout");
+  expect_error(rule + "approver = [\"role:approver\"]\n", "policy[0].approver: unknown key");
+  expect_error(rule + "require_ticket = \"yes\"\n",
+               "policy[0].require_ticket: must be true or false");
+  expect_error(rule + rule, "policy: policy[1] (p).name: used by an earlier policy");
+  expect_error(
+      "[[policy]]\nname = \"p\"\nhosts = [\"*\"]\nrequesters = [\"role:admin\"]\n"
+      "approvers = [\"role:approver\"]\n",
+      "policy[0].requesters: unknown role 'admin'");
+  expect_error("[break_glass]\nmembers = [\"oncall\"]\n", "break_glass.members: 'oncall' is not");
+  expect_error("[break_glass]\nreview = \"1h\"\n", "break_glass.review: unknown key");
   expect_error("[directory]\nkind = \"ldap\"\n", "directory.url: required");
   expect_error(
       "[directory]\nkind = \"ldap\"\nurl = \"ldaps://x\"\nuser_base = \"o=x\"\n"
