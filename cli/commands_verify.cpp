@@ -1,0 +1,134 @@
+// verify: checks a .skr recording offline (structure, chunk hash chain, closing signature), so that
+// a recording handed to an outside auditor can be checked without the gateway.
+#include <iostream>
+
+#include "base/clock.hpp"
+#include "base/files.hpp"
+#include "cli/commands.hpp"
+#include "cli/replay_timing.hpp"
+#include "cli/table.hpp"
+#include "recorder/recording.hpp"
+
+namespace sekisho::cli {
+
+namespace {
+
+using recorder::SignatureStatus;
+
+constexpr std::size_t kMaxPublicKeyFile = 16 * 1024;
+
+std::string signature_text(const recorder::VerifyReport& r) {
+  switch (r.signature) {
+    case SignatureStatus::kValid:
+      return r.key_pinned ? "valid, by the pinned key (--public-key)"
+                          : "valid, by the key named in the file (not pinned: this proves the "
+                            "file is intact, not who signed it; pass --public-key)";
+    case SignatureStatus::kInvalid:
+      return "INVALID";
+    case SignatureStatus::kMissing:
+      return "MISSING (the recording has no closing record)";
+    case SignatureStatus::kWrongKey:
+      return "WRONG KEY (signed by another key than --public-key)";
+  }
+  return "unknown";
+}
+
+const char* signature_name(SignatureStatus s) {
+  switch (s) {
+    case SignatureStatus::kValid:
+      return "valid";
+    case SignatureStatus::kInvalid:
+      return "invalid";
+    case SignatureStatus::kMissing:
+      return "missing";
+    case SignatureStatus::kWrongKey:
+      return "wrong_key";
+  }
+  return "unknown";
+}
+
+std::string start_time(std::int64_t unix_us) {
+  return format_time(TimePoint(
+      std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(unix_us))));
+}
+
+nlohmann::json report_json(const std::string& file, const recorder::VerifyReport& r) {
+  const auto& h = r.header;
+  return {{"file", file},
+          {"ok", r.ok()},
+          {"chain_ok", r.chain_ok},
+          {"chunks", r.chunks},
+          {"truncated_after", r.truncated_after ? nlohmann::json(*r.truncated_after) : nullptr},
+          {"signature", signature_name(r.signature)},
+          {"key_pinned", r.key_pinned},
+          {"signer", r.signer.empty() ? "-" : r.signer},
+          {"duration_us", r.duration_us},
+          {"size_bytes", r.size_bytes},
+          {"final_hash", r.final_hash},
+          {"problems", r.problems},
+          {"header",
+           {{"session", h.session_id},
+            {"user", h.user},
+            {"account", h.account},
+            {"host", h.host},
+            {"request_id", h.request_id},
+            {"protocol", h.protocol},
+            {"started_at", start_time(h.start_unix_us)},
+            {"cols", h.cols},
+            {"rows", h.rows}}}};
+}
+
+void print_report(const std::string& file, const recorder::VerifyReport& r) {
+  const auto& h = r.header;
+  std::vector<std::vector<std::string>> rows = {
+      {"result", r.ok() ? "OK" : "FAILED"},
+      {"chain", std::string(r.chain_ok ? "intact" : "BROKEN") + " (" + std::to_string(r.chunks) +
+                    " chunks)"},
+      {"signature", signature_text(r)},
+      {"signer", r.signer.empty() ? "-" : r.signer},
+      {"session", h.session_id},
+      {"user", h.user},
+      {"target", h.account + "@" + h.host},
+      {"protocol", h.protocol},
+      {"request", h.request_id.empty() ? "-" : h.request_id},
+      {"started", start_time(h.start_unix_us)},
+      {"terminal", std::to_string(h.cols) + "x" + std::to_string(h.rows)},
+      {"duration", format_offset(r.duration_us)},
+      {"size", std::to_string(r.size_bytes) + " bytes"},
+      {"final hash", r.final_hash}};
+  if (r.truncated_after) {
+    rows.push_back({"truncated", "after chunk " + std::to_string(*r.truncated_after)});
+  }
+  for (const auto& p : r.problems) rows.push_back({"problem", p});
+  std::cout << format_table({"recording", file}, rows);
+}
+
+}  // namespace
+
+Result<void> run_verify(const GlobalOptions& global, const VerifyOptions& options) {
+  std::optional<std::string> pem;
+  if (options.public_key) {
+    auto text = read_file(*options.public_key, kMaxPublicKeyFile);
+    if (!text) return fail(text.error().code, "--public-key: " + text.error().message);
+    pem = std::move(*text);
+  }
+  auto report = recorder::verify(options.file, pem);
+  if (!report) return fail(report.error().code, options.file + ": " + report.error().message);
+  if (global.json) {
+    print_json(report_json(options.file, *report));
+  } else {
+    print_report(options.file, *report);
+  }
+  if (report->ok()) return ok();
+  std::string why;
+  if (!report->problems.empty()) {
+    why = report->problems.front();
+  } else if (!report->chain_ok) {
+    why = "hash chain broken";
+  } else {
+    why = "signature " + std::string(signature_name(report->signature));
+  }
+  return fail(ErrorCode::kCorrupt, options.file + " does NOT verify: " + why);
+}
+
+}  // namespace sekisho::cli
