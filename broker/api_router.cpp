@@ -2,6 +2,8 @@
 
 #include <httplib.h>
 
+#include <charconv>
+
 namespace sekisho::broker {
 
 namespace {
@@ -20,6 +22,23 @@ void write_error(httplib::Response& res, const Error& e) {
 void wipe_body(const httplib::Request& req) {
   auto& body = const_cast<std::string&>(req.body);
   wipe(body.data(), body.size());
+}
+
+constexpr std::size_t kDownloadPiece = 64 * 1024;
+
+// Streams a download in pieces, so that a large recording is never held in memory whole.
+void write_download(httplib::Response& res, ApiDownload download) {
+  res.status = 200;
+  if (!download.file_name.empty()) {
+    res.set_header("Content-Disposition", "attachment; filename=\"" + download.file_name + "\"");
+  }
+  res.set_content_provider(static_cast<std::size_t>(download.size), download.content_type,
+                           [read = std::move(download.read)](std::size_t offset, std::size_t length,
+                                                             httplib::DataSink& sink) {
+                             const std::string piece =
+                                 read(offset, std::min(length, kDownloadPiece));
+                             return !piece.empty() && sink.write(piece.data(), piece.size());
+                           });
 }
 
 Result<nlohmann::json> parse_body(const httplib::Request& req) {
@@ -118,6 +137,7 @@ void ApiRouter::handle(const httplib::Request& req, httplib::Response& res, cons
   }
   auto reply = handler(request);
   if (!reply) return write_error(res, reply.error());
+  if (reply->download) return write_download(res, std::move(*reply->download));
   res.status = reply->status;
   res.set_content(reply->body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   kJson);
@@ -178,6 +198,33 @@ Result<Secret> secret_field(nlohmann::json& body, const std::string& key, std::s
   Secret out = Secret::copy_of(std::string_view(s));
   wipe(s.data(), s.size());
   return out;
+}
+
+Result<std::optional<std::string>> query_param(const ApiRequest& req, const std::string& key,
+                                               std::size_t max) {
+  if (!req.http.has_param(key.c_str())) return std::optional<std::string>();
+  std::string value = req.http.get_param_value(key.c_str());
+  if (value.size() > max) {
+    return fail(ErrorCode::kInvalidArgument,
+                key + ": longer than " + std::to_string(max) + " bytes");
+  }
+  return std::optional<std::string>(std::move(value));
+}
+
+Result<std::optional<std::int64_t>> query_integer(const ApiRequest& req, const std::string& key,
+                                                  std::int64_t min, std::int64_t max) {
+  auto text = query_param(req, key, 20);
+  if (!text) return tl::make_unexpected(text.error());
+  if (!text->has_value()) return std::optional<std::int64_t>();
+  std::int64_t value = 0;
+  const std::string& s = **text;
+  const auto [end, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+  if (ec != std::errc() || end != s.data() + s.size() || value < min || value > max) {
+    return fail(
+        ErrorCode::kInvalidArgument,
+        key + ": must be an integer from " + std::to_string(min) + " to " + std::to_string(max));
+  }
+  return std::optional<std::int64_t>(value);
 }
 
 Result<std::vector<std::string>> string_list_field(const nlohmann::json& body,

@@ -2,6 +2,7 @@
 // authentication, role checks, the {error, message} shape and the audit of refusals.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -29,9 +30,21 @@ struct ApiRequest {
   std::string path_param;        // the NAME of /v1/…/NAME routes, if any
 };
 
+// A file sent instead of a JSON body (recording exports): `size` bytes handed out in order by
+// `read(offset, max)`, which returns the next piece (at most `max` bytes) or "" when it cannot.
+struct ApiDownload {
+  std::string content_type;
+  std::string file_name;  // for Content-Disposition; [A-Za-z0-9._-] only
+  std::uint64_t size = 0;
+  std::function<std::string(std::uint64_t offset, std::size_t max)> read;
+};
+
 struct ApiReply {
+  ApiReply() = default;
+  ApiReply(int s, nlohmann::json b) : status(s), body(std::move(b)) {}
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
+  std::optional<ApiDownload> download;  // when set, sent instead of `body`
 };
 
 using ApiHandler = std::function<Result<ApiReply>(ApiRequest&)>;
@@ -78,6 +91,14 @@ std::string error_name(ErrorCode code);
                                                                        std::size_t max);
 [[nodiscard]] Result<Secret> secret_field(nlohmann::json& body, const std::string& key,
                                           std::size_t max);
+// Query parameters (GET ?key=value); each error names the parameter. Values are limited to `max`
+// bytes; integers must lie in [min, max].
+[[nodiscard]] Result<std::optional<std::string>> query_param(const ApiRequest& req,
+                                                             const std::string& key,
+                                                             std::size_t max);
+[[nodiscard]] Result<std::optional<std::int64_t>> query_integer(const ApiRequest& req,
+                                                                const std::string& key,
+                                                                std::int64_t min, std::int64_t max);
 [[nodiscard]] Result<std::vector<std::string>> string_list_field(const nlohmann::json& body,
                                                                  const std::string& key,
                                                                  std::size_t max_items,

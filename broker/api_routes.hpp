@@ -4,7 +4,9 @@
 #include "base/clock.hpp"
 #include "broker/api_router.hpp"
 #include "broker/auth_service.hpp"
+#include "broker/request_service.hpp"
 #include "storage/audit_log.hpp"
+#include "storage/data_dir.hpp"
 #include "storage/store.hpp"
 
 namespace sekisho::broker {
@@ -15,11 +17,19 @@ struct ApiContext {
   storage::AuditLog& audit;
   AuthService& auth;
   const Clock& clock;
+  // The data dir whose recordings/ the session endpoints read; null: those endpoints answer 503.
+  const storage::DataDir* data_dir = nullptr;
+  // Access requests and grants; null: the request endpoints answer 503.
+  RequestService* requests = nullptr;
 };
 
 // login, logout, whoami, totp, users, keys.
 void add_identity_routes(ApiRouter& router, ApiContext& ctx);
 // hosts, accounts.
 void add_inventory_routes(ApiRouter& router, ApiContext& ctx);
+// requests: create, list, show, approve, deny, cancel; the caller's grant.
+void add_request_routes(ApiRouter& router, ApiContext& ctx);
+// sessions: listing, search, replay pages and exports of recordings (auditor).
+void add_session_routes(ApiRouter& router, ApiContext& ctx);
 
 }  // namespace sekisho::broker

@@ -73,6 +73,8 @@ void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
   router_ = std::make_unique<ApiRouter>(*server_, ctx.auth, ctx.audit);
   add_identity_routes(*router_, ctx);
   add_inventory_routes(*router_, ctx);
+  add_request_routes(*router_, ctx);
+  add_session_routes(*router_, ctx);
 
   // Routes that set no body of their own (404, 413, …) still answer in the one JSON error shape.
   server_->set_error_handler([](const httplib::Request& req, httplib::Response& res) {

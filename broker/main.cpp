@@ -5,12 +5,15 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <toml.hpp>
 
 #include "base/logging.hpp"
 #include "broker/config.hpp"
 #include "broker/init.hpp"
 #include "broker/offline.hpp"
+#include "broker/record_demo.hpp"
 #include "broker/serve.hpp"
+#include "broker/session_worker.hpp"
 
 namespace {
 
@@ -44,9 +47,21 @@ int run_init(const std::string& dir, const std::string& operator_name, bool json
   return 0;
 }
 
+// Whether the (already validated) configuration file names an [ssh] table.
+bool has_ssh_section(const std::string& path) {
+  try {
+    return toml::parse(path).contains("ssh");
+  } catch (...) {
+    return false;
+  }
+}
+
 int run_serve(const std::string& dir, const std::optional<std::string>& config_path) {
   auto config = config_path ? broker::load_config(*config_path) : broker::Config{};
   if (!config) return failed(config.error());
+  // The SSH listener runs only when the configuration has an [ssh] section: until every deployment
+  // and test names one, a gateway must not start listening on 0.0.0.0:2222 on its own.
+  if (!config_path || !has_ssh_section(*config_path)) config->ssh.host.clear();
   setup_logging(config->log_format, config->log_level);
   auto r = broker::serve(dir, *config);
   if (!r) {
@@ -79,6 +94,33 @@ int run_audit_verify(const std::string& dir, const std::optional<std::string>& p
     return 1;
   }
   return 0;
+}
+
+int run_record_demo(const broker::RecordDemoOptions& options) {
+  auto r = broker::record_demo(options);
+  if (!r) return failed(r.error());
+  std::cout << r->session_id << std::endl;
+  std::fprintf(stderr, "sekishod: session %s recorded (%s; %llu bytes, hash %s)\n",
+               r->session_id.c_str(), r->end_reason.c_str(),
+               static_cast<unsigned long long>(r->summary.size_bytes),
+               r->summary.final_hash.c_str());
+  return 0;
+}
+
+// Hidden until the SSH gateway records real sessions: tests and demos make recordings with it.
+CLI::App* add_record_demo(CLI::App& app, broker::RecordDemoOptions& demo) {
+  auto* sub = app.add_subcommand(
+      "record-demo",
+      "record COMMAND in a pty as a session of USER on ACCOUNT@HOST (gateway stopped)");
+  sub->group("");
+  sub->add_option("--data-dir", demo.data_dir, "data directory")->required();
+  sub->add_option("--user", demo.user, "gateway user the session belongs to")->required();
+  sub->add_option("--target", demo.target, "ACCOUNT@HOST")->required();
+  sub->add_option("--request", demo.request_id, "request id the session runs under");
+  sub->add_option("--cols", demo.cols, "terminal columns")->capture_default_str();
+  sub->add_option("--rows", demo.rows, "terminal rows")->capture_default_str();
+  sub->add_option("COMMAND", demo.command, "command and arguments, after --")->required();
+  return sub;
 }
 
 }  // namespace
@@ -117,6 +159,13 @@ int main(int argc, char** argv) {
                      "signing public key (PEM) kept outside the data dir");
   verify->add_flag("--json", json, "print the report as JSON");
 
+  broker::RecordDemoOptions demo;
+  auto* record_demo = add_record_demo(app, demo);
+
+  // Started by serve for each SSH connection, on inherited descriptors; not for people.
+  auto* worker = app.add_subcommand("worker", "SSH session worker (started by serve)");
+  worker->group("");
+
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -137,5 +186,10 @@ int main(int argc, char** argv) {
     return 0;
   }
   if (*verify) return run_audit_verify(data_dir, public_key, json);
+  if (*record_demo) return run_record_demo(demo);
+  if (*worker) {
+    setup_logging(LogFormat::kText, spdlog::level::info);
+    return broker::run_session_worker();
+  }
   return 2;
 }

@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <thread>
 
@@ -14,6 +15,9 @@
 #include "broker/api_server.hpp"
 #include "broker/auth_service.hpp"
 #include "broker/directory_factory.hpp"
+#include "broker/notifier.hpp"
+#include "broker/request_service.hpp"
+#include "broker/ssh_gateway.hpp"
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
@@ -68,6 +72,37 @@ class CheckpointTimer {
   std::int64_t last_seq_ = 0;
 };
 
+// Calls `tick` every `interval` until stopped (the request sweeper).
+class Ticker {
+ public:
+  Ticker(std::chrono::milliseconds interval, std::function<void()> tick)
+      : interval_(interval), tick_(std::move(tick)), thread_([this] { run(); }) {}
+  ~Ticker() {
+    {
+      std::lock_guard lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+ private:
+  void run() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
+      lock.unlock();
+      tick_();
+      lock.lock();
+    }
+  }
+  std::chrono::milliseconds interval_;
+  std::function<void()> tick_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stopping_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
 sigset_t termination_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -95,29 +130,67 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   if (!audit) return tl::make_unexpected(audit.error());
   auto signing = SigningKey::load(dir.signing_key());
   if (!signing) return tl::make_unexpected(signing.error());
-  for (const std::string& section : config.inactive_sections) {
-    log->warn("config section [{}] is not acted on by this version yet", section);
-  }
 
   auto directory = make_directory(config, **store);
   if (!directory) return tl::make_unexpected(directory.error());
   AuthService auth(**store, **audit, **directory, config.auth, clock);
+
+  // Notifications never block a request; what is not delivered is audited, not lost silently.
+  std::unique_ptr<WebhookNotifier> notifier;
+  if (!config.webhooks.empty()) {
+    storage::AuditLog& audit_log = **audit;
+    notifier = std::make_unique<WebhookNotifier>(
+        config.webhooks, WebhookOptions{},
+        [&audit_log](const std::string& target, const Notification& n, const std::string& why) {
+          module_logger("notify")->warn("notification {} to {} failed: {}", n.event, target, why);
+          (void)audit_log.append(
+              {"sekishod",
+               "notify.failed",
+               target,
+               {{"event", n.event}, {"request", n.fields.value("request", "")}, {"reason", why}}});
+        },
+        clock);
+  }
+  RequestService requests(**store, **audit, config.policy, notifier.get(), clock);
   ApiContext ctx{**store, **audit, auth, clock};
+  ctx.requests = &requests;
+  ctx.data_dir = &dir;
   auto api = ApiServer::create(dir, config, ctx);
   if (!api) return tl::make_unexpected(api.error());
   auto port = (*api)->bind(config.api);
   if (!port) return tl::make_unexpected(port.error());
   const ListenAddress bound{config.api.host, static_cast<std::uint16_t>(*port)};
 
-  auto started = (*audit)->append(
-      {"sekishod",
-       "gateway.start",
-       dir.root().string(),
-       {{"version", SEKISHO_VERSION}, {"api", bound.text()}, {"pid", ::getpid()}}});
+  // The SSH listener: one worker process per connection; the core answers them.
+  // An empty host means no [ssh] section in the configuration: no SSH listener.
+  std::unique_ptr<SshGateway> ssh;
+  ListenAddress ssh_bound{"", 0};
+  if (!config.ssh.host.empty()) {
+    auto bound_ssh =
+        SshGateway::bind(config.ssh, {**store, **audit, requests, dir, *signing, clock});
+    if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
+    ssh = std::move(*bound_ssh);
+    ssh_bound = {config.ssh.host, ssh->port()};
+  }
+
+  auto started = (*audit)->append({"sekishod",
+                                   "gateway.start",
+                                   dir.root().string(),
+                                   {{"version", SEKISHO_VERSION},
+                                    {"api", bound.text()},
+                                    {"ssh", ssh ? ssh_bound.text() : "off"},
+                                    {"pid", ::getpid()}}});
   if (!started) return tl::make_unexpected(started.error());
 
   CheckpointTimer timer(**audit, *signing, dir.audit_checkpoints(), clock,
                         config.audit_checkpoint_interval);
+  // Expiry, closing and overdue reviews happen with time alone: written and audited within a
+  // second (readers evaluate on read, so nothing depends on this being on time).
+  auto sweeper = std::make_unique<Ticker>(std::chrono::seconds(1), [&requests] {
+    if (auto r = requests.sweep(); !r) {
+      module_logger("requests")->error("request sweep failed: {}", r.error().message);
+    }
+  });
   std::thread checkpoint_thread([&] { timer.run(); });
   std::atomic<int> stop_signal{0};
   std::atomic<bool> run_returned{false};
@@ -132,13 +205,20 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
     }
   });
 
+  if (ssh) {
+    ssh->start();
+    log->info("ssh listening on {}", ssh_bound.text());
+  }
   log->info("api listening on https://{}/ (data dir {})", bound.text(), dir.root().string());
   const bool clean = (*api)->run();
   run_returned = true;
   if (stop_signal == 0) ::kill(::getpid(), SIGTERM);  // wake the signal thread
   signal_thread.join();
+  if (ssh) ssh->stop();  // workers end; their open sessions are finished before the stop event
   timer.stop();
   checkpoint_thread.join();
+  sweeper.reset();
+  if (notifier) notifier->stop();
 
   const std::string reason = !clean && stop_signal == 0 ? "api failure"
                              : stop_signal == SIGINT    ? "SIGINT"

@@ -120,7 +120,8 @@ Error ApiClient::transport_error(int httplib_error, bool too_large) const {
 }
 
 Result<ApiResponse> ApiClient::send(const std::string& method, const std::string& path,
-                                    std::string body, const Secret* token) {
+                                    std::string body, const Secret* token,
+                                    const std::function<bool(std::string_view)>* sink) {
   httplib::Request req;
   req.method = method;
   req.path = path;
@@ -137,7 +138,13 @@ Result<ApiResponse> ApiClient::send(const std::string& method, const std::string
   }
   std::string received;
   bool too_large = false;
+  int status = 0;
+  req.response_handler = [&](const httplib::Response& r) {
+    status = r.status;
+    return true;
+  };
   req.content_receiver = [&](const char* data, std::size_t n, std::uint64_t, std::uint64_t) {
+    if (sink != nullptr && status >= 200 && status < 300) return (*sink)({data, n});
     if (received.size() + n > limits_.max_response_bytes) {
       too_large = true;
       return false;
@@ -189,6 +196,11 @@ Result<ApiResponse> ApiClient::post(const std::string& path, const nlohmann::jso
 Result<ApiResponse> ApiClient::post_secret(const std::string& path, const Secret& body,
                                            const Secret* token) {
   return send("POST", path, std::string(body.view()), token);
+}
+
+Result<ApiResponse> ApiClient::download(const std::string& path, const Secret* token,
+                                        const std::function<bool(std::string_view)>& sink) {
+  return send("GET", path, {}, token, &sink);
 }
 
 Secret json_with_secrets(

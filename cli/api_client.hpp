@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -57,14 +58,20 @@ class ApiClient {
   // POST of a body that carries secrets (see json_with_secrets); our copies of it are wiped.
   [[nodiscard]] Result<ApiResponse> post_secret(const std::string& path, const Secret& body,
                                                 const Secret* token);
+  // GET of a file (recording exports): the body of a 2xx answer goes to `sink` piece by piece as
+  // it arrives, with no size limit (`sink` returns false to stop); any other answer is read as
+  // the API's JSON error, within the usual limit.
+  [[nodiscard]] Result<ApiResponse> download(const std::string& path, const Secret* token,
+                                             const std::function<bool(std::string_view)>& sink);
 
   const ServerUrl& server() const { return server_; }
   // The fingerprint the gateway presented at the latest handshake ("" before any).
   const std::string& presented_certificate() const { return pin_->presented; }
 
  private:
-  [[nodiscard]] Result<ApiResponse> send(const std::string& method, const std::string& path,
-                                         std::string body, const Secret* token);
+  [[nodiscard]] Result<ApiResponse> send(
+      const std::string& method, const std::string& path, std::string body, const Secret* token,
+      const std::function<bool(std::string_view)>* sink = nullptr);
   Error transport_error(int httplib_error, bool too_large) const;
 
   ServerUrl server_;

@@ -57,8 +57,64 @@ struct AccountAddOptions {
 [[nodiscard]] Result<void> run_accounts_add(const GlobalOptions& global,
                                             const AccountAddOptions& options);
 
+// Recorded sessions (auditor): listing, search, replay, export; verify works offline.
+struct SessionListOptions {
+  std::optional<std::string> user;
+  std::optional<std::string> host;
+  std::optional<std::string> since;  // ISO 8601 or relative (30m, 7d)
+};
+[[nodiscard]] Result<void> run_sessions_list(const GlobalOptions& global,
+                                             const SessionListOptions& options);
+[[nodiscard]] Result<void> run_sessions_search(const GlobalOptions& global,
+                                               const std::string& text);
+
+struct ReplayOptions {
+  std::string id;
+  std::string speed = "1";
+  std::optional<std::string> from;        // offset: 90, 12.5, 10m, mm:ss
+  std::optional<std::string> idle_limit;  // longest pause shown, in recording time
+};
+[[nodiscard]] Result<void> run_replay(const GlobalOptions& global, const ReplayOptions& options);
+
+struct ExportOptions {
+  std::string id;
+  std::string format;              // asciicast | skr (png | mp4: RDP, refused for now)
+  std::optional<std::string> out;  // default: standard output
+};
+[[nodiscard]] Result<void> run_export(const GlobalOptions& global, const ExportOptions& options);
+
+struct VerifyOptions {
+  std::string file;
+  std::optional<std::string> public_key;  // PEM; pins the signer
+};
+// Needs no server and no login. Prints the report; an Error when the recording does not verify.
+[[nodiscard]] Result<void> run_verify(const GlobalOptions& global, const VerifyOptions& options);
+
 // An OpenSSH public key line from the text of a .pub file: the first line that is neither empty
 // nor a comment. Refuses private keys and lines that do not look like "TYPE BASE64 [COMMENT]".
 [[nodiscard]] Result<std::string> public_key_line(const std::string& text, const std::string& file);
+
+struct RequestOptions {
+  std::string target;
+  std::string reason;
+  std::optional<std::string> ticket;
+  std::optional<std::string> duration;
+  std::string mode = "session";
+  std::optional<std::string> start;
+  bool break_glass = false;
+};
+[[nodiscard]] Result<void> run_request(const GlobalOptions& global, const RequestOptions& options);
+struct RequestListOptions {
+  bool pending = false;
+  bool mine = false;
+};
+[[nodiscard]] Result<void> run_requests(const GlobalOptions& global,
+                                        const RequestListOptions& options);
+[[nodiscard]] Result<void> run_show(const GlobalOptions& global, const std::string& id);
+[[nodiscard]] Result<void> run_approve(const GlobalOptions& global, const std::string& id,
+                                       const std::optional<std::string>& comment);
+[[nodiscard]] Result<void> run_deny(const GlobalOptions& global, const std::string& id,
+                                    const std::string& comment);
+[[nodiscard]] Result<void> run_cancel(const GlobalOptions& global, const std::string& id);
 
 }  // namespace sekisho::cli

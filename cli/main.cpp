@@ -108,6 +108,87 @@ void add_host_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
   on_run(sub, chosen, [&g] { return run_accounts_add(g, account); });
 }
 
+void add_request_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
+  static RequestOptions req;
+  auto* sub =
+      app.add_subcommand("request", "ask for access to ACCOUNT@HOST; prints the request id");
+  sub->add_option("TARGET", req.target, "ACCOUNT@HOST, e.g. root@web01")->required();
+  sub->add_option("--reason", req.reason, "why you need it (required)")->required();
+  sub->add_option("--ticket", req.ticket, "change or incident ticket id");
+  sub->add_option("--duration", req.duration, "length of the window, e.g. 30m, 2h (default 1h)");
+  sub->add_option("--mode", req.mode, "session (proxied, recorded) or checkout (password lent)")
+      ->check(CLI::IsMember({"session", "checkout"}));
+  sub->add_option("--start", req.start, "start of the window: ISO 8601 UTC or 30m from now");
+  sub->add_flag("--break-glass", req.break_glass,
+                "emergency: open access at once (break-glass members only; reviewed afterwards)");
+  on_run(sub, chosen, [&g] { return run_request(g, req); });
+
+  static RequestListOptions list;
+  sub = app.add_subcommand("requests", "list requests (yours; approvers and auditors see all)");
+  sub->add_flag("--pending", list.pending, "only those waiting for a review");
+  sub->add_flag("--mine", list.mine, "only your own");
+  on_run(sub, chosen, [&g] { return run_requests(g, list); });
+
+  static std::string id;
+  static std::optional<std::string> comment;
+  static std::string deny_comment;
+  sub = app.add_subcommand("show", "show a request and who approved or denied it");
+  sub->add_option("REQUEST", id, "request id")->required();
+  on_run(sub, chosen, [&g] { return run_show(g, id); });
+  sub = app.add_subcommand("approve", "approve a request (approver; never your own)");
+  sub->add_option("REQUEST", id, "request id")->required();
+  sub->add_option("--comment", comment, "comment kept with the review");
+  on_run(sub, chosen, [&g] { return run_approve(g, id, comment); });
+  sub = app.add_subcommand("deny", "deny a request; a single deny ends it (approver)");
+  sub->add_option("REQUEST", id, "request id")->required();
+  sub->add_option("--comment", deny_comment, "why (required)")->required();
+  on_run(sub, chosen, [&g] { return run_deny(g, id, deny_comment); });
+  sub = app.add_subcommand("cancel", "withdraw your request before it is used");
+  sub->add_option("REQUEST", id, "request id")->required();
+  on_run(sub, chosen, [&g] { return run_cancel(g, id); });
+}
+
+void add_recording_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
+  static SessionListOptions list;
+  static std::string text;
+  auto* sessions = app.add_subcommand("sessions", "recorded sessions (auditor)");
+  sessions->require_subcommand(0, 1);
+  sessions->add_option("--user", list.user, "only sessions of this gateway user");
+  sessions->add_option("--host", list.host, "only sessions on this host");
+  sessions->add_option("--since", list.since, "started since: ISO 8601 time or 30m, 7d …");
+  auto* search = sessions->add_subcommand("search", "find where TEXT was shown or typed");
+  search->add_option("TEXT", text, "text to find (case-sensitive)")->required();
+  on_run(search, chosen, [&g] { return run_sessions_search(g, text); });
+  // CLI11 runs the parent's callback after the subcommand's: keep the search when one was given.
+  sessions->callback([&chosen, &g, search] {
+    if (!search->parsed()) chosen = [&g] { return run_sessions_list(g, list); };
+  });
+
+  static ReplayOptions replay;
+  auto* sub = app.add_subcommand("replay", "play a recorded session in the terminal (auditor)");
+  sub->add_option("ID", replay.id, "session id")->required();
+  sub->add_option("--speed", replay.speed, "playback speed factor (default 1)");
+  sub->add_option("--from", replay.from, "start at this offset: 90, 12.5, 10m, mm:ss");
+  sub->add_option("--idle-limit", replay.idle_limit, "longest pause shown: 2, 0.5, 2s");
+  on_run(sub, chosen, [&g] { return run_replay(g, replay); });
+
+  static ExportOptions exported;
+  sub = app.add_subcommand("export", "write a recording to a file (auditor)");
+  sub->add_option("ID", exported.id, "session id")->required();
+  sub->add_option("--format", exported.format, "asciicast or skr (png, mp4: RDP, later)")
+      ->required()
+      ->check(CLI::IsMember({"asciicast", "skr", "png", "mp4"}));
+  sub->add_option("--out", exported.out, "file to write (default: standard output)");
+  on_run(sub, chosen, [&g] { return run_export(g, exported); });
+
+  static VerifyOptions verify;
+  sub = app.add_subcommand("verify", "check a .skr recording offline: chain and signature");
+  sub->add_option("FILE", verify.file, "recording file (.skr)")->required();
+  sub->add_option("--public-key", verify.public_key,
+                  "the gateway's signing.pub (PEM), to check who signed");
+  on_run(sub, chosen, [&g] { return run_verify(g, verify); });
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,6 +207,8 @@ int main(int argc, char** argv) {
   add_session_commands(app, global, chosen);
   add_user_commands(app, global, chosen);
   add_host_commands(app, global, chosen);
+  add_request_commands(app, global, chosen);
+  add_recording_commands(app, global, chosen);
 
   try {
     app.parse(argc, argv);

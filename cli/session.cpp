@@ -77,6 +77,13 @@ Result<nlohmann::json> Gateway::post_secret(const std::string& path, const Secre
   return checked(api_->post_secret(path, body, token()));
 }
 
+Result<void> Gateway::download(const std::string& path,
+                               const std::function<bool(std::string_view)>& sink) {
+  auto body = checked(api_->download(path, token(), sink));
+  if (!body) return tl::make_unexpected(body.error());
+  return ok();
+}
+
 void print_json(const nlohmann::json& value) {
   std::cout << value.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << std::endl;
 }

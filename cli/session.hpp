@@ -1,6 +1,7 @@
 // The connection of one command run to its gateway: which server, which pin, which token.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
@@ -46,6 +47,9 @@ class Gateway {
   [[nodiscard]] Result<nlohmann::json> del(const std::string& path);
   [[nodiscard]] Result<nlohmann::json> post(const std::string& path, const nlohmann::json& body);
   [[nodiscard]] Result<nlohmann::json> post_secret(const std::string& path, const Secret& body);
+  // An authenticated file download (see ApiClient::download).
+  [[nodiscard]] Result<void> download(const std::string& path,
+                                      const std::function<bool(std::string_view)>& sink);
 
  private:
   Gateway(CliHome home, std::optional<SessionInfo> session, const ServerUrl& server,

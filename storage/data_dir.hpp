@@ -26,6 +26,9 @@ class DataDir {
   std::filesystem::path tls_key() const { return root_ / "tls.key"; }
   std::filesystem::path audit_checkpoints() const { return root_ / "audit-checkpoints.jsonl"; }
   std::filesystem::path lock_file() const { return root_ / "lock"; }
+  // Session recordings, one <session id>.skr each (dir 0700, files 0600); sessions.recording_path
+  // holds the name relative to the data dir, so that a data dir can be moved.
+  std::filesystem::path recordings() const { return root_ / "recordings"; }
 
  private:
   std::filesystem::path root_;

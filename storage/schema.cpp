@@ -133,9 +133,32 @@ CREATE INDEX ssh_keys_by_user ON ssh_keys(user_id);
 CREATE INDEX accounts_by_host ON accounts(host_id);
 )sql";
 
+// Approval: the policy a request was admitted under and its approvals, fixed at admission; what
+// the directory said about a user at their last login (entry DN and groups, for approval rules).
+constexpr const char kV4[] = R"sql(
+ALTER TABLE requests ADD COLUMN policy TEXT NOT NULL DEFAULT '';
+ALTER TABLE requests ADD COLUMN approvals_needed INTEGER NOT NULL DEFAULT 1;
+ALTER TABLE requests ADD COLUMN overdue_notified INTEGER NOT NULL DEFAULT 0;
+CREATE INDEX requests_by_requester ON requests(requester_id, created_at);
+CREATE INDEX requests_by_account ON requests(account_id, state);
+ALTER TABLE users ADD COLUMN directory_entry TEXT;
+ALTER TABLE users ADD COLUMN directory_groups TEXT;
+)sql";
+
+// Session listings: newest first by start time, filtered by user; why a session ended and how
+// long its recording runs, so that a listing needs no recording file.
+constexpr const char kV3[] = R"sql(
+ALTER TABLE sessions ADD COLUMN end_reason TEXT;
+ALTER TABLE sessions ADD COLUMN duration_us INTEGER;
+CREATE INDEX sessions_by_started ON sessions(started_at);
+CREATE INDEX sessions_by_user ON sessions(user_id, started_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
     {1, kV1},
     {2, kV2},
+    {3, kV3},
+    {4, kV4},
 };
 
 }  // namespace

@@ -1,0 +1,297 @@
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+
+#include "base/crypto.hpp"
+#include "broker/session_worker_state.hpp"
+
+namespace sekisho::broker::worker_detail {
+
+std::string public_key_line(ssh_key key) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == nullptr) return "";
+  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
+  ssh_string_free_char(b64);
+  return line;
+}
+
+void set_nodelay(ssh_session s) {
+  const int one = 1;
+  ::setsockopt(ssh_get_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
+
+namespace {
+
+constexpr std::size_t kRelayChunk = 32 * 1024;
+
+// Connects to the granted target, has the core check its host key against the pinned one, and
+// logs in with the vaulted credential. Returns a message for the user when refused.
+Result<SshSession> connect_target(Worker& w) {
+  const std::string address = w.grant.value("address", "");
+  const unsigned int port = w.grant.value("port", 22U);
+  const std::string pinned = w.grant.value("host_key", "");
+  const std::string pinned_type = pinned.substr(0, pinned.find(' '));
+  const std::string host_keys =
+      pinned_type == "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256" : pinned_type;
+  SshSession s(ssh_new());
+  if (!s) return fail(ErrorCode::kInternal, "cannot create an SSH session");
+  bool no = false;
+  long timeout = 15;
+  const char* none = "/dev/null";
+  const std::string account = w.grant.value("account", "");
+  if (ssh_options_set(s.get(), SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_HOST, address.c_str()) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_PORT, &port) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_KNOWNHOSTS, none) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_GLOBAL_KNOWNHOSTS, none) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_HOSTKEYS, host_keys.c_str()) != SSH_OK) {
+    return fail(ErrorCode::kInternal, "bad options for the target");
+  }
+  if (ssh_connect(s.get()) != SSH_OK) {
+    return fail(ErrorCode::kUnavailable, "cannot reach the target host");
+  }
+  set_nodelay(s.get());
+  ssh_key raw = nullptr;
+  if (ssh_get_server_publickey(s.get(), &raw) != SSH_OK) {
+    return fail(ErrorCode::kUnavailable, "the target host sent no host key");
+  }
+  SshKey presented(raw);
+  auto cred = w.core.ask({{"type", "credential"}, {"host_key", public_key_line(presented.get())}});
+  if (!w.core.ok(cred)) {
+    return fail(ErrorCode::kPermissionDenied,
+                cred ? cred->value("message", "refused") : "gateway error");
+  }
+  auto secret = wire::take_secret(*cred, "secret");
+  if (!secret) return fail(ErrorCode::kInternal, "no credential from the core");
+  int rc = SSH_AUTH_ERROR;
+  if (cred->value("kind", "") == "key") {
+    ssh_key priv = nullptr;
+    const std::string text(secret->view());
+    if (ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &priv) == SSH_OK) {
+      SshKey k(priv);
+      rc = ssh_userauth_publickey(s.get(), nullptr, k.get());
+    }
+  } else {
+    const std::string password(secret->view());
+    rc = ssh_userauth_password(s.get(), nullptr, password.c_str());
+    wipe(const_cast<char*>(password.data()), password.size());
+  }
+  if (rc != SSH_AUTH_SUCCESS) {
+    return fail(ErrorCode::kUnauthenticated, "the target refused the vaulted credential");
+  }
+  return s;
+}
+
+// Asks the core for the session's recording and opens a Writer on it. The core passes the
+// recordings directory (O_PATH) and the file name; see docs/ssh_gateway.md.
+Result<std::unique_ptr<recorder::Writer>> open_writer(Worker& w, wire::Fd& dir) {
+  auto reply = w.core.ask({{"type", "open_recording"}, {"cols", w.cols}, {"rows", w.rows}}, &dir);
+  if (!w.core.ok(reply) || !dir) {
+    return fail(ErrorCode::kUnavailable,
+                reply ? reply->value("message", "no recording") : "gateway error");
+  }
+  const json& h = (*reply)["header"];
+  recorder::Header header;
+  header.session_id = reply->value("session", "");
+  w.session_id = header.session_id;
+  header.user = h.value("user", "");
+  header.host = h.value("host", "");
+  header.account = h.value("account", "");
+  header.request_id = h.value("request", "");
+  header.protocol = "ssh";
+  header.start_unix_us = h.value("start_unix_us", std::int64_t{0});
+  header.cols = static_cast<std::uint16_t>(w.cols);
+  header.rows = static_cast<std::uint16_t>(w.rows);
+  auto key = wire::take_secret(*reply, "data_key");
+  if (!key) return tl::make_unexpected(key.error());
+  auto data_key = hex_decode_secret(key->view());
+  auto wrapped = hex_decode_secret(reply->value("wrapped_key", ""));
+  if (!data_key || !wrapped) return fail(ErrorCode::kInternal, "bad recording key");
+  recorder::DataKey dk{std::move(*data_key),
+                       Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
+  const std::string path =
+      "/proc/self/fd/" + std::to_string(dir.get()) + "/" + reply->value("file", "");
+  return recorder::Writer::create(path, header, std::move(dk), reply->value("signer_pem", ""));
+}
+
+void on_exit_status(ssh_session, ssh_channel, int status, void* ud) noexcept {
+  static_cast<Worker*>(ud)->exit_status = status;
+}
+
+void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*, const char*,
+                    void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  try {
+    w.exit_signal = sig != nullptr ? std::string(sig).substr(0, 32) : "KILL";
+  } catch (...) {
+  }
+  w.exit_core = core != 0;
+}
+
+// Moves what `from` holds on one stream to `to`, at most what `to`'s window takes (notes pitfall
+// 3): bytes left in libssh's buffer are back-pressure. Returns bytes moved.
+int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::RecordKind kind) {
+  std::array<char, kRelayChunk> buf;
+  int moved = 0;
+  for (int i = 0; i < 64; ++i) {
+    const int avail = ssh_channel_poll(from, is_stderr ? 1 : 0);
+    if (avail <= 0) break;
+    const std::uint32_t window = ssh_channel_window_size(to);
+    const auto want = std::min<std::uint32_t>(
+        {static_cast<std::uint32_t>(avail), window, static_cast<std::uint32_t>(buf.size())});
+    if (want == 0) break;
+    const int n = ssh_channel_read_nonblocking(from, buf.data(), want, is_stderr ? 1 : 0);
+    if (n <= 0) break;
+    const auto size = static_cast<std::uint32_t>(n);
+    const int written = is_stderr && kind == recorder::RecordKind::kOutput
+                            ? ssh_channel_write_stderr(to, buf.data(), size)
+                            : ssh_channel_write(to, buf.data(), size);
+    if (written < 0) break;
+    recorder::Record r;
+    r.kind = kind;
+    r.data.assign(buf.data(), size);
+    w.record(std::move(r));
+    moved += n;
+  }
+  return moved;
+}
+
+// The end reason that goes to the session row, and the client's exit status/signal.
+std::string relay(Worker& w, ssh_session target, ssh_event event) {
+  const auto drained = [](ssh_channel c) {
+    return ssh_channel_poll(c, 0) <= 0 && ssh_channel_poll(c, 1) <= 0;
+  };
+  bool eof_to_target = false;
+  for (;;) {
+    const int rc = ssh_event_dopoll(event, 200);
+    pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
+    pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
+    pump(w, w.target_channel, w.channel, true, recorder::RecordKind::kOutput);
+    if (w.record_failed) {
+      const std::string text =
+          std::string("sekisho: recording failed; the session is ended") + (w.pty ? "\r\n" : "\n");
+      ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
+      ssh_channel_close(w.target_channel);
+      auto why = w.writer->failure();
+      return "recording failed: " + (why ? why->message : std::string("queue full"));
+    }
+    if (!eof_to_target && ssh_channel_is_eof(w.channel) && ssh_channel_poll(w.channel, 0) <= 0) {
+      ssh_channel_send_eof(w.target_channel);
+      eof_to_target = true;
+    }
+    if (ssh_channel_is_closed(w.target_channel) && drained(w.target_channel)) break;
+    if (ssh_channel_is_closed(w.channel) || !ssh_is_connected(w.client)) {
+      ssh_channel_close(w.target_channel);
+      return "client disconnected";
+    }
+    if (rc == SSH_ERROR && !ssh_is_connected(target)) break;
+  }
+  // Forward in order (notes pitfall 4): data (above), exit status or signal, EOF, close.
+  std::string reason = "target closed";
+  if (!w.exit_signal.empty()) {
+    ssh_channel_request_send_exit_signal(w.channel, w.exit_signal.c_str(), w.exit_core ? 1 : 0, "",
+                                         "");
+    reason = "signal " + w.exit_signal;
+  } else if (w.exit_status) {
+    ssh_channel_request_send_exit_status(w.channel, *w.exit_status);
+    reason = "exit " + std::to_string(*w.exit_status);
+  }
+  ssh_channel_send_eof(w.channel);
+  ssh_channel_close(w.channel);
+  return reason;
+}
+
+// Opens the target channel with the client's pty, allowed environment and command.
+Result<void> start_target_channel(Worker& w, ssh_session target) {
+  w.target_channel = ssh_channel_new(target);
+  if (w.target_channel == nullptr || ssh_channel_open_session(w.target_channel) != SSH_OK) {
+    return fail(ErrorCode::kUnavailable, "the target refused a session channel");
+  }
+  w.target_cb = {};
+  w.target_cb.userdata = &w;
+  w.target_cb.channel_exit_status_function = on_exit_status;
+  w.target_cb.channel_exit_signal_function = on_exit_signal;
+  ssh_callbacks_init(&w.target_cb);
+  ssh_set_channel_callbacks(w.target_channel, &w.target_cb);
+  if (w.pty &&
+      ssh_channel_request_pty_size(w.target_channel, w.term.c_str(), w.cols, w.rows) != SSH_OK) {
+    return fail(ErrorCode::kUnavailable, "the target refused a terminal");
+  }
+  for (const auto& [name, value] : w.env) {
+    (void)ssh_channel_request_env(w.target_channel, name.c_str(), value.c_str());  // may refuse
+  }
+  const int rc = w.start == Start::kShell
+                     ? ssh_channel_request_shell(w.target_channel)
+                     : ssh_channel_request_exec(w.target_channel, w.command.c_str());
+  if (rc != SSH_OK) return fail(ErrorCode::kUnavailable, "the target refused the command");
+  return ok();
+}
+
+}  // namespace
+
+// Tells the client why its session cannot start, then ends the channel with status 1.
+void refuse_session(Worker& w, const std::string& message) {
+  const std::string text = "sekisho: " + message + (w.pty ? "\r\n" : "\n");
+  ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
+  ssh_channel_request_send_exit_status(w.channel, 1);
+  ssh_channel_send_eof(w.channel);
+  ssh_channel_close(w.channel);
+}
+
+// Runs the granted session: target login, recording, relay, signed close, end. Returns the
+// session's end reason, or an error whose message the user sees.
+void run_session(Worker& w, ssh_event event) {
+  auto log = module_logger("ssh-worker");
+  auto target = connect_target(w);
+  if (!target) {
+    refuse_session(w, target.error().message);
+    return;
+  }
+  wire::Fd dir;
+  auto writer = open_writer(w, dir);
+  if (!writer) {
+    log->error("cannot open the recording: {}", writer.error().message);
+    refuse_session(w, "the gateway cannot record this session; refused");
+    w.ended = true;
+    return;
+  }
+  w.writer = writer->get();
+  if (w.start == Start::kExec) {
+    recorder::Record r;
+    r.kind = recorder::RecordKind::kMarker;
+    r.data = "exec: " + w.command.substr(0, 4096);
+    w.record(std::move(r));
+  }
+  std::string reason;
+  if (auto started = start_target_channel(w, target->get()); !started) {
+    refuse_session(w, started.error().message);
+    reason = started.error().message;
+  } else {
+    ssh_set_blocking(target->get(), 0);
+    ssh_set_blocking(w.client, 0);
+    ssh_event_add_session(event, target->get());
+    reason = relay(w, target->get(), event);
+    ssh_event_remove_session(event, target->get());
+    ssh_set_blocking(w.client, 1);
+  }
+  auto summary = (*writer)->close([&w](ByteView message) -> Result<Bytes> {
+    auto reply = w.core.ask({{"type", "sign"}, {"message", hex_encode(message)}});
+    if (!w.core.ok(reply)) return fail(ErrorCode::kInternal, "the core did not sign");
+    auto sig = hex_decode_secret(reply->value("signature", ""));
+    if (!sig) return fail(ErrorCode::kInternal, "bad signature from the core");
+    return Bytes(sig->bytes().begin(), sig->bytes().end());
+  });
+  if (!summary) reason += "; recording not closed: " + summary.error().message;
+  (void)w.core.ask({{"type", "session_end"}, {"reason", reason}});
+  w.ended = true;
+  ssh_disconnect(target->get());
+  log->info("session {}: ended: {}", w.session_id, reason);
+}
+
+}  // namespace sekisho::broker::worker_detail

@@ -1,0 +1,16 @@
+// The SSH session worker: `sekishod worker`, one process per client connection, exec'd by the core
+// (broker/ssh_gateway.hpp) with the client socket on wire::kClientFd and its end of the core's
+// socketpair on wire::kCoreFd. It speaks SSH to the client (libssh server) and to the target
+// (libssh client) and relays between them in one event loop holding exactly those two sessions,
+// recording through recorder::Writer. It never opens the store and never sees the master key; it
+// holds the gateway's SSH host key (sent by the core at start, as OpenSSH's session process holds
+// sshd's), the target credential of its one granted session, and its recording's data key.
+#pragma once
+
+namespace sekisho::broker {
+
+// Runs the worker on the inherited descriptors until the connection ends; returns the process
+// exit code (0 when the conversation ended as the protocol allows, 1 otherwise).
+int run_session_worker();
+
+}  // namespace sekisho::broker

@@ -1,0 +1,99 @@
+// Internals shared by the two halves of the SSH session worker: session_worker.cpp (the client
+// side: key exchange, login, channel requests) and session_relay.cpp (the target side: login
+// with the vaulted credential, the recording, the relay). Only those two files include this.
+#pragma once
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/c_handle.hpp"
+#include "base/logging.hpp"
+#include "broker/worker_protocol.hpp"
+#include "recorder/recording.hpp"
+
+namespace sekisho::broker::worker_detail {
+
+using nlohmann::json;
+using SshSession = CHandle<ssh_session_struct, ssh_free>;
+using SshKey = CHandle<ssh_key_struct, ssh_key_free>;
+
+class CoreLink {
+ public:
+  explicit CoreLink(int fd) : fd_(fd) {}
+  Result<json> ask(const json& request, wire::Fd* fd_out = nullptr) {
+    if (auto r = wire::send_message(fd_, request); !r) return tl::make_unexpected(r.error());
+    auto reply = wire::receive_message(fd_);
+    if (!reply) return tl::make_unexpected(reply.error());
+    if (fd_out != nullptr) *fd_out = std::move(reply->fd);
+    return std::move(reply->body);
+  }
+  bool ok(const Result<json>& reply) { return reply && reply->value("ok", false); }
+
+ private:
+  int fd_;
+};
+
+enum class Start { kNone, kShell, kExec };
+
+// Everything the callbacks share. Callbacks run on the one thread inside ssh_event_dopoll.
+struct Worker {
+  CoreLink core{wire::kCoreFd};
+  ssh_session client = nullptr;
+  bool authenticated = false;
+  std::string refusal;  // set when login succeeded but the core granted nothing
+  bool ended = false;   // the core has the session end; nothing more may be reported
+  json grant;
+  ssh_channel channel = nullptr;  // the client's session channel (one per connection)
+  bool pty = false;
+  std::string term = "xterm";
+  int cols = 80, rows = 24;
+  std::vector<std::pair<std::string, std::string>> env;
+  Start start = Start::kNone;
+  std::string command;
+  std::string session_id;  // for log lines, once the core opened the recording
+  // Relay
+  ssh_channel target_channel = nullptr;
+  recorder::Writer* writer = nullptr;
+  bool record_failed = false;
+  std::optional<int> exit_status;
+  std::string exit_signal;
+  bool exit_core = false;
+  ssh_channel_callbacks_struct client_cb{};
+  ssh_channel_callbacks_struct target_cb{};
+  ssh_server_callbacks_struct server_cb{};
+
+  void report_refusal(const std::string& what, const std::string& detail) {
+    module_logger("ssh-worker")
+        ->info("session {}: refused {} {}", session_id.empty() ? "-" : session_id, what, detail);
+    if (authenticated && !ended) {
+      (void)core.ask({{"type", "refused"}, {"what", what}, {"detail", detail}});
+    }
+    if (channel != nullptr) {
+      const std::string text =
+          "sekisho: " + what + " is refused by the gateway's policy" + (pty ? "\r\n" : "\n");
+      ssh_channel_write_stderr(channel, text.data(), static_cast<std::uint32_t>(text.size()));
+    }
+  }
+  void record(recorder::Record r) {
+    if (writer == nullptr || record_failed) return;
+    if (writer->append(std::move(r)) != recorder::AppendStatus::kOk) record_failed = true;
+  }
+};
+
+// "type base64" of a key, as the core compares and looks keys up.
+std::string public_key_line(ssh_key key);
+void set_nodelay(ssh_session s);
+// Tells the client why its session cannot start, then ends the channel with status 1.
+void refuse_session(Worker& w, const std::string& message);
+// Runs the granted session: target login, recording, relay, signed close, end (reported to the
+// core). Any refusal reaches the user on the channel's stderr.
+void run_session(Worker& w, ssh_event event);
+
+}  // namespace sekisho::broker::worker_detail

@@ -1,0 +1,79 @@
+// The core's side of the SSH gateway: the listener, one `sekishod worker` process per connection
+// (fork+exec through posix_spawn, never a bare fork of the multi-threaded core), and the monitor
+// that answers each worker's whitelisted requests (broker/worker_protocol.hpp). Everything that
+// needs the store, the vault, the signing key or the audit log happens here; the worker only
+// speaks SSH.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <filesystem>
+#include <list>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "base/clock.hpp"
+#include "base/crypto.hpp"
+#include "base/result.hpp"
+#include "broker/config.hpp"
+#include "broker/request_service.hpp"
+#include "broker/worker_protocol.hpp"
+#include "storage/audit_log.hpp"
+#include "storage/data_dir.hpp"
+#include "storage/store.hpp"
+
+namespace sekisho::broker {
+
+// What the gateway uses; all of it outlives the SshGateway.
+struct SshGatewayContext {
+  storage::Store& store;
+  storage::AuditLog& audit;
+  RequestService& requests;
+  const storage::DataDir& dir;
+  const SigningKey& signer;
+  const Clock& clock;
+};
+
+class SshGateway {
+ public:
+  // Binds `listen` (port 0: the kernel picks one; see port()) and reads the gateway's SSH host
+  // key, which every worker receives at start (the worker needs it for the key exchange, as
+  // OpenSSH's session process holds sshd's host key). Does not accept yet.
+  [[nodiscard]] static Result<std::unique_ptr<SshGateway>> bind(const ListenAddress& listen,
+                                                                SshGatewayContext ctx);
+  ~SshGateway();  // stop()s
+  SshGateway(const SshGateway&) = delete;
+  SshGateway& operator=(const SshGateway&) = delete;
+
+  std::uint16_t port() const { return port_; }
+  // Starts the accept thread.
+  void start();
+  // Stops accepting, sends SIGTERM to every live worker, and waits (bounded) for their monitors,
+  // which finish any open session row. Idempotent; any thread.
+  void stop();
+
+ private:
+  struct Worker;
+  SshGateway(SshGatewayContext ctx, wire::Fd listener, std::uint16_t port, std::string host_key,
+             std::string exe);
+  void accept_loop();
+  void spawn(wire::Fd client, const std::string& peer);
+  void reap_finished();
+
+  SshGatewayContext ctx_;
+  wire::Fd listener_;
+  wire::Fd wake_read_, wake_write_;
+  std::uint16_t port_;
+  std::string host_key_;  // OpenSSH private key text (never logged)
+  std::string exe_;
+  std::mutex mu_;
+  std::list<std::unique_ptr<Worker>> workers_;
+  std::atomic<bool> stopping_{false};
+  std::thread accept_thread_;
+};
+
+}  // namespace sekisho::broker

@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# The SSH gateway end to end with real parts: a real sekishod (SSH listener on a kernel-chosen
+# loopback port), a real sshd "host" web01 whose root password only the vault knows, the real
+# OpenSSH client with keys registered through the real CLI. Request → approval → ssh as
+# root@web01@gateway runs commands (exit status, pty shell), the session is listed, replayed,
+# exported and verified offline; refusals (no/pending/other's request, unregistered key, -W, -L,
+# a re-keyed target) each print their reason and are audited; the root password appears nowhere.
+source "$(dirname "$0")/../harness/lib.sh"
+harness="$(dirname "$0")/../harness"
+
+dir="$TMP/var"
+init_data_dir "$dir"
+write_config "$TMP/c.toml" "
+[ssh]
+listen = \"127.0.0.1:0\"
+[auth]
+max_failures = 1000
+[[policy]]
+name = \"all\"
+hosts = [\"*\"]
+requesters = [\"role:requester\"]
+approvers = [\"role:approver\"]
+approvals = 1
+max_duration = \"4h\"
+"
+start_gateway "$dir" "$TMP/c.toml"
+SSH_PORT=
+for _ in $(seq 1 50); do
+  SSH_PORT=$(grep -o 'ssh listening on 127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
+  [ -n "$SSH_PORT" ] && break
+  sleep 0.1
+done
+[ -n "$SSH_PORT" ] || fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+
+login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
+for u in alice:requester mallory:requester bob:approver audrey:auditor; do
+  name=${u%%:*}
+  printf '%s\n' "$name-Initial-pw1" | cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null \
+    || fail "users add $u"
+  login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>&1 || fail "login $name"
+done
+
+# web01: a real sshd; root's password is set inside the host and vaulted, never shown.
+ROOT_PW="Root-Vaulted-$RANDOM$RANDOM-pw"
+mkdir -p "$TMP/web01"
+read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
+STARTED_PIDS+=("$web_pid")
+printf '%s\n' "$ROOT_PW" | bash "$harness/sshd_host.sh" passwd "$TMP/web01" root || fail "passwd root"
+cli_as op hosts add web01 --address "127.0.0.1:$web_port" >/dev/null || fail "hosts add web01"
+printf '%s\n' "$ROOT_PW" | cli_as op accounts add root@web01 --password-stdin >/dev/null || fail "accounts add"
+
+for who in alice mallory stranger; do
+  ssh-keygen -q -t ed25519 -N '' -C "$who" -f "$TMP/$who.key" </dev/null
+done
+cli_as alice keys add "$TMP/alice.key.pub" >/dev/null || fail "keys add alice"
+cli_as mallory keys add "$TMP/mallory.key.pub" >/dev/null || fail "keys add mallory"
+# The client pins the gateway's own host key: no trust on first use in the test either.
+printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
+
+# gw_ssh KEY ARGS...: the real OpenSSH client through the gateway, no user config, bounded.
+gw_ssh() {
+  local key=$1
+  shift
+  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/$key.key" -o IdentitiesOnly=yes \
+    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+    -o ConnectTimeout=10 "$@"
+}
+# expect_ssh_refusal NEEDLE KEY ARGS...: ssh fails and says NEEDLE on stderr.
+expect_ssh_refusal() {
+  local needle=$1 rc=0
+  shift
+  gw_ssh "$@" >"$TMP/out" 2>"$TMP/err" </dev/null || rc=$?
+  [ "$rc" -ne 0 ] || fail "ssh $* succeeded; wanted a refusal ($needle)"
+  grep -qF -- "$needle" "$TMP/err" || fail "ssh $*: stderr lacks '$needle': $(cat "$TMP/err"); gateway: $(tail -5 "$GW_LOG")"
+  cat "$TMP/err" >>"$TMP/all-output"
+}
+audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
+
+# --- refusals before a grant ---------------------------------------------------------------------
+hint="no approved request for root@web01; run: sekisho request root@web01 --reason"
+expect_ssh_refusal "$hint" alice root@web01@127.0.0.1 'id -un'
+id=$(cli_as alice request root@web01 --reason "patch openssl" --duration 1h) || fail "request"
+expect_ssh_refusal "$hint" alice root@web01@127.0.0.1 'id -un'
+cli_as bob approve "$id" >/dev/null || fail "approve"
+expect_ssh_refusal "$hint" mallory root@web01@127.0.0.1 'id -un'
+expect_ssh_refusal "Permission denied" stranger root@web01@127.0.0.1 'id -un'
+[ "$(audit_count ssh.refused 'no approved request')" -ge 3 ] || fail "refusals not audited"
+[ "$(audit_count ssh.login 'key not registered')" -ge 1 ] || fail "unregistered key not audited"
+pass "no request, pending request, someone else's request, unregistered key: refused with a reason, audited"
+
+# --- the granted session ---------------------------------------------------------------------
+rc=0
+gw_ssh alice root@web01@127.0.0.1 'id -un; echo to-stderr >&2; exit 42' >"$TMP/exec.out" 2>"$TMP/exec.err" </dev/null || rc=$?
+cat "$TMP/exec.out" "$TMP/exec.err" >>"$TMP/all-output"
+[ "$rc" -eq 42 ] || fail "exit status $rc (wanted 42); stderr: $(cat "$TMP/exec.err")"
+[ "$(cat "$TMP/exec.out")" = root ] || fail "stdout: $(cat "$TMP/exec.out")"
+grep -qx to-stderr "$TMP/exec.err" || fail "stderr not relayed: $(cat "$TMP/exec.err")"
+marker="pty-marker-$RANDOM$RANDOM"
+gw_ssh alice -tt root@web01@127.0.0.1 >"$TMP/pty.out" 2>&1 <<<"echo \"\$(tty) $marker\"; stty size; exit 7" && rc=0 || rc=$?
+cat "$TMP/pty.out" >>"$TMP/all-output"
+[ "$rc" -eq 7 ] || fail "pty shell exit $rc: $(cat "$TMP/pty.out")"
+grep -qE "/dev/pts/[0-9]+ $marker" "$TMP/pty.out" && grep -qE "^24 80" "$TMP/pty.out" || fail "pty shell output: $(cat "$TMP/pty.out")"
+[ "$(sql "$dir" "SELECT state FROM requests WHERE id = '$id';")" = active ] || fail "request not active"
+pass "ssh root@web01@gateway: exec (stdout, stderr, exit 42) and a pty shell run as root on web01"
+
+# --- the recording ------------------------------------------------------------------------------
+cli_as audrey --json sessions --user alice >"$TMP/sessions.json" || fail "sessions"
+read -r sid_exec sid_pty < <(python3 -c 'import json,sys
+s = sorted(json.load(open(sys.argv[1]))["sessions"], key=lambda s: s["started_at"])
+assert len(s) == 2 and all(x["host"] == "web01" and x["account"] == "root" and x["state"] == "closed" for x in s), s
+print(s[0]["id"], s[1]["id"])' "$TMP/sessions.json") || fail "sessions listing: $(cat "$TMP/sessions.json")"
+cli_as audrey replay "$sid_exec" --speed 1000 --idle-limit 0.01 >"$TMP/replay.out" </dev/null || fail "replay"
+grep -qx root "$TMP/replay.out" || fail "replay lacks the output: $(cat "$TMP/replay.out")"
+cli_as audrey export "$sid_pty" --format asciicast --out "$TMP/pty.cast" >/dev/null || fail "export"
+script -q -e -c "asciinema cat '$TMP/pty.cast'" "$TMP/cat.out" </dev/null >/dev/null \
+  || fail "asciinema cat refused the export"
+grep -qaF "$marker" "$TMP/cat.out" || fail "asciinema cat lacks the marker"
+cli_as audrey export "$sid_pty" --format skr --out "$TMP/pty.skr" >/dev/null || fail "export skr"
+env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/pty.skr" \
+  --public-key "$dir/signing.pub" >"$TMP/v.out" || fail "verify: $(cat "$TMP/v.out")"
+grep -qE '^result +OK$' "$TMP/v.out" || fail "verify report: $(cat "$TMP/v.out")"
+hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$sid_pty';")
+[ -n "$hash" ] && [ "$(audit_count session.end "$hash")" -eq 1 ] || fail "session.end lacks the hash $hash"
+pass "sessions lists both; replay and asciinema show the output; the .skr verifies with signing.pub"
+
+# --- a worker killed mid-session ---------------------------------------------------------------
+# A pty session blocked in cat (a lost connection hangs up its pty on the target, so nothing
+# outlives the test); SIGKILL its worker: the core ends the session row, the gateway keeps serving.
+gw_ssh alice -tt root@web01@127.0.0.1 'echo started-$((6*7)); cat' >"$TMP/kill.out" 2>"$TMP/kill.err" </dev/null &
+k_pid=$!
+STARTED_PIDS+=("$k_pid")
+for _ in $(seq 1 100); do grep -qa "started-42" "$TMP/kill.out" && break; sleep 0.1; done
+grep -qa "started-42" "$TMP/kill.out" || fail "the session to kill did not start: $(cat "$TMP/kill.err")"
+w_pid=$(grep -o 'ssh connection from [^ ]*: worker [0-9]*' "$GW_LOG" | tail -1 | grep -o '[0-9]*$')
+kill -KILL "$w_pid"
+wait "$k_pid" 2>/dev/null || true
+newest() {
+  cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
+s = max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])
+print(s["state"], s["id"])'
+}
+for _ in $(seq 1 50); do
+  read -r k_state k_sid < <(newest)
+  [ "$k_state" = incomplete ] && break
+  sleep 0.1
+done
+[ "$k_state" = incomplete ] || fail "killed worker's session is $k_state"
+sql "$dir" "SELECT end_reason FROM sessions WHERE id = '$k_sid';" | grep -qF "worker ended without closing" \
+  || fail "end reason of the killed session"
+[ "$k_sid" != "$sid_pty" ] || fail "no new session for the killed worker"
+pass "a killed worker's session ends as incomplete in the store"
+
+# --- tunnels are refused -----------------------------------------------------------------------
+expect_ssh_refusal "administratively prohibited" alice -W 127.0.0.1:"$web_port" root@web01@127.0.0.1
+[ "$(audit_count ssh.refused direct-tcpip)" -ge 1 ] || fail "-W not audited"
+lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+gw_ssh alice -N -L "$lport:127.0.0.1:$web_port" root@web01@127.0.0.1 </dev/null >"$TMP/L.out" 2>"$TMP/L.err" &
+l_pid=$!
+STARTED_PIDS+=("$l_pid")
+for _ in $(seq 1 100); do
+  (exec 3<>"/dev/tcp/127.0.0.1/$lport" && timeout 2 cat <&3 >/dev/null) 2>/dev/null && break
+  sleep 0.1
+done
+for _ in $(seq 1 50); do
+  grep -qF "administratively prohibited" "$TMP/L.err" && break
+  sleep 0.1
+done
+kill -TERM "$l_pid" 2>/dev/null || true
+wait "$l_pid" 2>/dev/null || true
+grep -qF "administratively prohibited" "$TMP/L.err" || fail "-L: $(cat "$TMP/L.err")"
+[ "$(audit_count ssh.refused direct-tcpip)" -ge 2 ] || fail "-L not audited"
+expect_ssh_refusal "remote port forwarding failed" alice -N -o ExitOnForwardFailure=yes \
+  -R "0:127.0.0.1:$web_port" root@web01@127.0.0.1
+[ "$(audit_count ssh.refused tcpip-forward)" -ge 1 ] || fail "-R not audited"
+# -A needs an agent on the client side: a real ssh-agent in the foreground, stopped by PID.
+ssh-agent -D -a "$TMP/agent.sock" >/dev/null 2>&1 &
+STARTED_PIDS+=("$!")
+for _ in $(seq 1 50); do [ -S "$TMP/agent.sock" ] && break; sleep 0.1; done
+rc=0
+SSH_AUTH_SOCK="$TMP/agent.sock" gw_ssh alice -A root@web01@127.0.0.1 'echo agent=${SSH_AUTH_SOCK:-none}' >"$TMP/A.out" 2>"$TMP/A.err" </dev/null || rc=$?
+[ "$rc" -eq 0 ] && grep -qx "agent=none" "$TMP/A.out" || fail "-A: rc $rc $(cat "$TMP/A.out" "$TMP/A.err")"
+grep -qF "agent forwarding is refused" "$TMP/A.err" || fail "-A gave no message: $(cat "$TMP/A.err")"
+[ "$(audit_count ssh.refused 'agent forwarding')" -ge 1 ] || fail "-A not audited"
+pass "-W, -L, -R and -A are refused with a message and audited"
+
+# --- the target's host key changes -------------------------------------------------------------
+rm -f "$TMP/web01"/ssh_host_*_key*
+for t in ed25519 ecdsa; do ssh-keygen -q -t "$t" -N '' -f "$TMP/web01/ssh_host_${t}_key" </dev/null; done
+: >"$TMP/web01/sshd.log"
+kill -HUP "$web_pid"
+for _ in $(seq 1 100); do
+  grep -qF "Server listening on 127.0.0.1 port $web_port" "$TMP/web01/sshd.log" && break
+  sleep 0.05
+done
+expect_ssh_refusal "does not match the key pinned at registration" alice root@web01@127.0.0.1 'id -un'
+[ "$(audit_count ssh.host_key_mismatch SHA256)" -eq 1 ] || fail "host key mismatch not audited"
+pass "a re-keyed target is refused and audited"
+
+stop_gateway TERM
+[ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
+actions=$(audit_actions "$dir")
+for a in ssh.login ssh.refused ssh.grant_used request.active session.start session.end \
+  ssh.host_key_mismatch; do
+  grep -qx "$a" <<<"$actions" || fail "no $a in the audit log"
+done
+sql "$dir" "SELECT * FROM audit_events;" >"$TMP/audit.txt"
+if grep -rqF "$ROOT_PW" "$GW_LOG" "$TMP/audit.txt" "$TMP/all-output" "$TMP"/*.out "$TMP"/*.err \
+  "$TMP/cat.out" "$TMP/pty.cast"; then
+  fail "the vaulted root password appears in an output, log or audit detail"
+fi
+pass "audit has logins, refusals, grant use, session start/end, host key mismatch; no password anywhere"

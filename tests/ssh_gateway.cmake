@@ -1,0 +1,9 @@
+# The SSH gateway: the core ↔ worker wire and the vault read (unit), and
+# tests/integration/ssh_gateway_test.sh (registered with the other shell tests): real sekishod,
+# real sshd host, real OpenSSH client.
+sekisho_unit_test(unit_ssh_gateway
+  unit/broker/worker_protocol_test.cpp
+  unit/broker/ssh_monitor_test.cpp
+  unit/storage/vault_test.cpp
+  unit/storage/test_store.cpp
+)
