@@ -105,6 +105,24 @@ SessionRecording::~SessionRecording() {
   if (writer_ && !finished_) (void)finish("gateway error: the session was not ended properly");
 }
 
+Result<void> record_session_end(storage::Store& store, storage::AuditLog& audit,
+                                const std::string& actor, const std::string& target,
+                                const std::string& session_id, const storage::SessionEnd& end) {
+  return store.transact([&](storage::Store::Tx& tx) -> Result<void> {
+    if (auto r = storage::finish_session(tx, session_id, end); !r) return r;
+    auto seq = audit.append(tx, {actor,
+                                 "session.end",
+                                 target,
+                                 {{"session", session_id},
+                                  {"reason", end.end_reason},
+                                  {"recording_hash", end.recording_hash},
+                                  {"recording_size", end.recording_size},
+                                  {"duration_us", end.duration_us}}});
+    if (!seq) return tl::make_unexpected(seq.error());
+    return ok();
+  });
+}
+
 Result<recorder::RecordingSummary> SessionRecording::finish(const std::string& end_reason) {
   if (finished_ || !writer_) {
     return fail(ErrorCode::kInternal, "session " + id_ + " already finished");
@@ -124,19 +142,7 @@ Result<recorder::RecordingSummary> SessionRecording::finish(const std::string& e
     end.recording_size = static_cast<std::uint64_t>(fs::file_size(file_, ec));
     if (ec) end.recording_size = 0;
   }
-  auto recorded = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    if (auto r = storage::finish_session(tx, id_, end); !r) return r;
-    auto seq = audit_.append(tx, {actor_,
-                                  "session.end",
-                                  target_,
-                                  {{"session", id_},
-                                   {"reason", end.end_reason},
-                                   {"recording_hash", end.recording_hash},
-                                   {"recording_size", end.recording_size},
-                                   {"duration_us", end.duration_us}}});
-    if (!seq) return tl::make_unexpected(seq.error());
-    return ok();
-  });
+  auto recorded = record_session_end(store_, audit_, actor_, target_, id_, end);
   if (!recorded) {
     module_logger("recorder")
         ->error("session {}: cannot record its end: {}", id_, recorded.error().message);

@@ -30,6 +30,13 @@ struct SessionStart {
   std::uint16_t cols = 80, rows = 24;
 };
 
+// Writes the end of a session (its row) and the session.end audit event in one transaction. Used
+// by record-demo and by the SSH gateway's monitor, which both own a session's end.
+[[nodiscard]] Result<void> record_session_end(storage::Store& store, storage::AuditLog& audit,
+                                              const std::string& actor, const std::string& target,
+                                              const std::string& session_id,
+                                              const storage::SessionEnd& end);
+
 // One session being recorded. Not thread-safe except writer().append(), which any thread may
 // call. Everything passed to start() must outlive it.
 class SessionRecording {

@@ -9,6 +9,7 @@
 
 #include "base/files.hpp"
 #include "base/logging.hpp"
+#include "broker/session_recording.hpp"
 #include "broker/ssh_keys.hpp"
 #include "broker/worker_protocol.hpp"
 #include "recorder/recording.hpp"
@@ -347,19 +348,7 @@ class Monitor {
                                : report.error().message;
       if (report) end.recording_size = report->size_bytes;
     }
-    auto done = ctx_.store.transact([&](storage::Store::Tx& tx) -> Result<void> {
-      if (auto r = storage::finish_session(tx, session_, end); !r) return r;
-      auto seq = ctx_.audit.append(tx, {user_,
-                                        "session.end",
-                                        target_,
-                                        {{"session", session_},
-                                         {"reason", end.end_reason},
-                                         {"recording_hash", end.recording_hash},
-                                         {"recording_size", end.recording_size},
-                                         {"duration_us", end.duration_us}}});
-      if (!seq) return tl::make_unexpected(seq.error());
-      return ok();
-    });
+    auto done = record_session_end(ctx_.store, ctx_.audit, user_, target_, session_, end);
     if (!done) {
       module_logger("ssh")->error("session {}: cannot record its end: {}", session_,
                                   done.error().message);

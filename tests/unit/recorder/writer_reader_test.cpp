@@ -339,8 +339,8 @@ TEST(RecordingSearch, ALongSessionsTextIndexSpansBlocks) {
   testing::RecordingKeys keys;
   std::vector<Record> records;
   for (int i = 0; i < 3000; ++i) {
-    records.push_back(testing::output(i, "row " + std::to_string(i) + " " + std::string(300, 'x') +
-                                             "\r\n"));
+    records.push_back(
+        testing::output(i, "row " + std::to_string(i) + " " + std::string(300, 'x') + "\r\n"));
   }
   const auto path = dir.path() / "long.skr";
   testing::write_recording(keys, path, records);
