@@ -117,6 +117,23 @@ Result<std::vector<HostRecord>> list_hosts(Store::Tx& tx) {
 }
 
 Result<void> remove_host(Store::Tx& tx, const std::string& name) {
+  // Requests and sessions keep the history of who had which account on the host: the audit trail
+  // must not lose its subjects, so such a host stays.
+  auto used = tx.prepare(
+      "SELECT (SELECT count(*) FROM requests r JOIN accounts a ON a.id = r.account_id "
+      "        JOIN hosts h ON h.id = a.host_id WHERE h.name = ?1), "
+      "       (SELECT count(*) FROM sessions s JOIN accounts a ON a.id = s.account_id "
+      "        JOIN hosts h ON h.id = a.host_id WHERE h.name = ?1)");
+  if (!used) return tl::make_unexpected(used.error());
+  used->bind(1, name);
+  auto row = used->step();
+  if (!row) return tl::make_unexpected(row.error());
+  if (*row && (used->column_int(0) > 0 || used->column_int(1) > 0)) {
+    return fail(ErrorCode::kAlreadyExists,
+                "host " + name + " has " + std::to_string(used->column_int(0)) +
+                    " request(s) and " + std::to_string(used->column_int(1)) +
+                    " session(s) on record; it is kept for their history");
+  }
   auto stmt = tx.prepare("DELETE FROM hosts WHERE name = ?");
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, name);

@@ -232,5 +232,20 @@ TEST(Sessions, RecordingKeyIsMadeOnceAndKeptAcrossReopenAndRekey) {
   EXPECT_NE(first->view(), other_key->view());
 }
 
+// A host whose accounts were used keeps its history: removing it is refused with a reason, not a
+// raw foreign-key failure; a host nobody used can go.
+TEST(Sessions, HostWithSessionsIsNotRemoved) {
+  auto t = populated_store();
+  open_session(*t, "s1", "alice", "root", "web01", "2026-03-01T10:00:00.000Z");
+  auto refused = t->store->transact([&](Store::Tx& tx) { return remove_host(tx, "web01"); });
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
+  EXPECT_NE(refused.error().message.find("1 session(s) on record"), std::string::npos)
+      << refused.error().message;
+  auto removed = t->store->transact([&](Store::Tx& tx) { return remove_host(tx, "win01"); });
+  EXPECT_TRUE(removed) << removed.error().message;
+  EXPECT_TRUE(resolve(*t, "alice", "root", "web01"));
+}
+
 }  // namespace
 }  // namespace sekisho::storage
