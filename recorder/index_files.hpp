@@ -40,6 +40,9 @@ std::optional<SeekIndex> read_seek_index(const std::filesystem::path& path,
 // renames it into place at finish(): a crashed writer leaves only the .tmp, which readers ignore.
 // Block i is sealed with nonce (text index, i) and its number in the associated data, so blocks
 // cannot be dropped, repeated or reordered; an empty end block says how many came before.
+// Text gathered before a block of the text index is sealed (the writer and write_indexes()).
+inline constexpr std::size_t kTextBlockBytes = 256 * 1024;
+
 class TextIndexWriter {
  public:
   static Result<TextIndexWriter> create(const std::filesystem::path& path,

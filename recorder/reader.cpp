@@ -33,6 +33,7 @@ class ReaderImpl final : public Reader {
                       const std::function<bool(const Record&)>& visit) override;
   Result<std::vector<SearchHit>> search(std::string_view text, std::size_t limit) override;
   std::uint64_t decoded_chunks() const override { return decoded_; }
+  Result<void> write_indexes() override;
 
  private:
   Result<DecodedChunk> decode_chunk(std::uint64_t i);
@@ -157,6 +158,29 @@ Result<std::vector<SearchHit>> ReaderImpl::search(std::string_view text, std::si
     }
   }
   return text_->search(text, limit);
+}
+
+Result<void> ReaderImpl::write_indexes() {
+  if (truncated_after_) {
+    return fail(ErrorCode::kInvalidArgument,
+                path_.string() + ": no closing record; index files describe closed recordings");
+  }
+  auto text_file = TextIndexWriter::create(text_index_path(path_), file_->start_hash);
+  if (!text_file) return tl::make_unexpected(text_file.error());
+  TextIndex text;
+  for (std::uint64_t i = 0; i < index_.chunks.size(); ++i) {
+    auto chunk = decode_chunk(i);
+    if (!chunk) return tl::make_unexpected(chunk.error());
+    for (const Record& r : chunk->records) text.add(i, r);
+    if (text.pending_text_bytes() >= kTextBlockBytes) {
+      if (auto r = text_file->add_block(text.take_block(), cipher_, compressor_); !r) return r;
+    }
+  }
+  if (text.pending_text_bytes() > 0) {
+    if (auto r = text_file->add_block(text.take_block(), cipher_, compressor_); !r) return r;
+  }
+  if (auto r = text_file->finish(cipher_); !r) return r;
+  return write_seek_index(seek_index_path(path_), file_->start_hash, index_);
 }
 
 }  // namespace

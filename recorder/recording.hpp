@@ -119,6 +119,16 @@ class Writer {
                                                               const Header& header, DataKey key,
                                                               std::string signer_public_pem,
                                                               WriterOptions options = {});
+  // Writes into `fd`, an empty regular file open for writing that the caller created (the core
+  // creates a session's file and passes the descriptor to a worker that cannot open the
+  // recordings directory). Takes ownership of `fd` and closes it on every path. `name` only names
+  // the file in errors. Same chunks, syncs and crash guarantee as create(), but no index files:
+  // the reader rebuilds the seek index from the chunk frames and search decodes every chunk, and
+  // the caller syncs the directory entry it created.
+  [[nodiscard]] static Result<std::unique_ptr<Writer>> create_at(int fd, const std::string& name,
+                                                                 const Header& header, DataKey key,
+                                                                 std::string signer_public_pem,
+                                                                 WriterOptions options = {});
   virtual ~Writer() = default;
   // Thread-safe; never blocks on I/O. Anything but kOk means the record was not taken and the
   // session must be ended (the policy default: no unrecorded privileged session).
@@ -160,6 +170,10 @@ class Reader {
                                                               std::size_t limit) = 0;
   // Chunks decoded so far (tests check that seek and search skip the rest).
   virtual std::uint64_t decoded_chunks() const = 0;
+  // Writes the seek and text index files beside a closed recording, as Writer::create's close()
+  // does: for a recording written through create_at, whose writer could not create files. Decodes
+  // every chunk once. kInvalidArgument for a recording without its closing record.
+  [[nodiscard]] virtual Result<void> write_indexes() = 0;
 };
 
 enum class SignatureStatus { kValid, kInvalid, kMissing /* no closing record */, kWrongKey };

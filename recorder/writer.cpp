@@ -1,5 +1,6 @@
 // Writer: a bounded queue in front of one thread that seals chunks and writes them durably.
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <condition_variable>
@@ -21,12 +22,12 @@ namespace {
 using SteadyClock = std::chrono::steady_clock;
 constexpr int kZstdLevel = 3;
 constexpr std::size_t kMinChunkBytes = 256;
-constexpr std::size_t kTextBlockBytes = 256 * 1024;
 
 class WriterImpl final : public Writer {
  public:
+  // Without `text_file` (a writer on a passed descriptor) no index file is written.
   WriterImpl(std::filesystem::path path, UniqueFd fd, Digest start, ChunkCipher cipher,
-             WriterOptions options, std::uint64_t offset, TextIndexWriter text_file)
+             WriterOptions options, std::uint64_t offset, std::optional<TextIndexWriter> text_file)
       : path_(std::move(path)),
         text_file_(std::move(text_file)),
         fd_(std::move(fd)),
@@ -60,7 +61,7 @@ class WriterImpl final : public Writer {
   void stop_thread();
 
   const std::filesystem::path path_;
-  TextIndexWriter text_file_;
+  std::optional<TextIndexWriter> text_file_;
   UniqueFd fd_;
   const Digest start_hash_;
   Digest prev_hash_;
@@ -236,7 +237,9 @@ bool WriterImpl::seal_chunk() {
   // The text index goes to its file in blocks of about 256 KiB of text, not at close: memory
   // stays bounded however long the session.
   if (text_.pending_text_bytes() >= kTextBlockBytes) {
-    if (auto r = text_file_.add_block(text_.take_block(), cipher_, compressor_); !r) {
+    const auto block = text_.take_block();
+    if (!text_file_) return true;
+    if (auto r = text_file_->add_block(block, cipher_, compressor_); !r) {
       set_failure("recording " + path_.string() + ": " + r.error().message);
       return false;
     }
@@ -284,16 +287,18 @@ Result<RecordingSummary> WriterImpl::close(const SignFunction& sign) {
   }
   seek_.closing_offset = offset_;
   seek_.file_size = offset_ + closing.size();
+  const RecordingSummary summary{format::hex(c.final_hash), seek_.file_size, c.end_us, c.chunks};
+  if (!text_file_) return summary;
   if (auto r = write_seek_index(seek_index_path(path_), start_hash_, seek_); !r) {
     return tl::make_unexpected(r.error());
   }
   if (text_.pending_text_bytes() > 0) {
-    if (auto r = text_file_.add_block(text_.take_block(), cipher_, compressor_); !r) {
+    if (auto r = text_file_->add_block(text_.take_block(), cipher_, compressor_); !r) {
       return tl::make_unexpected(r.error());
     }
   }
-  if (auto r = text_file_.finish(cipher_); !r) return tl::make_unexpected(r.error());
-  return RecordingSummary{format::hex(c.final_hash), seek_.file_size, c.end_us, c.chunks};
+  if (auto r = text_file_->finish(cipher_); !r) return tl::make_unexpected(r.error());
+  return summary;
 }
 
 Result<void> check_header(const Header& h, const DataKey& key, std::string_view pem) {
@@ -322,10 +327,17 @@ std::filesystem::path text_index_path(const std::filesystem::path& recording) {
   return recording.string() + ".text";
 }
 
-Result<std::unique_ptr<Writer>> Writer::create(const std::filesystem::path& path,
-                                               const Header& header, DataKey key,
-                                               std::string signer_public_pem,
-                                               WriterOptions options) {
+namespace {
+
+// What create and create_at share: the checks, the header written and synced into the empty file.
+struct Opened {
+  ChunkCipher cipher;
+  Digest start{};
+  std::uint64_t offset = 0;
+};
+
+Result<Opened> start_file(int fd, const std::string& name, const Header& header, const DataKey& key,
+                          std::string_view signer_public_pem, const WriterOptions& options) {
   if (auto r = check_header(header, key, signer_public_pem); !r)
     return tl::make_unexpected(r.error());
   if (options.chunk_bytes < kMinChunkBytes || options.chunk_bytes > format::kMaxRecordBytes ||
@@ -340,24 +352,67 @@ Result<std::unique_ptr<Writer>> Writer::create(const std::filesystem::path& path
   }
   auto cipher = ChunkCipher::create(key.key);
   if (!cipher) return tl::make_unexpected(cipher.error());
+  const Bytes raw = format::encode_header(h, key.wrapped, signer_public_pem);
+  if (auto w = write_all_at(fd, raw, 0); !w) {
+    return fail(ErrorCode::kIo, "writing recording " + name + ": " + w.error().message);
+  }
+  if (::fdatasync(fd) != 0) {
+    return fail(ErrorCode::kIo, "syncing recording " + name + ": " + errno_text(errno));
+  }
+  return Opened{std::move(*cipher), format::header_hash(raw), raw.size()};
+}
+
+}  // namespace
+
+Result<std::unique_ptr<Writer>> Writer::create(const std::filesystem::path& path,
+                                               const Header& header, DataKey key,
+                                               std::string signer_public_pem,
+                                               WriterOptions options) {
+  if (auto r = check_header(header, key, signer_public_pem); !r)
+    return tl::make_unexpected(r.error());
   UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
   if (!fd) {
     return fail(ErrorCode::kIo, "creating recording " + path.string() + ": " + errno_text(errno));
   }
-  const Bytes raw = format::encode_header(h, key.wrapped, signer_public_pem);
-  if (auto w = write_all_at(fd.get(), raw, 0); !w) {
-    return fail(ErrorCode::kIo, "writing recording " + path.string() + ": " + w.error().message);
-  }
-  if (::fdatasync(fd.get()) != 0) {
-    return fail(ErrorCode::kIo, "syncing recording " + path.string() + ": " + errno_text(errno));
-  }
+  auto opened = start_file(fd.get(), path.string(), header, key, signer_public_pem, options);
+  if (!opened) return tl::make_unexpected(opened.error());
   const auto dir = path.parent_path().empty() ? std::filesystem::path(".") : path.parent_path();
   if (auto r = fsync_directory(dir); !r) return tl::make_unexpected(r.error());
-  const Digest start = format::header_hash(raw);
-  auto text_file = TextIndexWriter::create(text_index_path(path), start);
+  auto text_file = TextIndexWriter::create(text_index_path(path), opened->start);
   if (!text_file) return tl::make_unexpected(text_file.error());
-  return std::unique_ptr<Writer>(new WriterImpl(path, std::move(fd), start, std::move(*cipher),
-                                                options, raw.size(), std::move(*text_file)));
+  return std::unique_ptr<Writer>(new WriterImpl(path, std::move(fd), opened->start,
+                                                std::move(opened->cipher), options, opened->offset,
+                                                std::move(*text_file)));
+}
+
+Result<std::unique_ptr<Writer>> Writer::create_at(int fd, const std::string& name,
+                                                  const Header& header, DataKey key,
+                                                  std::string signer_public_pem,
+                                                  WriterOptions options) {
+  UniqueFd owned(fd);
+  if (!owned) return fail(ErrorCode::kInvalidArgument, "no descriptor for recording " + name);
+  if (name.size() > format::kMaxFieldBytes) {
+    return fail(ErrorCode::kInvalidArgument, "recording name longer than 4096 bytes");
+  }
+  // Only a fresh, empty, writable regular file: anything else would mix this recording into
+  // another file or write where a crash could not leave a verifiable prefix.
+  struct stat st {};
+  if (::fstat(owned.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
+    return fail(ErrorCode::kInvalidArgument, "recording " + name + " is not a regular file");
+  }
+  if (st.st_size != 0) {
+    return fail(ErrorCode::kInvalidArgument, "recording " + name + " is not empty");
+  }
+  const int flags = ::fcntl(owned.get(), F_GETFL);
+  if (flags < 0 || (flags & O_ACCMODE) == O_RDONLY || (flags & O_APPEND) != 0) {
+    return fail(ErrorCode::kInvalidArgument,
+                "recording " + name + " is not open for positional writing");
+  }
+  auto opened = start_file(owned.get(), name, header, key, signer_public_pem, options);
+  if (!opened) return tl::make_unexpected(opened.error());
+  return std::unique_ptr<Writer>(new WriterImpl(name, std::move(owned), opened->start,
+                                                std::move(opened->cipher), options, opened->offset,
+                                                std::nullopt));
 }
 
 }  // namespace sekisho::recorder
