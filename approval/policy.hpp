@@ -53,6 +53,9 @@ struct Rule {
   std::chrono::seconds max_duration{8 * 3600};
   std::vector<Mode> modes{Mode::kSession, Mode::kCheckout};
   bool require_ticket = false;
+  // File transfers (SFTP, scp) in sessions granted under this rule, per direction.
+  bool allow_upload = true;
+  bool allow_download = true;
 
   bool covers(const HostRef& host) const;
   bool allows(Mode mode) const;
