@@ -11,6 +11,8 @@
 
 namespace sekisho::broker {
 
+class SshGateway;
+
 // What the endpoints work with; everything outlives the server.
 struct ApiContext {
   storage::Store& store;
@@ -21,6 +23,8 @@ struct ApiContext {
   const storage::DataDir* data_dir = nullptr;
   // Access requests and grants; null: the request endpoints answer 503.
   RequestService* requests = nullptr;
+  // The SSH listener, for killing live sessions; null when [ssh] is off (kill answers 503).
+  SshGateway* ssh = nullptr;
 };
 
 // login, logout, whoami, totp, users, keys.
@@ -29,7 +33,8 @@ void add_identity_routes(ApiRouter& router, ApiContext& ctx);
 void add_inventory_routes(ApiRouter& router, ApiContext& ctx);
 // requests: create, list, show, approve, deny, cancel; the caller's grant.
 void add_request_routes(ApiRouter& router, ApiContext& ctx);
-// sessions: listing, search, replay pages and exports of recordings (auditor).
+// sessions: listing, search, replay pages and exports of recordings (auditor); kill of a live
+// SSH session (auditor, operator).
 void add_session_routes(ApiRouter& router, ApiContext& ctx);
 
 }  // namespace sekisho::broker

@@ -11,6 +11,7 @@
 
 #include "broker/api_routes.hpp"
 #include "broker/session_recording.hpp"
+#include "broker/ssh_gateway.hpp"
 #include "storage/sessions.hpp"
 
 namespace sekisho::broker {
@@ -21,6 +22,7 @@ using nlohmann::json;
 
 constexpr std::size_t kMaxListed = 1000;
 constexpr std::size_t kMaxSearchText = 256;
+constexpr std::size_t kMaxKillReason = 200;
 constexpr std::int64_t kMaxSearchHits = 1000;
 constexpr std::size_t kMaxSearchedSessions = 500;
 constexpr std::int64_t kDefaultPageBytes = 256 * 1024;
@@ -412,6 +414,39 @@ Result<ApiReply> sessions_export(ApiContext& ctx, ApiRequest& req) {
       });
 }
 
+// POST /v1/sessions/ID/kill {reason}: ends a live SSH session now. The reason reaches the user
+// and the session's end reason, so it is one short printable line.
+Result<ApiReply> sessions_kill(ApiContext& ctx, ApiRequest& req) {
+  json details = json::object();
+  auto reason = string_field(req.body, "reason", kMaxKillReason);
+  if (reason) {
+    details["reason"] = *reason;
+  }
+  return audited(
+      ctx, req, "session.kill", req.path_param.substr(0, 64), details,
+      [&](json&) -> Result<ApiReply> {
+        if (!reason) return tl::make_unexpected(reason.error());
+        if (reason->empty()) return fail(ErrorCode::kInvalidArgument, "reason: required");
+        for (const char c : *reason) {
+          if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+            return fail(ErrorCode::kInvalidArgument, "reason: must be one line of printable text");
+          }
+        }
+        if (ctx.ssh == nullptr) {
+          return fail(ErrorCode::kUnavailable,
+                      "the SSH gateway is not running here ([ssh] is off)");
+        }
+        if (req.path_param.empty() || req.path_param.size() > 64) {
+          return fail(ErrorCode::kNotFound, "no live SSH session " + req.path_param.substr(0, 64));
+        }
+        const std::string why = "killed by " + req.caller->name + ": " + *reason;
+        if (auto r = ctx.ssh->kill_session(req.path_param, why); !r) {
+          return tl::make_unexpected(r.error());
+        }
+        return ApiReply{200, {{"session", req.path_param}, {"killed", true}, {"reason", why}}};
+      });
+}
+
 }  // namespace
 
 void add_session_routes(ApiRouter& router, ApiContext& ctx) {
@@ -425,6 +460,8 @@ void add_session_routes(ApiRouter& router, ApiContext& ctx) {
   router.get("/v1/sessions/:name/events", kAuditor, bind(sessions_events));
   router.get("/v1/sessions/:name/export", kAuditor, bind(sessions_export));
   router.get("/v1/sessions/:name", kAuditor, bind(sessions_show));
+  router.post("/v1/sessions/:name/kill", Access::roles_of({"auditor", "operator"}),
+              bind(sessions_kill));
 }
 
 }  // namespace sekisho::broker

@@ -248,6 +248,107 @@ Result<LoginResult> AuthService::login(const LoginRequest& request) {
   return issue_token(request, *user_id, *identity, totp_needed);
 }
 
+bool AuthService::totp_required_for(const ldap::Identity& identity) const {
+  return std::any_of(identity.roles.begin(), identity.roles.end(), [&](const auto& role) {
+    return std::find(config_.require_totp_for.begin(), config_.require_totp_for.end(), role) !=
+           config_.require_totp_for.end();
+  });
+}
+
+tl::unexpected<LoginRefusal> AuthService::refuse_gateway(const std::string& user,
+                                                         const std::string& source, Error error,
+                                                         std::string reason) {
+  const bool counts =
+      error.code == ErrorCode::kUnauthenticated || error.code == ErrorCode::kPermissionDenied;
+  if (counts && throttle_.record_failure(user, source)) {
+    auto seq = audit_.append(
+        {user,
+         "login.lockout",
+         user,
+         {{"source", source}, {"lockout_seconds", config_.throttle.lockout.count()}}});
+    if (!seq) module_logger("auth")->error("audit login.lockout failed: {}", seq.error().message);
+  }
+  return tl::make_unexpected(LoginRefusal{std::move(error), std::move(reason)});
+}
+
+LoginStep<PasswordLogin> AuthService::gateway_password(const std::string& user,
+                                                       const Secret& password,
+                                                       const std::string& source) {
+  if (auto r = check_login_name(user); !r) {
+    return tl::make_unexpected(LoginRefusal{r.error(), "bad_user_name"});
+  }
+  if (throttle_.locked(user, source)) {
+    return tl::make_unexpected(LoginRefusal{
+        {ErrorCode::kThrottled, "too many failed logins; try again later"}, "throttled"});
+  }
+  if (password.empty()) {
+    return refuse_gateway(user, source,
+                          {ErrorCode::kUnauthenticated, "wrong user name or password"},
+                          "empty_password");
+  }
+  auto identity = directory_.authenticate(user, password);
+  if (!identity) {
+    const auto code = identity.error().code;
+    if (code == ErrorCode::kUnavailable) {
+      module_logger("auth")->error("ssh login for {}: {}", user, identity.error().message);
+    }
+    return refuse_gateway(user, source, identity.error(),
+                          code == ErrorCode::kUnavailable        ? "directory_unavailable"
+                          : code == ErrorCode::kPermissionDenied ? "disabled_or_departed"
+                                                                 : "wrong_password");
+  }
+  auto user_id = user_row(*identity);
+  if (!user_id) return refuse_gateway(user, source, user_id.error(), "disabled_in_gateway");
+  std::optional<Secret> secret;
+  auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto s = storage::totp_secret(tx, *user_id, false);
+    if (!s) return tl::make_unexpected(s.error());
+    secret = std::move(*s);
+    return ok();
+  });
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error"});
+  PasswordLogin out;
+  out.user_id = *user_id;
+  out.login = user;
+  out.user = identity->name;
+  out.totp_enrolled = secret.has_value();
+  out.must_change_password = identity->must_change_password;
+  out.totp_enrollment_required = !out.totp_enrolled && totp_required_for(*identity);
+  if (!out.totp_enrolled && !out.must_change_password && !out.totp_enrollment_required) {
+    throttle_.record_success(user);
+  }
+  return out;
+}
+
+LoginStep<void> AuthService::gateway_totp(const PasswordLogin& login, const std::string& code,
+                                          const std::string& source) {
+  if (throttle_.locked(login.login, source)) {
+    return tl::make_unexpected(LoginRefusal{
+        {ErrorCode::kThrottled, "too many failed logins; try again later"}, "throttled"});
+  }
+  std::optional<Secret> secret;
+  auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto s = storage::totp_secret(tx, login.user_id, false);
+    if (!s) return tl::make_unexpected(s.error());
+    secret = std::move(*s);
+    return ok();
+  });
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error"});
+  if (!secret || code.empty() || code.size() > 16 ||
+      !ldap::totp_verify(*secret, code, clock_.now())) {
+    return refuse_gateway(login.login, source, {ErrorCode::kUnauthenticated, "wrong TOTP code"},
+                          "totp_wrong");
+  }
+  if (!spend_totp_code(login.user_id, code)) {
+    return refuse_gateway(
+        login.login, source,
+        {ErrorCode::kUnauthenticated, "this TOTP code was already used; wait for the next one"},
+        "totp_replayed");
+  }
+  if (!login.must_change_password) throttle_.record_success(login.login);
+  return {};
+}
+
 Result<Caller> AuthService::authenticate(std::string_view header) {
   constexpr std::string_view kPrefix = "Bearer ";
   if (header.substr(0, kPrefix.size()) != kPrefix ||

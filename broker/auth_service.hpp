@@ -47,6 +47,25 @@ struct LoginResult {
   bool totp_enrollment_required = false;  // the token may only enrol TOTP
 };
 
+// What a good password tells the SSH gateway's keyboard-interactive login.
+struct PasswordLogin {
+  std::int64_t user_id = 0;
+  std::string login;                      // the name as typed: the throttle's key
+  std::string user;                       // the directory's name for the user
+  bool totp_enrolled = false;             // a TOTP code must follow
+  bool must_change_password = false;      // a one-time password: set a new one with sekisho login
+  bool totp_enrollment_required = false;  // a role requires TOTP and none is enrolled
+};
+
+// Why a step of the gateway login failed: the user-facing error (the API's wording) and the reason
+// for the audit trail.
+struct LoginRefusal {
+  Error error;
+  std::string reason;
+};
+template <typename T>
+using LoginStep = tl::expected<T, LoginRefusal>;
+
 // Shortest new password a local user may set.
 inline constexpr std::size_t kMinPasswordLength = 12;
 
@@ -64,8 +83,22 @@ class AuthService {
   [[nodiscard]] Result<Caller> authenticate(std::string_view authorization_header);
   [[nodiscard]] Result<void> logout(const Caller& caller);
 
+  // The SSH gateway's login in the steps its prompts take: the same directory, throttle (per user
+  // name and per source address) and TOTP replay guard as login(). Failures count towards the
+  // throttle and a lockout is audited (login.lockout); the caller audits the outcome itself
+  // (ssh.login). A completed login clears the user's failures. Thread-safe.
+  [[nodiscard]] LoginStep<PasswordLogin> gateway_password(const std::string& user,
+                                                          const Secret& password,
+                                                          const std::string& source);
+  // The TOTP step, only after gateway_password said totp_enrolled.
+  [[nodiscard]] LoginStep<void> gateway_totp(const PasswordLogin& login, const std::string& code,
+                                             const std::string& source);
+
  private:
   Result<void> refuse(const LoginRequest& request, const Error& error, const std::string& reason);
+  tl::unexpected<LoginRefusal> refuse_gateway(const std::string& user, const std::string& source,
+                                              Error error, std::string reason);
+  bool totp_required_for(const ldap::Identity& identity) const;
   Result<std::int64_t> user_row(const ldap::Identity& identity);
   Result<void> check_totp(const LoginRequest& request, std::int64_t user_id, bool& enrolled);
   Result<void> change_password(const LoginRequest& request, std::int64_t user_id);

@@ -134,6 +134,45 @@ Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config)
   return ok();
 }
 
+// [ssh]: the listener and the limits on its session workers.
+Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config) {
+  if (!root.contains("ssh")) return ok();
+  const auto& t = root.as_table().at("ssh");
+  const std::set<std::string> keys{"listen", "max_sessions", "max_startups", "warn_before",
+                                   "worker_user"};
+  if (auto r = rd.only_keys(t, "ssh", keys); !r) return r;
+  if (t.contains("worker_user")) {
+    auto user = rd.string_at(t, "ssh", "worker_user");
+    if (!user) return tl::make_unexpected(user.error());
+    if (user->empty() || user->size() > 64) {
+      return tl::make_unexpected(rd.error("ssh.worker_user", "must be 1 to 64 characters"));
+    }
+    config.ssh_limits.worker_user = *user;
+  }
+  if (auto r = rd.listen_key(t, "ssh", config.ssh); !r) return r;
+  for (auto [key, out] : {std::pair{"max_sessions", &config.ssh_limits.max_sessions},
+                          std::pair{"max_startups", &config.ssh_limits.max_startups}}) {
+    if (!t.contains(key)) continue;
+    const auto& v = t.as_table().at(key);
+    if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 100000) {
+      return tl::make_unexpected(
+          rd.error(std::string("ssh.") + key, "must be an integer from 1 to 100000"));
+    }
+    *out = static_cast<std::size_t>(v.as_integer());
+  }
+  if (t.contains("warn_before")) {
+    auto text = rd.string_at(t, "ssh", "warn_before");
+    if (!text) return tl::make_unexpected(text.error());
+    auto d = parse_duration(*text);
+    if (!d) return tl::make_unexpected(rd.error("ssh.warn_before", d.error().message));
+    if (*d > std::chrono::hours(24)) {
+      return tl::make_unexpected(rd.error("ssh.warn_before", "must be at most 24h"));
+    }
+    config.ssh_limits.warn_before = *d;
+  }
+  return ok();
+}
+
 Result<std::vector<std::string>> string_list(const ConfigReader& rd, const Table& t,
                                              const std::string& key, const std::string& where) {
   const auto& v = t.as_table().at(key);
@@ -300,9 +339,10 @@ Result<void> read_policy(const ConfigReader& rd, const Table& root, Config& conf
   std::size_t i = 0;
   for (const auto& t : list.as_array()) {
     const std::string at = "policy[" + std::to_string(i++) + "]";
-    if (auto r = rd.only_keys(t, at,
-                              {"name", "hosts", "requesters", "approvers", "approvals",
-                               "max_duration", "modes", "require_ticket"});
+    if (auto r =
+            rd.only_keys(t, at,
+                         {"name", "hosts", "requesters", "approvers", "approvals", "max_duration",
+                          "modes", "require_ticket", "allow_upload", "allow_download"});
         !r) {
       return r;
     }
@@ -344,12 +384,15 @@ Result<void> read_policy(const ConfigReader& rd, const Table& root, Config& conf
         rule.modes.push_back(*mode);
       }
     }
-    if (t.contains("require_ticket")) {
-      const auto& v = t.as_table().at("require_ticket");
+    for (auto [key, field] : {std::pair{"require_ticket", &approval::Rule::require_ticket},
+                              {"allow_upload", &approval::Rule::allow_upload},
+                              {"allow_download", &approval::Rule::allow_download}}) {
+      if (!t.contains(key)) continue;
+      const auto& v = t.as_table().at(key);
       if (!v.is_boolean()) {
-        return tl::make_unexpected(rd.error(at + ".require_ticket", "must be true or false"));
+        return tl::make_unexpected(rd.error(at + "." + key, "must be true or false"));
       }
-      rule.require_ticket = v.as_boolean();
+      rule.*field = v.as_boolean();
     }
     config.policy.rules.push_back(std::move(rule));
   }
@@ -442,8 +485,7 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   if (auto r = approval::validate(config.policy); !r) {
     return tl::make_unexpected(rd.error("policy", r.error().message));
   }
-  if (auto r = rd.listen_section(root, "ssh", config.ssh); !r)
-    return tl::make_unexpected(r.error());
+  if (auto r = read_ssh(rd, root, config); !r) return tl::make_unexpected(r.error());
   if (auto r = rd.listen_section(root, "rdp", config.rdp); !r)
     return tl::make_unexpected(r.error());
   return config;

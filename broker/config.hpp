@@ -33,9 +33,20 @@ struct AuthConfig {
   std::vector<std::string> require_totp_for;  // roles that must enrol TOTP before anything else
 };
 
+// [ssh] limits on the gateway's session workers (one process per connection).
+struct SshLimits {
+  std::size_t max_sessions = 500;  // live workers; a connection over it is closed unserved
+  std::size_t max_startups = 50;   // of those, connections not yet logged in
+  // The unprivileged user workers switch to when the daemon runs as root (worker_privileges.hpp).
+  std::string worker_user = "nobody";
+  // How long before a request's window ends its live sessions are warned ([ssh] warn_before).
+  std::chrono::seconds warn_before{300};
+};
+
 struct Config {
   ListenAddress api{"127.0.0.1", 8443};
   ListenAddress ssh{"0.0.0.0", 2222};
+  SshLimits ssh_limits;
   ListenAddress rdp{"0.0.0.0", 3389};
   std::string directory_kind = "local";
   ldap::LdapConfig ldap;  // when directory_kind == "ldap" ([directory] and [roles])

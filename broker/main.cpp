@@ -5,7 +5,6 @@
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-#include <toml.hpp>
 
 #include "base/logging.hpp"
 #include "broker/config.hpp"
@@ -47,21 +46,9 @@ int run_init(const std::string& dir, const std::string& operator_name, bool json
   return 0;
 }
 
-// Whether the (already validated) configuration file names an [ssh] table.
-bool has_ssh_section(const std::string& path) {
-  try {
-    return toml::parse(path).contains("ssh");
-  } catch (...) {
-    return false;
-  }
-}
-
 int run_serve(const std::string& dir, const std::optional<std::string>& config_path) {
   auto config = config_path ? broker::load_config(*config_path) : broker::Config{};
   if (!config) return failed(config.error());
-  // The SSH listener runs only when the configuration has an [ssh] section: until every deployment
-  // and test names one, a gateway must not start listening on 0.0.0.0:2222 on its own.
-  if (!config_path || !has_ssh_section(*config_path)) config->ssh.host.clear();
   setup_logging(config->log_format, config->log_level);
   auto r = broker::serve(dir, *config);
   if (!r) {

@@ -425,7 +425,7 @@ Result<std::optional<Grant>> RequestService::grant(std::int64_t user_id, const s
       if (!reviews) return tl::make_unexpected(reviews.error());
       if (approval::grants(*request, *reviews, mode, now) &&
           (!found || request->end > found->end)) {
-        found = Grant{row.id, request->end};
+        found = Grant{row.id, request->end, request->policy};
       }
     }
     return ok();

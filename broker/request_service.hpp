@@ -42,6 +42,7 @@ struct CreateRequest {
 struct Grant {
   std::string request_id;
   TimePoint end{};
+  std::string policy;  // the rule the request was admitted under
 };
 
 // Splits "ACCOUNT@HOST" at its last '@' (host names have none; account names neither).

@@ -162,15 +162,16 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   const ListenAddress bound{config.api.host, static_cast<std::uint16_t>(*port)};
 
   // The SSH listener: one worker process per connection; the core answers them.
-  // An empty host means no [ssh] section in the configuration: no SSH listener.
+  // On by default ([ssh] listen = "0.0.0.0:2222"); an empty host (set only by code) means none.
   std::unique_ptr<SshGateway> ssh;
   ListenAddress ssh_bound{"", 0};
   if (!config.ssh.host.empty()) {
-    auto bound_ssh =
-        SshGateway::bind(config.ssh, {**store, **audit, requests, dir, *signing, clock});
+    auto bound_ssh = SshGateway::bind(
+        config.ssh, {**store, **audit, requests, dir, *signing, clock, &auth, config.ssh_limits});
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
     ssh = std::move(*bound_ssh);
     ssh_bound = {config.ssh.host, ssh->port()};
+    ctx.ssh = ssh.get();  // kill of live sessions; the API stops before the gateway does
   }
 
   auto started = (*audit)->append({"sekishod",

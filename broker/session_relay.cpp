@@ -1,11 +1,13 @@
 #include <libssh/server.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <optional>
 
 #include "base/crypto.hpp"
 #include "broker/session_worker_state.hpp"
@@ -46,6 +48,11 @@ Result<SshSession> connect_target(Worker& w) {
   const std::string account = w.grant.value("account", "");
   if (ssh_options_set(s.get(), SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
       ssh_options_set(s.get(), SSH_OPTIONS_HOST, address.c_str()) != SSH_OK ||
+      // The account and an explicit ~/.ssh: libssh would otherwise take the worker's own user
+      // and home from the password database, which the chroot does not have (and the local
+      // user is not the target account).
+      ssh_options_set(s.get(), SSH_OPTIONS_USER, account.c_str()) != SSH_OK ||
+      ssh_options_set(s.get(), SSH_OPTIONS_SSH_DIR, "/nonexistent") != SSH_OK ||
       ssh_options_set(s.get(), SSH_OPTIONS_PORT, &port) != SSH_OK ||
       ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
       ssh_options_set(s.get(), SSH_OPTIONS_KNOWNHOSTS, none) != SSH_OK ||
@@ -115,9 +122,9 @@ Result<std::unique_ptr<recorder::Writer>> open_writer(Worker& w, wire::Fd& dir) 
   if (!data_key || !wrapped) return fail(ErrorCode::kInternal, "bad recording key");
   recorder::DataKey dk{std::move(*data_key),
                        Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
-  const std::string path =
-      "/proc/self/fd/" + std::to_string(dir.get()) + "/" + reply->value("file", "");
-  return recorder::Writer::create(path, header, std::move(dk), reply->value("signer_pem", ""));
+  // `dir` is the recording file the core created (not a directory): the writer takes it over.
+  return recorder::Writer::create_at(dir.release(), reply->value("file", "recording"), header,
+                                     std::move(dk), reply->value("signer_pem", ""));
 }
 
 void on_exit_status(ssh_session, ssh_channel, int status, void* ud) noexcept {
@@ -162,16 +169,167 @@ int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::
   return moved;
 }
 
+int on_core_readable(socket_t, int, void*) { return 0; }
+
+// A line from the core for the user (on the channel's stderr) and the recording (a marker).
+void tell_user(Worker& w, const std::string& line, const std::string& marker) {
+  const std::string text = line + (w.pty ? "\r\n" : "\n");
+  ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
+  recorder::Record r;
+  r.kind = recorder::RecordKind::kMarker;
+  r.data = marker;
+  w.record(std::move(r));
+}
+
+// What the core pushed (docs/ssh_gateway.md "Window end and kill"): notices are shown and
+// recorded; a close ends the session with the core's reason, which the caller returns.
+std::optional<std::string> handle_pushes(Worker& w) {
+  for (const auto& push : w.core.take_pushes()) {
+    const auto text_of = [&](const char* key) {
+      const auto it = push.find(key);
+      std::string s = it != push.end() && it->is_string() ? it->get<std::string>() : "";
+      s = s.substr(0, 300);
+      for (char& c : s) {
+        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+      }
+      return s;
+    };
+    if (push.value("type", "") == "notice") {
+      const std::string text = text_of("text");
+      tell_user(w, text, "notice: " + text);
+      continue;
+    }
+    std::string reason = text_of("reason");
+    if (reason.empty()) reason = "closed by the gateway";
+    tell_user(w, "sekisho: session closed: " + reason, "session closed: " + reason);
+    ssh_channel_close(w.target_channel);
+    ssh_channel_send_eof(w.channel);
+    ssh_channel_close(w.channel);
+    return reason;
+  }
+  return std::nullopt;
+}
+
+// Bytes on their way to one channel, written as its window allows.
+struct Outbox {
+  std::string buf;
+  std::size_t off = 0;
+  std::size_t size() const { return buf.size() - off; }
+};
+
+void flush(ssh_channel to, Outbox& o) {
+  while (o.size() > 0) {
+    const auto n = std::min<std::size_t>({o.size(), ssh_channel_window_size(to), kRelayChunk});
+    if (n == 0) break;
+    const int written = ssh_channel_write(to, o.buf.data() + o.off, static_cast<std::uint32_t>(n));
+    if (written <= 0) break;
+    o.off += static_cast<std::size_t>(written);
+  }
+  if (o.off == o.buf.size()) {
+    o.buf.clear();
+    o.off = 0;
+  } else if (o.off > (1U << 20)) {
+    o.buf.erase(0, o.off);
+    o.off = 0;
+  }
+}
+
+// Each completed transfer: a kFileTransfer record (a zero digest and a marker with the reason
+// when the hash could not be computed) and the core's session.file_transfer audit event.
+void report_transfers(Worker& w, std::vector<TransferEvent> events, const char* protocol) {
+  for (auto& e : events) {
+    recorder::Record r;
+    r.kind = recorder::RecordKind::kFileTransfer;
+    r.transfer.upload = e.upload;
+    r.transfer.path = e.path;
+    r.transfer.size = e.size;
+    if (e.sha256) r.transfer.sha256 = *e.sha256;
+    w.record(std::move(r));
+    if (!e.note.empty()) {
+      recorder::Record m;
+      m.kind = recorder::RecordKind::kMarker;
+      m.data = "file " + e.path + ": " + e.note;
+      w.record(std::move(m));
+    }
+    json body = {{"type", "file_transfer"},
+                 {"path", e.path},
+                 {"direction", e.upload ? "upload" : "download"},
+                 {"size", e.size},
+                 {"sha256", e.sha256 ? hex_encode(*e.sha256) : std::string()},
+                 {"protocol", protocol}};
+    if (!e.note.empty()) body["note"] = e.note;
+    if (!w.ended) (void)w.core.ask(body);
+  }
+}
+
+// The relay of a transfer channel's data (sftp subsystem, legacy scp): both directions go through
+// the parser. Its raw bytes are not recorded (the file-transfer records are); stderr is, by pump().
+void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
+  std::array<char, kRelayChunk> buf;
+  flush(w.target_channel, to_target);
+  flush(w.channel, to_client);
+  for (int dir = 0; dir < 2; ++dir) {
+    const bool up = dir == 0;
+    ssh_channel from = up ? w.channel : w.target_channel;
+    Outbox& out = up ? to_target : to_client;
+    for (int i = 0; i < 64 && out.size() < 2 * kRelayChunk; ++i) {
+      const int avail = ssh_channel_poll(from, 0);
+      if (avail <= 0) break;
+      const int n = ssh_channel_read_nonblocking(
+          from, buf.data(), std::min<std::uint32_t>(static_cast<std::uint32_t>(avail), kRelayChunk),
+          0);
+      if (n <= 0) break;
+      const std::string_view in(buf.data(), static_cast<std::size_t>(n));
+      if (w.sftp && up) {
+        w.sftp->from_client(in, to_target.buf, to_client.buf);
+      } else if (w.sftp) {
+        w.sftp->from_target(in, to_client.buf);
+      } else {
+        out.buf.append(in);
+        if (w.scp && w.scp->upload() == up) w.scp->feed(in);
+      }
+      flush(w.target_channel, to_target);
+      flush(w.channel, to_client);
+    }
+  }
+  if (w.sftp) {
+    for (const auto& refused : w.sftp->take_refusals()) {
+      const auto sp = refused.find(' ');
+      w.report_refusal(refused.substr(0, sp), refused.substr(sp + 1));
+    }
+    report_transfers(w, w.sftp->take_events(), "sftp");
+  } else if (w.scp) {
+    report_transfers(w, w.scp->take_events(), "scp");
+  }
+}
+
 // The end reason that goes to the session row, and the client's exit status/signal.
 std::string relay(Worker& w, ssh_session target, ssh_event event) {
   const auto drained = [](ssh_channel c) {
     return ssh_channel_poll(c, 0) <= 0 && ssh_channel_poll(c, 1) <= 0;
   };
   bool eof_to_target = false;
+  Outbox to_target, to_client;
+  const bool transfer = w.sftp || w.scp;
+  const TransferPolicy policy{w.grant.value("allow_upload", true),
+                              w.grant.value("allow_download", true)};
   for (;;) {
     const int rc = ssh_event_dopoll(event, 200);
-    pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
-    pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
+    if (transfer) {
+      pump_transfer(w, to_target, to_client);
+      if (w.sftp && w.sftp->lost() && (!policy.upload || !policy.download)) {
+        // The policy can no longer be enforced on a stream that cannot be followed.
+        tell_user(w, "sekisho: the SFTP stream cannot be followed; the session is ended",
+                  "sftp not followed: " + w.sftp->lost_reason());
+        ssh_channel_close(w.target_channel);
+        ssh_channel_send_eof(w.channel);
+        ssh_channel_close(w.channel);
+        return "sftp stream not followed";
+      }
+    } else {
+      pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
+      pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
+    }
     pump(w, w.target_channel, w.channel, true, recorder::RecordKind::kOutput);
     if (w.record_failed) {
       const std::string text =
@@ -181,11 +339,20 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
       auto why = w.writer->failure();
       return "recording failed: " + (why ? why->message : std::string("queue full"));
     }
-    if (!eof_to_target && ssh_channel_is_eof(w.channel) && ssh_channel_poll(w.channel, 0) <= 0) {
+    if (auto closed = handle_pushes(w)) return *closed;
+    if (!eof_to_target && ssh_channel_is_eof(w.channel) && ssh_channel_poll(w.channel, 0) <= 0 &&
+        to_target.size() == 0) {
       ssh_channel_send_eof(w.target_channel);
       eof_to_target = true;
     }
-    if (ssh_channel_is_closed(w.target_channel) && drained(w.target_channel)) break;
+    if (ssh_channel_is_closed(w.target_channel) && drained(w.target_channel)) {
+      // What the parser still holds goes out before the close (bounded: the client's window).
+      for (int i = 0; i < 200 && to_client.size() > 0 && ssh_is_connected(w.client); ++i) {
+        flush(w.channel, to_client);
+        if (to_client.size() > 0) ssh_event_dopoll(event, 50);
+      }
+      break;
+    }
     if (ssh_channel_is_closed(w.channel) || !ssh_is_connected(w.client)) {
       ssh_channel_close(w.target_channel);
       return "client disconnected";
@@ -226,8 +393,9 @@ Result<void> start_target_channel(Worker& w, ssh_session target) {
   for (const auto& [name, value] : w.env) {
     (void)ssh_channel_request_env(w.target_channel, name.c_str(), value.c_str());  // may refuse
   }
-  const int rc = w.start == Start::kShell
-                     ? ssh_channel_request_shell(w.target_channel)
+  const int rc = w.start == Start::kShell ? ssh_channel_request_shell(w.target_channel)
+                 : w.start == Start::kSftp
+                     ? ssh_channel_request_subsystem(w.target_channel, "sftp")
                      : ssh_channel_request_exec(w.target_channel, w.command.c_str());
   if (rc != SSH_OK) return fail(ErrorCode::kUnavailable, "the target refused the command");
   return ok();
@@ -262,23 +430,56 @@ void run_session(Worker& w, ssh_event event) {
     return;
   }
   w.writer = writer->get();
+  std::string reason;
+  bool refused = false;
+  const TransferPolicy policy{w.grant.value("allow_upload", true),
+                              w.grant.value("allow_download", true)};
+  if (w.start == Start::kSftp) {
+    w.sftp = std::make_unique<SftpFilter>(policy);
+    recorder::Record r;
+    r.kind = recorder::RecordKind::kMarker;
+    r.data = "subsystem: sftp";
+    w.record(std::move(r));
+  } else if (w.start == Start::kExec) {
+    w.scp = ScpTracker::from_command(w.command);
+    if (w.scp && !(w.scp->upload() ? policy.upload : policy.download)) {
+      const std::string what = w.scp->upload() ? "upload" : "download";
+      w.report_refusal(what, w.scp->path());
+      refuse_session(w, what + " is refused by the gateway's policy");
+      w.scp.reset();
+      reason = what + " refused by policy";
+      refused = true;
+    }
+  }
   if (w.start == Start::kExec) {
     recorder::Record r;
     r.kind = recorder::RecordKind::kMarker;
     r.data = "exec: " + w.command.substr(0, 4096);
     w.record(std::move(r));
   }
-  std::string reason;
-  if (auto started = start_target_channel(w, target->get()); !started) {
+  if (refused) {
+    // the exec was refused above; the target channel is never opened
+  } else if (auto started = start_target_channel(w, target->get()); !started) {
     refuse_session(w, started.error().message);
     reason = started.error().message;
   } else {
     ssh_set_blocking(target->get(), 0);
     ssh_set_blocking(w.client, 0);
     ssh_event_add_session(event, target->get());
+    // The core's pushes wake the relay at once; handle_pushes() reads them after the poll.
+    const bool core_watched =
+        ssh_event_add_fd(event, wire::kCoreFd, POLLIN, on_core_readable, &w) == SSH_OK;
     reason = relay(w, target->get(), event);
+    if (core_watched) ssh_event_remove_fd(event, wire::kCoreFd);
     ssh_event_remove_session(event, target->get());
     ssh_set_blocking(w.client, 1);
+  }
+  if (w.sftp) {
+    w.sftp->finish();
+    report_transfers(w, w.sftp->take_events(), "sftp");
+  } else if (w.scp) {
+    w.scp->finish();
+    report_transfers(w, w.scp->take_events(), "scp");
   }
   auto summary = (*writer)->close([&w](ByteView message) -> Result<Bytes> {
     auto reply = w.core.ask({{"type", "sign"}, {"message", hex_encode(message)}});

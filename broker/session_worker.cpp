@@ -19,7 +19,9 @@
 #include "base/c_handle.hpp"
 #include "base/crypto.hpp"
 #include "base/logging.hpp"
+#include "broker/login_name.hpp"
 #include "broker/session_worker_state.hpp"
+#include "broker/worker_privileges.hpp"
 #include "broker/worker_protocol.hpp"
 
 namespace sekisho::broker {
@@ -34,7 +36,23 @@ constexpr std::size_t kMaxEnv = 32;
 constexpr auto kSetupLimit = std::chrono::seconds(120);  // login + first request, like sshd's
                                                          // LoginGraceTime
 
+constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like sshd
+
 // --- server callbacks (C; nothing may throw out of them) ---------------------------------------
+
+// After a proven login: asks the core for the grant. Without one the login still succeeds, so
+// that the reason reaches the user on the session channel's stderr (OpenSSH shows no banner
+// after a failed authentication).
+void authorize_login(Worker& w) {
+  auto grant = w.core.ask({{"type", "authorize"}});
+  if (!w.core.ok(grant)) {
+    w.refusal = grant ? grant->value("message", "refused") : "gateway error";
+    w.ended = true;
+  } else {
+    w.grant = std::move(*grant);
+  }
+  w.authenticated = true;
+}
 
 int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key, char state,
                    void* ud) noexcept {
@@ -51,17 +69,7 @@ int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key, char stat
                              {"signed", is_signed}});
     if (!w.core.ok(reply)) return SSH_AUTH_DENIED;
     if (!is_signed) return SSH_AUTH_SUCCESS;  // the probe: "this key is acceptable"
-    auto grant = w.core.ask({{"type", "authorize"}});
-    if (!w.core.ok(grant)) {
-      // The key is proven but nothing is granted: let the login succeed so that the reason reaches
-      // the user on the session channel's stderr (OpenSSH shows no banner after a failed key).
-      w.refusal = grant ? grant->value("message", "refused") : "gateway error";
-      w.ended = true;
-      w.authenticated = true;
-      return SSH_AUTH_SUCCESS;
-    }
-    w.grant = std::move(*grant);
-    w.authenticated = true;
+    authorize_login(w);
     return SSH_AUTH_SUCCESS;
   } catch (...) {
     return SSH_AUTH_DENIED;
@@ -134,9 +142,15 @@ int on_window_change(ssh_session, ssh_channel, int width, int height, int, int, 
   return SSH_OK;
 }
 
+// Only sftp is relayed (its bytes go through the SFTP parser); other subsystems are refused.
 int on_subsystem(ssh_session, ssh_channel, const char* name, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
   try {
-    static_cast<Worker*>(ud)->report_refusal("subsystem", name != nullptr ? name : "");
+    if (name != nullptr && std::string_view(name) == "sftp" && w.start == Start::kNone) {
+      w.start = Start::kSftp;
+      return SSH_OK;
+    }
+    w.report_refusal("subsystem", name != nullptr ? std::string(name).substr(0, 64) : "");
   } catch (...) {
   }
   return SSH_ERROR;
@@ -177,6 +191,116 @@ ssh_channel on_session_channel(ssh_session session, void* ud) noexcept {
   return w.channel;
 }
 
+// --- keyboard-interactive (no server callback in libssh 0.10: the message callback) -----------
+
+// Sends an SSH_MSG_USERAUTH_INFO_REQUEST. With no prompts, `instruction` is a message OpenSSH
+// prints on stderr before it answers (the only text a client shows for a refused login).
+int kbd_ask(ssh_message msg, KbdLogin& kbd, KbdLogin::Step step, std::vector<const char*> prompts,
+            std::vector<char> echo, const std::string& instruction = "") {
+  kbd.step = step;
+  if (ssh_message_auth_interactive_request(msg, "", instruction.c_str(),
+                                           static_cast<unsigned>(prompts.size()),
+                                           prompts.empty() ? nullptr : prompts.data(),
+                                           echo.empty() ? nullptr : echo.data()) != SSH_OK) {
+    kbd.step = KbdLogin::Step::kIdle;
+    return 1;
+  }
+  return 0;
+}
+
+// Moves answer `i` of the client's info response into `out` and wipes libssh's copy. False when
+// absent or over `limit` bytes.
+bool take_answer(ssh_session session, unsigned i, std::size_t limit, std::string& out) {
+  const char* a = ssh_userauth_kbdint_getanswer(session, i);
+  if (a == nullptr) return false;
+  const std::size_t n = std::strlen(a);
+  const bool fits = n <= limit;
+  if (fits) out.assign(a, n);
+  wipe(const_cast<char*>(a), n);
+  return fits;
+}
+
+// Asks the core about one step of the password login; the secret is written straight into the
+// request and wiped from it after sending.
+Result<json> ask_secret(Worker& w, json request, const char* field, std::string& secret) {
+  request[field] = std::string();
+  request[field].get_ref<std::string&>().swap(secret);
+  auto reply = w.core.ask(request);
+  (void)wire::take_secret(request, field);  // wiped as the Secret goes out of scope
+  return reply;
+}
+
+// The core's answer to a password or TOTP step: log in, ask for the code, show a final refusal,
+// or fail the round (libssh's default failure reply when this returns 1).
+int kbd_outcome(Worker& w, ssh_message msg, const Result<json>& reply) {
+  if (w.core.ok(reply)) {
+    w.kbd.step = KbdLogin::Step::kIdle;
+    authorize_login(w);
+    ssh_message_auth_reply_success(msg, 0);
+    return 0;
+  }
+  if (reply && reply->value("totp", false)) {
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
+  }
+  if (!reply || reply->value("final", false)) {
+    w.kbd.closed = true;
+    const std::string message = reply ? reply->value("message", "refused") : "gateway error";
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + message);
+  }
+  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
+  return 1;
+}
+
+int on_kbd_response(Worker& w, ssh_message msg) {
+  const auto step = w.kbd.step;
+  w.kbd.step = KbdLogin::Step::kIdle;
+  const int answers = ssh_userauth_kbdint_getnanswers(w.client);
+  if (step == KbdLogin::Step::kNotice) {
+    w.drop = true;  // the client has shown the refusal
+    return 1;
+  }
+  if (step == KbdLogin::Step::kPassword && answers == (w.kbd.ask_user ? 2 : 1)) {
+    std::string user, password;
+    const bool got = (!w.kbd.ask_user || take_answer(w.client, 0, 256, user)) &&
+                     take_answer(w.client, w.kbd.ask_user ? 1 : 0, 1024, password);
+    if (got) {
+      auto reply =
+          ask_secret(w, {{"type", "auth_password"}, {"target", w.kbd.name}, {"user", user}},
+                     "password", password);
+      wipe(password.data(), password.size());
+      return kbd_outcome(w, msg, reply);
+    }
+    wipe(password.data(), password.size());
+  } else if (step == KbdLogin::Step::kTotp && answers == 1) {
+    std::string code;
+    if (take_answer(w.client, 0, 16, code)) {
+      auto reply = ask_secret(w, {{"type", "auth_totp"}}, "code", code);
+      return kbd_outcome(w, msg, reply);
+    }
+  }
+  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
+  return 1;
+}
+
+// A keyboard-interactive request or response. Returns 0 when it has replied, 1 for libssh's
+// default reply (failure).
+int on_kbd(Worker& w, ssh_message msg) {
+  if (w.authenticated || w.kbd.closed || w.drop) return 1;
+  if (ssh_message_auth_kbdint_is_response(msg)) return on_kbd_response(w, msg);
+  const char* user = ssh_message_auth_user(msg);
+  auto name = parse_login_name(user != nullptr ? user : "");
+  if (!name) {
+    w.kbd.closed = true;
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + name.error().message);
+  }
+  w.kbd.name = user;
+  w.kbd.ask_user = !name->gateway_user;
+  if (w.kbd.ask_user) {
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Sekisho user: ", "Password: "}, {1, 0});
+  }
+  return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Password: "}, {0});
+}
+
 // Whatever the server callbacks do not take (notes pitfall 5): tunnels and forwardings are
 // reported to the core (audited) and refused with libssh's default reply.
 int on_message(ssh_session, ssh_message msg, void* ud) noexcept {
@@ -184,6 +308,7 @@ int on_message(ssh_session, ssh_message msg, void* ud) noexcept {
   try {
     const int type = ssh_message_type(msg);
     const int sub = ssh_message_subtype(msg);
+    if (type == SSH_REQUEST_AUTH && sub == SSH_AUTH_METHOD_INTERACTIVE) return on_kbd(w, msg);
     if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
       const char* dest = ssh_message_channel_request_open_destination(msg);
       w.report_refusal("direct-tcpip",
@@ -212,10 +337,21 @@ void finish_client(Worker& w, ssh_event event) {
   ssh_disconnect(w.client);
 }
 
-Result<SshKey> receive_host_key(CoreLink& core) {
+// The hello: the gateway's host key, and the privileges to drop (null: the core is not root).
+Result<SshKey> receive_host_key(CoreLink& core, WorkerPrivileges& drop) {
   auto hello = wire::receive_message(wire::kCoreFd);
   if (!hello || hello->body.value("type", "") != "hello") {
     return fail(ErrorCode::kInvalidArgument, "no hello from the core");
+  }
+  if (const auto d = hello->body.find("drop"); d != hello->body.end() && d->is_object()) {
+    drop.drop = true;
+    drop.user = d->value("user", "");
+    drop.uid = d->value("uid", uid_t{0});
+    drop.gid = d->value("gid", gid_t{0});
+    drop.root = d->value("root", "");
+    if (drop.uid == 0 || drop.gid == 0 || drop.root.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "bad privileges in the hello");
+    }
   }
   auto text = wire::take_secret(hello->body, "host_key");
   if (!text) return tl::make_unexpected(text.error());
@@ -234,7 +370,8 @@ int run_session_worker() {
   ::signal(SIGPIPE, SIG_IGN);
   auto log = module_logger("ssh-worker");
   Worker w;
-  auto host_key = receive_host_key(w.core);
+  WorkerPrivileges drop;
+  auto host_key = receive_host_key(w.core, drop);
   if (!host_key) {
     log->error("{}", host_key.error().message);
     return 1;
@@ -249,6 +386,12 @@ int run_session_worker() {
     log->error("cannot set up the SSH server");
     return 1;
   }
+  // Before the first byte from the client: the key exchange and everything after it run as
+  // worker_user in the empty root (libssh and OpenSSL are initialised and the key imported).
+  if (auto r = apply_worker_privileges(drop); !r) {
+    log->error("cannot drop privileges: {}", r.error().message);
+    return 1;
+  }
   if (ssh_bind_accept_fd(bind.get(), client.get(), wire::kClientFd) != SSH_OK) {
     log->error("accept failed: {}", ssh_get_error(bind.get()));
     return 1;
@@ -260,7 +403,7 @@ int run_session_worker() {
   ssh_callbacks_init(&w.server_cb);
   ssh_set_server_callbacks(client.get(), &w.server_cb);
   ssh_set_message_callback(client.get(), on_message, &w);
-  ssh_set_auth_methods(client.get(), SSH_AUTH_METHOD_PUBLICKEY);
+  ssh_set_auth_methods(client.get(), SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
   if (ssh_handle_key_exchange(client.get()) != SSH_OK) {
     log->info("key exchange failed: {}", ssh_get_error(client.get()));
     return 1;
@@ -270,7 +413,7 @@ int run_session_worker() {
   SshEvent event(ssh_event_new());
   ssh_event_add_session(event.get(), client.get());
   const auto deadline = std::chrono::steady_clock::now() + kSetupLimit;
-  while (w.start == Start::kNone && ssh_is_connected(client.get()) &&
+  while (w.start == Start::kNone && !w.drop && ssh_is_connected(client.get()) &&
          std::chrono::steady_clock::now() < deadline) {
     if (ssh_event_dopoll(event.get(), 200) == SSH_ERROR) break;
   }

@@ -15,6 +15,8 @@
 
 #include "base/c_handle.hpp"
 #include "base/logging.hpp"
+#include "broker/core_link.hpp"
+#include "broker/file_transfer.hpp"
 #include "broker/worker_protocol.hpp"
 #include "recorder/recording.hpp"
 
@@ -24,29 +26,25 @@ using nlohmann::json;
 using SshSession = CHandle<ssh_session_struct, ssh_free>;
 using SshKey = CHandle<ssh_key_struct, ssh_key_free>;
 
-class CoreLink {
- public:
-  explicit CoreLink(int fd) : fd_(fd) {}
-  Result<json> ask(const json& request, wire::Fd* fd_out = nullptr) {
-    if (auto r = wire::send_message(fd_, request); !r) return tl::make_unexpected(r.error());
-    auto reply = wire::receive_message(fd_);
-    if (!reply) return tl::make_unexpected(reply.error());
-    if (fd_out != nullptr) *fd_out = std::move(reply->fd);
-    return std::move(reply->body);
-  }
-  bool ok(const Result<json>& reply) { return reply && reply->value("ok", false); }
+enum class Start { kNone, kShell, kExec, kSftp };
 
- private:
-  int fd_;
+// Where a keyboard-interactive login is (session_worker.cpp): which answers the client's next
+// SSH_MSG_USERAUTH_INFO_RESPONSE carries.
+struct KbdLogin {
+  enum class Step { kIdle, kPassword, kTotp, kNotice } step = Step::kIdle;
+  std::string name;       // the SSH user name of this round (ACCOUNT@HOST or USER@ACCOUNT@HOST)
+  bool ask_user = false;  // no gateway-user hint: the first prompt asks for it
+  int failed_rounds = 0;
+  bool closed = false;  // a final refusal was shown: no more password logins here
 };
-
-enum class Start { kNone, kShell, kExec };
 
 // Everything the callbacks share. Callbacks run on the one thread inside ssh_event_dopoll.
 struct Worker {
   CoreLink core{wire::kCoreFd};
   ssh_session client = nullptr;
   bool authenticated = false;
+  KbdLogin kbd;
+  bool drop = false;    // login failed for good: end the connection
   std::string refusal;  // set when login succeeded but the core granted nothing
   bool ended = false;   // the core has the session end; nothing more may be reported
   json grant;
@@ -65,6 +63,9 @@ struct Worker {
   std::optional<int> exit_status;
   std::string exit_signal;
   bool exit_core = false;
+  // File transfers (docs/ssh_gateway.md "File transfers"): at most one of the two is set.
+  std::unique_ptr<SftpFilter> sftp;
+  std::unique_ptr<ScpTracker> scp;
   ssh_channel_callbacks_struct client_cb{};
   ssh_channel_callbacks_struct target_cb{};
   ssh_server_callbacks_struct server_cb{};

@@ -15,11 +15,13 @@
 
 #include <chrono>
 #include <fstream>
+#include <map>
 #include <sstream>
 
 #include "base/files.hpp"
 #include "base/logging.hpp"
 #include "broker/ssh_monitor.hpp"
+#include "storage/requests.hpp"
 
 namespace sekisho::broker {
 
@@ -50,6 +52,8 @@ struct SshGateway::Worker {
   pid_t pid = -1;
   std::thread thread;
   std::atomic<bool> done{false};
+  std::atomic<bool> authenticated{false};  // counted against max_startups until set
+  std::shared_ptr<WorkerLink> link;        // the registry entry: its session, once recording
 };
 
 SshGateway::SshGateway(SshGatewayContext ctx, wire::Fd listener, std::uint16_t port,
@@ -64,6 +68,16 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
                                                      SshGatewayContext ctx) {
   auto host_key = read_text_file(ctx.dir.ssh_host_key());
   if (!host_key) return tl::make_unexpected(host_key.error());
+  auto privileges = resolve_worker_privileges(ctx.limits.worker_user, ctx.dir);
+  if (!privileges) return tl::make_unexpected(privileges.error());
+  ctx.privileges = std::move(*privileges);
+  if (ctx.privileges.drop) {
+    module_logger("ssh")->info("ssh workers run as {} (uid {}) in {}", ctx.privileges.user,
+                               ctx.privileges.uid, ctx.privileges.root);
+  } else {
+    module_logger("ssh")->info("ssh workers run as the daemon's uid {}: not root, nothing to drop",
+                               ::geteuid());
+  }
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return fail(ErrorCode::kIo, "cannot find the sekishod binary for SSH workers");
@@ -109,6 +123,7 @@ SshGateway::~SshGateway() {
 
 void SshGateway::start() {
   accept_thread_ = std::thread([this] { accept_loop(); });
+  window_thread_ = std::thread([this] { window_loop(); });
 }
 
 void SshGateway::stop() {
@@ -116,6 +131,7 @@ void SshGateway::stop() {
   const char byte = 1;
   (void)!::write(wake_write_.get(), &byte, 1);
   if (accept_thread_.joinable()) accept_thread_.join();
+  if (window_thread_.joinable()) window_thread_.join();
   std::list<std::unique_ptr<Worker>> workers;
   {
     std::lock_guard lock(mu_);
@@ -146,8 +162,43 @@ void SshGateway::accept_loop() {
                   NI_NUMERICHOST | NI_NUMERICSERV);
     const int one = 1;
     ::setsockopt(client.get(), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-    spawn(std::move(client), std::string(host) + ":" + serv);
+    const std::string peer = std::string(host) + ":" + serv;
+    if (!admit(peer)) continue;  // `client` closes unserved, as sshd's MaxStartups does
+    spawn(std::move(client), peer);
   }
+}
+
+bool SshGateway::admit(const std::string& peer) {
+  std::size_t live = 0, starting = 0;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : workers_) {
+      if (w->done) continue;
+      ++live;
+      if (!w->authenticated) ++starting;
+    }
+  }
+  const char* reason = live >= ctx_.limits.max_sessions ? "too many sessions"
+                       : starting >= ctx_.limits.max_startups
+                           ? "too many unauthenticated connections"
+                           : nullptr;
+  if (reason == nullptr) return true;
+  ++refusals_unaudited_;
+  const TimePoint now = ctx_.clock.now();
+  if (last_refusal_audit_ != TimePoint{} && now - last_refusal_audit_ < std::chrono::minutes(1)) {
+    return false;
+  }
+  module_logger("ssh")->warn("ssh connection from {} refused: {} ({} live, {} not logged in)", peer,
+                             reason, live, starting);
+  auto seq = ctx_.audit.append(
+      {"gateway",
+       "ssh.refused",
+       "ssh",
+       {{"reason", reason}, {"peer", peer}, {"live", live}, {"refused", refusals_unaudited_}}});
+  if (!seq) module_logger("ssh")->error("audit ssh.refused failed: {}", seq.error().message);
+  last_refusal_audit_ = now;
+  refusals_unaudited_ = 0;
+  return false;
 }
 
 void SshGateway::spawn(wire::Fd client, const std::string& peer) {
@@ -194,8 +245,10 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   worker->pid = pid;
   Worker* w = worker.get();
   const int sock = core_end.release();
+  w->link = std::make_shared<WorkerLink>(sock, pid);
   w->thread = std::thread([this, w, sock, peer] {
-    answer_worker(ctx_, peer, sock, host_key_);
+    answer_worker(
+        ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get());
     ::close(sock);  // the worker sees EOF and ends, if it has not already
     reap(w->pid, std::chrono::seconds(5));
     w->done = true;
@@ -214,6 +267,140 @@ void SshGateway::reap_finished() {
       ++it;
     }
   }
+}
+
+namespace {
+
+// Stored request states after which nothing is granted any more.
+bool request_over(const std::string& state) {
+  return state == "cancelled" || state == "denied" || state == "expired" || state == "closed";
+}
+
+}  // namespace
+
+void SshGateway::window_loop() {
+  while (!stopping_) {
+    check_windows();
+    for (int i = 0; i < 10 && !stopping_; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    }
+  }
+}
+
+void SshGateway::check_windows() {
+  auto log = module_logger("ssh");
+  std::vector<std::shared_ptr<WorkerLink>> links;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : workers_) {
+      if (!w->done && w->link) links.push_back(w->link);
+    }
+  }
+  // The stored state of each live session's request: one cancelled, denied or closed early
+  // ends its sessions too.
+  std::map<std::string, std::string> request_states;
+  for (const auto& link : links) {
+    std::lock_guard lock(link->mu);
+    if (!link->session_id.empty() && !link->ended) request_states[link->request_id];
+  }
+  if (!request_states.empty()) {
+    auto read = ctx_.store.read([&](storage::Store::Tx& tx) -> Result<void> {
+      for (auto& [id, state] : request_states) {
+        auto row = storage::find_request(tx, id);
+        if (!row) return tl::make_unexpected(row.error());
+        state = *row ? (*row)->state : "deleted";
+      }
+      return ok();
+    });
+    if (!read) {
+      log->error("window check: cannot read requests: {}", read.error().message);
+      request_states.clear();
+    }
+  }
+  struct Event {
+    std::string action, target;
+    nlohmann::json details;
+  };
+  std::vector<Event> events;
+  const TimePoint now = ctx_.clock.now();
+  for (const auto& link : links) {
+    std::lock_guard lock(link->mu);
+    if (link->session_id.empty() || link->ended) continue;
+    const nlohmann::json about = {{"session", link->session_id},
+                                  {"request", link->request_id},
+                                  {"user", link->user},
+                                  {"window_end", format_time(link->window_end)}};
+    if (link->close_reason.empty()) {
+      const auto step =
+          window_step(link->window_end, link->warned, TimePoint{}, now, ctx_.limits.warn_before);
+      const auto state = request_states.find(link->request_id);
+      std::string why;
+      if (step == WindowStep::kClose) {
+        why = "approved window ended";
+      } else if (state != request_states.end() && request_over(state->second)) {
+        why = "request " + link->request_id + " " + state->second;
+      }
+      if (!why.empty()) {
+        link->close_reason = why;
+        link->close_at = now;
+        auto details = about;
+        details["reason"] = why;
+        events.push_back({"session.close", link->target, details});
+      } else if (step == WindowStep::kWarn) {
+        const std::string text = window_warning(link->target, link->window_end, now);
+        if (try_push(*link, {{"type", "notice"}, {"text", text}})) {
+          link->warned = true;
+          events.push_back({"session.warned", link->target, about});
+        }
+      }
+    }
+    if (link->close_reason.empty()) continue;
+    if (!link->close_sent) {
+      link->close_sent = try_push(*link, {{"type", "close"}, {"reason", link->close_reason}});
+    }
+    if (!link->killed && window_step(link->window_end, true, link->close_at, now,
+                                     ctx_.limits.warn_before) == WindowStep::kKill) {
+      // Under link->mu with !ended: the monitor has not finished the row, so the worker is not
+      // reaped and its pid is still its own.
+      link->killed = true;
+      ::kill(link->pid, SIGKILL);
+      log->warn("session {}: worker {} did not end {} s after its close; killed", link->session_id,
+                link->pid, kCloseGrace.count());
+      auto details = about;
+      details["reason"] = link->close_reason;
+      events.push_back({"session.worker_killed", link->target, details});
+    }
+  }
+  for (auto& e : events) {
+    auto seq = ctx_.audit.append({"sekishod", e.action, e.target, e.details});
+    if (!seq) log->error("audit {} failed: {}", e.action, seq.error().message);
+  }
+}
+
+Result<void> SshGateway::kill_session(const std::string& session_id, const std::string& reason) {
+  std::shared_ptr<WorkerLink> found;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : workers_) {
+      if (w->done || !w->link) continue;
+      std::lock_guard link_lock(w->link->mu);
+      if (w->link->session_id == session_id && !w->link->ended) found = w->link;
+    }
+  }
+  if (!found || session_id.empty()) {
+    return fail(ErrorCode::kNotFound, "no live SSH session " + session_id);
+  }
+  std::lock_guard lock(found->mu);
+  if (found->ended) return fail(ErrorCode::kNotFound, "no live SSH session " + session_id);
+  if (!found->close_reason.empty()) {
+    return fail(ErrorCode::kAlreadyExists,
+                "session " + session_id + " is already being closed: " + found->close_reason);
+  }
+  found->close_reason = reason;
+  found->close_at = ctx_.clock.now();
+  // When the push cannot go now, the window check sends it within a second.
+  found->close_sent = try_push(*found, {{"type", "close"}, {"reason", reason}});
+  return ok();
 }
 
 }  // namespace sekisho::broker

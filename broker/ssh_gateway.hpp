@@ -21,6 +21,8 @@
 #include "base/result.hpp"
 #include "broker/config.hpp"
 #include "broker/request_service.hpp"
+#include "broker/session_window.hpp"
+#include "broker/worker_privileges.hpp"
 #include "broker/worker_protocol.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
@@ -36,6 +38,11 @@ struct SshGatewayContext {
   const storage::DataDir& dir;
   const SigningKey& signer;
   const Clock& clock;
+  // The API's login (directory, throttle, TOTP) for keyboard-interactive; null: public key only.
+  AuthService* auth = nullptr;
+  SshLimits limits{};
+  // Filled by bind() from limits.worker_user; sent to each worker in its hello.
+  WorkerPrivileges privileges{};
 };
 
 class SshGateway {
@@ -52,6 +59,14 @@ class SshGateway {
   std::uint16_t port() const { return port_; }
   // Starts the accept thread.
   void start();
+  // Ends the live session `session_id` now (docs/ssh_gateway.md "Window end and kill"): the
+  // worker is told to close with `reason`, and killed if it has not ended kCloseGrace later.
+  // kNotFound when no such session is live; kAlreadyExists when it is already being closed.
+  [[nodiscard]] Result<void> kill_session(const std::string& session_id, const std::string& reason);
+  // One round of the window check (the gateway's own thread runs it every second): warns
+  // sessions whose request's window ends within [ssh] warn_before, closes those whose window
+  // ended or whose request ended early, kills workers that ignore a close.
+  void check_windows();
   // Stops accepting, sends SIGTERM to every live worker, and waits (bounded) for their monitors,
   // which finish any open session row. Idempotent; any thread.
   void stop();
@@ -62,7 +77,11 @@ class SshGateway {
              std::string exe);
   void accept_loop();
   void spawn(wire::Fd client, const std::string& peer);
+  // Whether a new connection stays under [ssh] max_sessions / max_startups; when not, logs and
+  // audits (at most one ssh.refused a minute, with the count since the last one).
+  bool admit(const std::string& peer);
   void reap_finished();
+  void window_loop();
 
   SshGatewayContext ctx_;
   wire::Fd listener_;
@@ -73,7 +92,11 @@ class SshGateway {
   std::mutex mu_;
   std::list<std::unique_ptr<Worker>> workers_;
   std::atomic<bool> stopping_{false};
+  // admit()'s rate limit on refusal events (accept thread only).
+  TimePoint last_refusal_audit_{};
+  std::uint64_t refusals_unaudited_ = 0;
   std::thread accept_thread_;
+  std::thread window_thread_;
 };
 
 }  // namespace sekisho::broker

@@ -5,10 +5,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <sstream>
 
 #include "base/files.hpp"
 #include "base/logging.hpp"
+#include "broker/login_name.hpp"
 #include "broker/session_recording.hpp"
 #include "broker/ssh_keys.hpp"
 #include "broker/worker_protocol.hpp"
@@ -71,16 +73,32 @@ Result<void> ensure_recordings_dir(const storage::DataDir& dir) {
 // every request outside the whitelist of the current stage ends the conversation.
 class Monitor {
  public:
-  Monitor(const SshGatewayContext& ctx, std::string peer) : ctx_(ctx), peer_(std::move(peer)) {}
+  Monitor(const SshGatewayContext& ctx, std::string peer, std::function<void()> on_authenticated,
+          WorkerLink* link)
+      : ctx_(ctx),
+        peer_(std::move(peer)),
+        on_authenticated_(std::move(on_authenticated)),
+        link_(link) {}
   ~Monitor() {
     if (stage_ == Stage::kRecording || stage_ == Stage::kSigned) {
       finish("the session worker ended without closing the session");
     }
   }
 
+  // Replies and pushes share the socket: one send at a time.
+  Result<void> send(int sock, const json& body, int pass_fd = -1) {
+    if (link_ == nullptr) return wire::send_message(sock, body, pass_fd);
+    std::lock_guard lock(link_->send_mu);
+    return wire::send_message(sock, body, pass_fd);
+  }
+
   void run(int sock, const std::string& host_key) {
     auto log = module_logger("ssh");
-    if (auto r = wire::send_message(sock, {{"type", "hello"}, {"host_key", host_key}}); !r) {
+    const WorkerPrivileges& p = ctx_.privileges;
+    const json drop = p.drop
+                          ? json{{"user", p.user}, {"uid", p.uid}, {"gid", p.gid}, {"root", p.root}}
+                          : json(nullptr);
+    if (auto r = send(sock, {{"type", "hello"}, {"host_key", host_key}, {"drop", drop}}); !r) {
       log->error("worker for {}: {}", peer_, r.error().message);
       return;
     }
@@ -105,12 +123,13 @@ class Monitor {
       json reply = dispatch(type, msg->body, to_pass);
       reply["type"] = "reply";
       if (to_pass) pass_fd = to_pass.get();
-      const bool sent = wire::send_message(sock, reply, pass_fd).has_value();
+      const bool sent = send(sock, reply, pass_fd).has_value();
       // A reply may hold the target credential or the recording's data key: wipe them here too,
       // not only the serialised copy.
       for (const char* field : {"secret", "data_key"}) {
         (void)wire::take_secret(reply, field);  // the Secret is wiped as it goes out of scope
       }
+      if (indexes_due_) write_index_files();  // after the reply: the user is not kept waiting
       if (!sent) return;
     }
   }
@@ -118,11 +137,14 @@ class Monitor {
  private:
   json dispatch(const std::string& type, json& body, wire::Fd& to_pass) {
     if (type == "auth_pubkey") return auth_pubkey(body);
+    if (type == "auth_password") return auth_password(body);
+    if (type == "auth_totp") return auth_totp(body);
     if (type == "authorize") return authorize();
     if (type == "refused") return refused(body);
     if (type == "credential") return credential(body);
     if (type == "open_recording") return open_recording(body, to_pass);
     if (type == "sign") return sign(body);
+    if (type == "file_transfer") return file_transfer(body);
     return session_end(body);
   }
 
@@ -141,8 +163,8 @@ class Monitor {
     const std::string target = one_line(body, "target", 140);
     const std::string key = one_line(body, "key", wire::kMaxMessage);
     const bool is_signed = body.value("signed", false);
-    auto split = split_target(target);
-    if (!split) return refusal("the user name must be ACCOUNT@HOST (for example root@web01)");
+    auto login = parse_login_name(target);
+    if (!login) return refusal(login.error().message);
     auto parsed = parse_ssh_public_key(key);
     if (!parsed) return refusal("unsupported key");
     std::int64_t user_id = 0;
@@ -161,7 +183,10 @@ class Monitor {
       }
       return ok();
     });
-    target_ = target;
+    target_ = login->target();
+    if (found && user_id != 0 && login->gateway_user && *login->gateway_user != name) {
+      user_id = 0;  // a hint names the user: another user's key does not log in as them
+    }
     if (!found || user_id == 0) {
       if (failures_++ < 8) {  // one event per offered key, bounded
         (void)audit("unknown", "ssh.login",
@@ -174,12 +199,102 @@ class Monitor {
     if (!is_signed) return {{"ok", true}};  // a probe: the key is acceptable, nothing proven yet
     user_id_ = user_id;
     user_ = name;
-    account_ = split->first;
-    host_ = split->second;
-    stage_ = Stage::kAuthenticated;
+    account_ = login->account;
+    host_ = login->host;
+    authenticated();
     (void)audit(
         user_, "ssh.login",
         {{"result", "success"}, {"method", "publickey"}, {"fingerprint", parsed->fingerprint}});
+    return {{"ok", true}, {"user", user_}};
+  }
+
+  void authenticated() {
+    stage_ = Stage::kAuthenticated;
+    if (on_authenticated_) on_authenticated_();
+  }
+
+  // The client's address without its port: the throttle's per-source key, as the API's.
+  std::string source() const {
+    const auto colon = peer_.rfind(':');
+    std::string host = colon == std::string::npos ? peer_ : peer_.substr(0, colon);
+    if (host.starts_with("::ffff:")) host = host.substr(7);
+    return host;
+  }
+
+  // keyboard-interactive, first step: the directory password of the named (or hinted) user.
+  json auth_password(json& body) {
+    auto password = wire::take_secret(body, "password");
+    if (++password_tries_ > kMaxPasswordTries) {
+      return {{"ok", false}, {"message", "too many login attempts"}, {"final", true}};
+    }
+    auto login = parse_login_name(one_line(body, "target", kMaxLoginName));
+    if (!login) return {{"ok", false}, {"message", login.error().message}, {"final", true}};
+    target_ = login->target();
+    const std::string user =
+        login->gateway_user ? *login->gateway_user : one_line(body, "user", 300);
+    if (!password || ctx_.auth == nullptr) {
+      return {{"ok", false}, {"message", "password login is not available"}, {"final", true}};
+    }
+    auto step = ctx_.auth->gateway_password(user, *password, source());
+    if (!step) return login_failed(user, step.error());
+    account_ = login->account;
+    host_ = login->host;
+    if (step->totp_enrolled) {
+      pending_ = std::move(*step);
+      stage_ = Stage::kSecondFactor;
+      return {{"ok", false}, {"totp", true}};
+    }
+    return password_login_done(*step, false);
+  }
+
+  // keyboard-interactive, second step: one TOTP code right after a good password; whatever the
+  // outcome, the next try starts again from the password.
+  json auth_totp(json& body) {
+    auto code = wire::take_secret(body, "code");
+    stage_ = Stage::kStart;
+    PasswordLogin login = std::move(*pending_);
+    pending_.reset();
+    const std::string text = code ? std::string(code->view()) : std::string();
+    auto step = ctx_.auth->gateway_totp(login, text, source());
+    if (!step) return login_failed(login.login, step.error());
+    return password_login_done(login, true);
+  }
+
+  json login_failed(const std::string& user, const LoginRefusal& r) {
+    (void)audit(r.reason == "bad_user_name" ? "unknown" : user, "ssh.login",
+                {{"result", "failure"},
+                 {"method", "keyboard-interactive"},
+                 {"reason", r.reason},
+                 {"source", source()}});
+    // A wrong password or code may be typed again (within the worker's rounds); anything else
+    // (throttled, disabled, directory down) ends password login on this connection.
+    const bool final = r.error.code != ErrorCode::kUnauthenticated;
+    return {{"ok", false}, {"message", r.error.message}, {"final", final}};
+  }
+
+  json password_login_done(const PasswordLogin& login, bool with_totp) {
+    const char* reason = login.must_change_password       ? "password_change_required"
+                         : login.totp_enrollment_required ? "totp_enrollment_required"
+                                                          : nullptr;
+    if (reason != nullptr) {
+      (void)audit(login.user, "ssh.login",
+                  {{"result", "failure"},
+                   {"method", "keyboard-interactive"},
+                   {"reason", reason},
+                   {"source", source()}});
+      const std::string message =
+          login.must_change_password
+              ? "this is a one-time password: set a new one first with: sekisho login --user " +
+                    login.user
+              : "your role requires TOTP: enrol first with: sekisho login --user " + login.user +
+                    "; sekisho totp enroll";
+      return {{"ok", false}, {"message", message}, {"final", true}};
+    }
+    user_id_ = login.user_id;
+    user_ = login.user;
+    authenticated();
+    (void)audit(user_, "ssh.login",
+                {{"result", "success"}, {"method", "keyboard-interactive"}, {"totp", with_totp}});
     return {{"ok", true}, {"user", user_}};
   }
 
@@ -195,6 +310,7 @@ class Monitor {
                                                                          : grant.error().message);
     }
     request_ = (*grant)->request_id;
+    window_end_ = (*grant)->end;
     if (auto r = ctx_.requests.activate(request_, user_); !r) {
       stage_ = Stage::kEnded;
       (void)audit(user_, "ssh.refused", {{"reason", r.error().message}, {"request", request_}});
@@ -213,15 +329,52 @@ class Monitor {
     }
     pinned_ = host->host_key;
     stage_ = Stage::kAuthorized;
+    // Transfers follow the rule the request was admitted under; a rule since removed from the
+    // configuration allows none (the session itself was approved and goes on).
+    const approval::Rule* rule = nullptr;
+    for (const auto& r : ctx_.requests.policy().rules) {
+      if (r.name == (*grant)->policy) rule = &r;
+    }
+    const bool upload = rule != nullptr && rule->allow_upload;
+    const bool download = rule != nullptr && rule->allow_download;
     (void)audit(user_, "ssh.grant_used", {{"request", request_}});
-    return {{"ok", true},          {"request", request_},
-            {"account", account_}, {"address", host->address},
-            {"port", host->port},  {"host_key", key_blob(pinned_)}};
+    return {{"ok", true},
+            {"request", request_},
+            {"account", account_},
+            {"address", host->address},
+            {"port", host->port},
+            {"host_key", key_blob(pinned_)},
+            {"allow_upload", upload},
+            {"allow_download", download}};
   }
 
   json refused(const json& body) {
     (void)audit(user_, "ssh.refused",
                 {{"what", one_line(body, "what", 40)}, {"detail", one_line(body, "detail")}});
+    return {{"ok", true}};
+  }
+
+  // A file that crossed the session (docs/ssh_gateway.md "File transfers"). The worker's words
+  // are bounded and checked: a direction outside the two, a size that is no number or a hash
+  // that is not 64 hex digits is written as unknown rather than trusted.
+  json file_transfer(const json& body) {
+    const std::string direction = one_line(body, "direction", 10);
+    std::string sha = one_line(body, "sha256", 64);
+    if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
+      sha.clear();
+    }
+    const auto size = body.find("size");
+    json details = {
+        {"path", one_line(body, "path", 4096)},
+        {"direction", direction == "upload" || direction == "download" ? direction : "unknown"},
+        {"size", size != body.end() && size->is_number_unsigned() ? size->get<std::uint64_t>()
+                                                                  : std::uint64_t{0}},
+        {"sha256", sha.empty() ? json(nullptr) : json(sha)},
+        {"protocol", one_line(body, "protocol", 10)}};
+    if (const std::string note = one_line(body, "note", 300); !note.empty()) {
+      details["note"] = note;
+    }
+    (void)audit(user_, "session.file_transfer", std::move(details));
     return {{"ok", true}};
   }
 
@@ -274,8 +427,6 @@ class Monitor {
     auto key = storage::recording_key(ctx_.store);
     if (!key) return tl::make_unexpected(key.error());
     if (auto r = ensure_recordings_dir(ctx_.dir); !r) return tl::make_unexpected(r.error());
-    wire::Fd dir_fd(::open(ctx_.dir.recordings().c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!dir_fd) return fail(ErrorCode::kIo, "cannot open the recordings directory");
     const std::string id = storage::new_session_id();
     auto data_key = recorder::new_data_key(*key, id);
     if (!data_key) return tl::make_unexpected(data_key.error());
@@ -297,7 +448,24 @@ class Monitor {
     });
     if (!inserted) return tl::make_unexpected(inserted.error());
     session_ = id;
-    to_pass = std::move(dir_fd);
+    if (link_ != nullptr) {
+      std::lock_guard lock(link_->mu);
+      link_->session_id = id;
+      link_->request_id = request_;
+      link_->user = user_;
+      link_->target = target_;
+      link_->window_end = window_end_;
+    }
+    // The core creates the file and passes only its descriptor: the worker never holds a handle
+    // of the recordings directory (docs/ssh_gateway.md "Worker privileges").
+    const auto file = ctx_.dir.recordings() / (id + ".skr");
+    wire::Fd file_fd(
+        ::open(file.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!file_fd) {
+      return fail(ErrorCode::kIo, "cannot create " + file.string() + ": " + errno_text(errno));
+    }
+    if (auto r = fsync_directory(ctx_.dir.recordings()); !r) return tl::make_unexpected(r.error());
+    to_pass = std::move(file_fd);
     return json{{"ok", true},
                 {"session", id},
                 {"file", id + ".skr"},
@@ -335,12 +503,22 @@ class Monitor {
     storage::SessionEnd end;
     end.ended_at = format_time(ctx_.clock.now());
     end.end_reason = reason.empty() ? "closed" : reason;
+    if (link_ != nullptr) {
+      // When the core closed the session, its own reason is the end reason, not the worker's.
+      std::lock_guard lock(link_->mu);
+      link_->ended = true;
+      if (!link_->close_reason.empty()) {
+        end.end_reason = link_->close_reason;
+        if (link_->killed) end.end_reason += "; the worker did not end and was killed";
+      }
+    }
     const auto path = ctx_.dir.recordings() / (session_ + ".skr");
     auto report = recorder::verify(path, ctx_.signer.public_pem());
     if (report && report->ok()) {
       end.recording_hash = report->final_hash;
       end.recording_size = report->size_bytes;
       end.duration_us = report->duration_us;
+      indexes_due_ = true;
     } else {
       end.end_reason += "; recording not closed: ";
       end.end_reason += report ? (report->problems.empty() ? "no valid closing signature"
@@ -356,10 +534,39 @@ class Monitor {
     return end.recording_hash;
   }
 
+  // The worker wrote its recording through a descriptor and could not create the seek and text
+  // index files beside it; the core writes them once the recording is closed and verified.
+  void write_index_files() {
+    indexes_due_ = false;
+    auto r = [&]() -> Result<void> {
+      auto key = storage::recording_key(ctx_.store);
+      if (!key) return tl::make_unexpected(key.error());
+      auto reader = recorder::Reader::open(
+          ctx_.dir.recordings() / (session_ + ".skr"),
+          [&](const recorder::Header& header, ByteView wrapped) -> Result<Secret> {
+            return recorder::unwrap_data_key(*key, header.session_id, wrapped);
+          });
+      if (!reader) return tl::make_unexpected(reader.error());
+      return (*reader)->write_indexes();
+    }();
+    if (!r) {
+      module_logger("ssh")->warn("session {}: no index files ({}); replay and search still work",
+                                 session_, r.error().message);
+    }
+  }
+
   const SshGatewayContext& ctx_;
   std::string peer_;
   Stage stage_ = Stage::kStart;
+  bool indexes_due_ = false;
+  std::function<void()> on_authenticated_;
+  WorkerLink* link_;
+  TimePoint window_end_{};                // of the grant: the core's own request data
+  std::optional<PasswordLogin> pending_;  // at kSecondFactor: the user whose password was good
   int failures_ = 0;
+  int password_tries_ = 0;
+  // The worker allows 3 rounds like sshd; the core does not rely on it.
+  static constexpr int kMaxPasswordTries = 6;
   std::int64_t user_id_ = 0;
   std::string user_, account_, host_, target_, request_, pinned_, session_;
 };
@@ -367,8 +574,9 @@ class Monitor {
 }  // namespace
 
 void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int sock,
-                   const std::string& host_key) {
-  Monitor monitor(ctx, peer);
+                   const std::string& host_key, std::function<void()> on_authenticated,
+                   WorkerLink* link) {
+  Monitor monitor(ctx, peer, std::move(on_authenticated), link);
   monitor.run(sock, host_key);
 }
 

@@ -2,8 +2,10 @@
 // applied to the store, the vault, the recording key, the signing key and the audit log.
 #pragma once
 
+#include <functional>
 #include <string>
 
+#include "broker/session_window.hpp"
 #include "broker/ssh_gateway.hpp"
 
 namespace sekisho::broker {
@@ -11,8 +13,13 @@ namespace sekisho::broker {
 // Sends the worker its hello (with the gateway's host key), then answers its requests on `sock`
 // until it closes the socket or asks for something its stage does not allow. A session the
 // worker opened and did not end is finished here (as incomplete). Blocking; one thread per
-// worker; does not close `sock`.
+// worker; does not close `sock`. `on_authenticated` (optional) runs on this thread once the
+// worker's client has logged in (the gateway counts unauthenticated connections).
+// `link` (optional): where the session's id, request and window end are published for the
+// gateway's window check and kill, and whose send mutex guards every reply (the gateway pushes
+// on the same socket from another thread).
 void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int sock,
-                   const std::string& host_key);
+                   const std::string& host_key, std::function<void()> on_authenticated = {},
+                   WorkerLink* link = nullptr);
 
 }  // namespace sekisho::broker

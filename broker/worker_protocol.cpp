@@ -164,7 +164,9 @@ bool allowed(Stage stage, std::string_view type) {
   // authentication; everything else advances one stage at a time.
   switch (stage) {
     case Stage::kStart:
-      return type == "auth_pubkey";
+      return type == "auth_pubkey" || type == "auth_password";
+    case Stage::kSecondFactor:
+      return type == "auth_totp";
     case Stage::kAuthenticated:
       return type == "auth_pubkey" || type == "authorize" || type == "refused";
     case Stage::kAuthorized:
@@ -172,7 +174,8 @@ bool allowed(Stage stage, std::string_view type) {
     case Stage::kConnected:
       return type == "open_recording" || type == "refused";
     case Stage::kRecording:
-      return type == "sign" || type == "session_end" || type == "refused";
+      return type == "sign" || type == "session_end" || type == "refused" ||
+             type == "file_transfer";
     case Stage::kSigned:
       return type == "session_end" || type == "refused";
     case Stage::kEnded:
@@ -185,6 +188,8 @@ const char* stage_name(Stage stage) {
   switch (stage) {
     case Stage::kStart:
       return "start";
+    case Stage::kSecondFactor:
+      return "second factor";
     case Stage::kAuthenticated:
       return "authenticated";
     case Stage::kAuthorized:

@@ -68,6 +68,7 @@ struct Message {
 // Where a worker's conversation is; each stage admits a fixed set of requests.
 enum class Stage {
   kStart,          // nothing proven: only authentication
+  kSecondFactor,   // a good password of a TOTP-enrolled user: only its TOTP code
   kAuthenticated,  // the gateway user is known: authorization, refusal reports
   kAuthorized,     // a grant for the target: the credential (after the host key check)
   kConnected,      // the target accepted its key check: the recording

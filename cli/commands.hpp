@@ -67,6 +67,9 @@ struct SessionListOptions {
                                              const SessionListOptions& options);
 [[nodiscard]] Result<void> run_sessions_search(const GlobalOptions& global,
                                                const std::string& text);
+// Ends a live SSH session now (auditor, operator); the reason reaches the user and the audit log.
+[[nodiscard]] Result<void> run_sessions_kill(const GlobalOptions& global, const std::string& id,
+                                             const std::string& reason);
 
 struct ReplayOptions {
   std::string id;

@@ -16,6 +16,7 @@ namespace sekisho::cli {
 namespace {
 
 constexpr std::size_t kMaxSearchText = 256;
+constexpr std::size_t kMaxKillReason = 200;
 
 // Percent-encodes a query value: everything but RFC 3986's unreserved characters.
 std::string url_encode(std::string_view text) {
@@ -173,6 +174,29 @@ Result<void> run_sessions_search(const GlobalOptions& global, const std::string&
   if (body->value("truncated", false)) {
     std::cout << "(more matches not shown)" << std::endl;
   }
+  return ok();
+}
+
+Result<void> run_sessions_kill(const GlobalOptions& global, const std::string& id,
+                               const std::string& reason) {
+  if (auto r = check_path_name("session id", id); !r) return r;
+  if (reason.empty() || reason.size() > kMaxKillReason) {
+    return fail(ErrorCode::kInvalidArgument,
+                "--reason must be 1-" + std::to_string(kMaxKillReason) + " bytes");
+  }
+  if (reason.find_first_of("\r\n") != std::string::npos) {
+    return fail(ErrorCode::kInvalidArgument, "--reason must be one line");
+  }
+  auto gateway = Gateway::logged_in(global);
+  if (!gateway) return tl::make_unexpected(gateway.error());
+  auto body = (*gateway)->post("/v1/sessions/" + id + "/kill", {{"reason", reason}});
+  if (!body) return tl::make_unexpected(body.error());
+  if (global.json) {
+    print_json(*body);
+    return ok();
+  }
+  std::cout << "session " << printable(id) << " closed: " << printable(cell(*body, "reason"))
+            << std::endl;
   return ok();
 }
 

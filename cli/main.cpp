@@ -159,9 +159,18 @@ void add_recording_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
   auto* search = sessions->add_subcommand("search", "find where TEXT was shown or typed");
   search->add_option("TEXT", text, "text to find (case-sensitive)")->required();
   on_run(search, chosen, [&g] { return run_sessions_search(g, text); });
-  // CLI11 runs the parent's callback after the subcommand's: keep the search when one was given.
-  sessions->callback([&chosen, &g, search] {
-    if (!search->parsed()) chosen = [&g] { return run_sessions_list(g, list); };
+  static std::string kill_id, kill_reason;
+  auto* kill_cmd =
+      sessions->add_subcommand("kill", "end a live SSH session now (auditor, operator)");
+  kill_cmd->add_option("ID", kill_id, "session id")->required();
+  kill_cmd->add_option("--reason", kill_reason, "why (required; the user sees it)")->required();
+  on_run(kill_cmd, chosen, [&g] { return run_sessions_kill(g, kill_id, kill_reason); });
+  // CLI11 runs the parent's callback after the subcommand's: keep the subcommand when one was
+  // given.
+  sessions->callback([&chosen, &g, search, kill_cmd] {
+    if (!search->parsed() && !kill_cmd->parsed()) {
+      chosen = [&g] { return run_sessions_list(g, list); };
+    }
   });
 
   static ReplayOptions replay;

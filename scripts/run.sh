@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs what is missing, builds, initialises a data dir on first run, and starts the gateway on
-# its embedded defaults (API on https://127.0.0.1:8443).
+# its embedded defaults (API on https://127.0.0.1:8443, SSH gateway on 0.0.0.0:2222).
 #   SEKISHO_DATA_DIR  data dir (default: ./var in the repository)
 #   SEKISHO_CONFIG    TOML config file (default: none, the embedded defaults)
 #   SEKISHO_BUILD_DIR build dir (default: ./build)
@@ -25,4 +25,5 @@ args=(serve --data-dir "$data")
 [ -z "${SEKISHO_CONFIG:-}" ] || args+=(--config "$SEKISHO_CONFIG")
 echo "Starting sekishod (data dir $data); stop it with Ctrl-C."
 echo "Check it: curl --cacert $data/tls.crt https://127.0.0.1:8443/v1/health"
+echo "SSH gateway: ssh -p 2222 ACCOUNT@HOST@this-machine (listens on [ssh] listen, default 0.0.0.0:2222)"
 exec "$sekishod" "${args[@]}"

@@ -47,9 +47,16 @@ init_data_dir() {
     || fail "init of $1 failed"
 }
 
-# write_config FILE [EXTRA_TOML]: API on a kernel-chosen loopback port.
+# write_config FILE [EXTRA_TOML]: API and SSH listener on kernel-chosen loopback ports (the SSH
+# listener is on by default on 0.0.0.0:2222: a test must never listen there). An EXTRA with its own
+# [ssh] table names its own listen address instead (a second [ssh] table is a TOML error).
 write_config() {
-  printf '[api]\nlisten = "127.0.0.1:0"\n%s\n' "${2:-}" >"$1"
+  local extra=${2:-} ssh='[ssh]\nlisten = "127.0.0.1:0"\n'
+  if grep -q '^\[ssh\]' <<<"$extra"; then
+    grep -q '^listen = "127\.' <<<"$extra" || fail "write_config: an [ssh] table needs a loopback listen"
+    ssh=
+  fi
+  printf "[api]\nlisten = \"127.0.0.1:0\"\n%s\n$ssh" "$extra" >"$1"
 }
 
 # wait_for_listen LOG PID TENTHS: waits (at most TENTHS tenths of a second) for the gateway's
@@ -123,3 +130,110 @@ one_time_password() {
 
 # audit_actions DATA_DIR: the actions of the audit chain, one per line, in order.
 audit_actions() { sql "$1" "SELECT action FROM audit_events ORDER BY seq;"; }
+
+# --- SSH gateway set-up shared by the SSH tests and bench/ssh_gateway_bench.sh ------------------
+# write_ssh_config FILE [EXTRA_TOML]: an [ssh] listener on a kernel-chosen loopback port, login
+# throttling out of the way, and one policy (1 approval by role:approver) for every host.
+write_ssh_config() {
+  local file=$1 extra=${2:-}
+  write_config "$file" "
+[ssh]
+listen = \"127.0.0.1:0\"
+$extra
+[auth]
+max_failures = 1000
+[[policy]]
+name = \"all\"
+hosts = [\"*\"]
+requesters = [\"role:requester\"]
+approvers = [\"role:approver\"]
+approvals = 1
+max_duration = \"4h\"
+"
+}
+
+# wait_for_ssh_listen: waits (bounded, 5 s) for "ssh listening on 127.0.0.1:PORT" in GW_LOG and
+# sets SSH_PORT.
+wait_for_ssh_listen() {
+  local i
+  SSH_PORT=
+  for i in $(seq 1 50); do
+    SSH_PORT=$(grep -o 'ssh listening on 127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
+    [ -n "$SSH_PORT" ] && return 0
+    sleep 0.1
+  done
+  fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+}
+
+# ssh_granted_session DATA_DIR HOST_DIR HOST_NAME [KEY]: with a started gateway (GW_PORT,
+# SSH_PORT) and a running sshd_host.sh host: operator login, users alice (requester), bob
+# (approver) and audrey (auditor), the host registered with the account's password vaulted (set
+# inside the host, never shown) or, given KEY, that private key vaulted (its .pub authorized on
+# the host), alice's key $TMP/alice.key registered, alice's request for ACCOUNT@HOST approved
+# (SSH_REQUEST_ID), and $TMP/known_hosts pinning the gateway's host key. The account is root,
+# or SSH_ACCOUNT (a user created by sshd_host.sh start).
+ssh_granted_session() {
+  local data=$1 hostdir=$2 host=$3 key=${4:-} acct=${SSH_ACCOUNT:-root} u name port pw
+  login_as op admin "$(one_time_password "$data")" "operator-Password-1" >/dev/null 2>&1 ||
+    fail "operator login"
+  for u in alice:requester bob:approver audrey:auditor; do
+    name=${u%%:*}
+    printf '%s\n' "$name-Initial-pw1" |
+      cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null || fail "users add $u"
+    login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>"$TMP/login.err" ||
+      fail "login $name: $(cat "$TMP/login.err")"
+  done
+  port=$(cat "$hostdir/port")
+  cli_as op hosts add "$host" --address "127.0.0.1:$port" >/dev/null || fail "hosts add $host"
+  if [ -n "$key" ]; then
+    bash "$(dirname "${BASH_SOURCE[0]}")/sshd_host.sh" authorize "$hostdir" "$acct" <"$key.pub"
+    cli_as op accounts add "$acct@$host" --key "$key" >/dev/null || fail "accounts add"
+  else
+    pw="Root-Vaulted-$RANDOM$RANDOM-pw"
+    printf '%s\n' "$pw" | bash "$(dirname "${BASH_SOURCE[0]}")/sshd_host.sh" passwd "$hostdir" "$acct" ||
+      fail "passwd $acct"
+    printf '%s\n' "$pw" | cli_as op accounts add "$acct@$host" --password-stdin >/dev/null ||
+      fail "accounts add"
+  fi
+  [ -f "$TMP/alice.key" ] || ssh-keygen -q -t ed25519 -N '' -C alice -f "$TMP/alice.key" </dev/null
+  cli_as alice keys add "$TMP/alice.key.pub" >/dev/null || fail "keys add alice"
+  SSH_REQUEST_ID=$(cli_as alice request "$acct@$host" --reason "scale and bench" --duration 4h) ||
+    fail "request"
+  cli_as bob approve "$SSH_REQUEST_ID" >/dev/null || fail "approve"
+  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$data/ssh_host_ed25519_key.pub")" \
+    >"$TMP/known_hosts"
+}
+
+# pss_kb PID...: the sum of the processes' proportional set sizes in kB (gone PIDs count 0).
+pss_kb() {
+  [ $# -gt 0 ] || { echo 0; return 0; }
+  local pid files=()
+  for pid in "$@"; do files+=("/proc/$pid/smaps_rollup"); done
+  cat "${files[@]}" 2>/dev/null | awk '/^Pss:/ {s += $2} END {print s + 0}'
+}
+
+# rss_kb PID: the process's resident set size in kB (0 when gone).
+rss_kb() {
+  local v
+  v=$(awk '/^VmRSS:/ {print $2}' "/proc/$1/status" 2>/dev/null || true)
+  echo $((10#${v:-0}))
+}
+
+# descendant_pids PID [COMM]: PIDs below PID in the process tree (children, grandchildren, …),
+# only those named COMM when given, one per line.
+descendant_pids() {
+  ps -e -o pid=,ppid=,comm= | awk -v root="$1" -v want="${2:-}" '
+    { parent[$1] = $2; name[$1] = $3 }
+    END {
+      for (p in parent) {
+        q = parent[p]
+        for (depth = 0; depth < 64 && q != "" && q != 0; depth++) {
+          if (q == root) { if (want == "" || name[p] == want) print p; break }
+          q = parent[q]
+        }
+      }
+    }'
+}
+
+# child_pids PID: the PIDs whose parent is PID, one per line.
+child_pids() { pgrep -P "$1" || true; }

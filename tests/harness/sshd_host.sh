@@ -11,8 +11,10 @@
 #       listens (bounded wait, 10 s). PID is the sshd itself (unshare and the setup shell exec
 #       into it): stop it by that PID. Also writes DIR/port, DIR/pid; sshd's log is DIR/sshd.log.
 #       Host keys: DIR/ssh_host_{ed25519,ecdsa}_key(.pub); set SSHD_HOST_KEY_TYPES to change
-#       the list (e.g. "ed25519 ecdsa rsa"). DIR is made 0711; its parents must be traversable
-#       (o+x) by the accounts for key logins (sshd reads authorized_keys as the user).
+#       the list (e.g. "ed25519 ecdsa rsa"). SSHD_HOST_EXTRA_CONFIG: sshd_config lines that take
+#       precedence over the defaults (e.g. "MaxStartups 1200"). DIR is made 0711; its parents
+#       must be traversable (o+x) by the accounts for key logins (sshd reads authorized_keys as
+#       the user).
 #   sshd_host.sh passwd DIR USER          (new password on stdin, one line; never an argument)
 #       Runs chpasswd inside the running host's mount namespace (nsenter on its PID).
 #   sshd_host.sh authorize DIR USER       (OpenSSH public key line(s) on stdin)
@@ -104,6 +106,8 @@ inner() {
 write_config() {
   local dir=$1 port=$2 t
   {
+    # sshd keeps the first value of a keyword: extra lines go first so that they override.
+    [ -z "${SSHD_HOST_EXTRA_CONFIG:-}" ] || printf '%s\n' "$SSHD_HOST_EXTRA_CONFIG"
     echo "ListenAddress 127.0.0.1"
     echo "Port $port"
     for t in $KEY_TYPES; do echo "HostKey $dir/ssh_host_${t}_key"; done

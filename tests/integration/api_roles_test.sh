@@ -7,7 +7,7 @@ harness="$(dirname "$0")/../harness"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-printf '[api]\nlisten = "127.0.0.1:0"\n' >"$TMP/c.toml"
+printf '[api]\nlisten = "127.0.0.1:0"\n[ssh]\nlisten = "127.0.0.1:0"\n' >"$TMP/c.toml"
 start_gateway "$dir" "$TMP/c.toml"
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" 2>/dev/null || fail "operator login"
 for u in rita:requester audrey:auditor; do

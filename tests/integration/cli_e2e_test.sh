@@ -141,7 +141,7 @@ port=$GW_PORT
 stop_gateway TERM
 init_data_dir "$TMP/var2"
 new_fp=$(json_field "$TMP/init-var2.json" tls_certificate_fingerprint)
-printf '[api]\nlisten = "127.0.0.1:%s"\n' "$port" >"$TMP/c2.toml"
+printf '[api]\nlisten = "127.0.0.1:%s"\n[ssh]\nlisten = "127.0.0.1:0"\n' "$port" >"$TMP/c2.toml"
 start_gateway "$TMP/var2" "$TMP/c2.toml"
 [ "$GW_PORT" = "$port" ] || fail "the new gateway is not at the same port"
 otp2=$(json_field "$TMP/init-var2.json" one_time_password)

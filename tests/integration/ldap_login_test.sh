@@ -15,6 +15,8 @@ init_data_dir "$dir"
 cat >"$TMP/c.toml" <<TOML
 [api]
 listen = "127.0.0.1:0"
+[ssh]
+listen = "127.0.0.1:0"
 [directory]
 kind = "ldap"
 url = "$SLAPD_LDAPS_URL"

@@ -5,7 +5,7 @@ source "$(dirname "$0")/../harness/lib.sh"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-printf '[api]\nlisten = "127.0.0.1:0"\n[auth]\nmax_failures = 3\nlockout = "10m"\n' >"$TMP/c.toml"
+printf '[api]\nlisten = "127.0.0.1:0"\n[ssh]\nlisten = "127.0.0.1:0"\n[auth]\nmax_failures = 3\nlockout = "10m"\n' >"$TMP/c.toml"
 start_gateway "$dir" "$TMP/c.toml"
 otp=$(one_time_password "$dir")
 

@@ -4,7 +4,7 @@ source "$(dirname "$0")/../harness/lib.sh"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-printf '[api]\nlisten = "127.0.0.1:0"\nmax_body_bytes = 4096\n[audit]\ncheckpoint_interval = "1s"\n' >"$TMP/c.toml"
+printf '[api]\nlisten = "127.0.0.1:0"\nmax_body_bytes = 4096\n[ssh]\nlisten = "127.0.0.1:0"\n[audit]\ncheckpoint_interval = "1s"\n' >"$TMP/c.toml"
 start_gateway "$dir" "$TMP/c.toml"
 
 body=$(health "$dir") || fail "health request failed (TLS verified against tls.crt)"
@@ -49,7 +49,7 @@ grep -q "6 events" "$TMP/verify" || fail "verify saw: $(cat "$TMP/verify")"
 tail -1 "$dir/audit-checkpoints.jsonl" | grep -q '"seq":6' || fail "final checkpoint does not cover the stop event"
 pass "SIGTERM/SIGINT stop cleanly; start and stop are audited and checkpointed"
 
-printf '[api]\nlisten = "127.0.0.1:0"\n[log]\nformat = "json"\n' >"$TMP/json.toml"
+printf '[api]\nlisten = "127.0.0.1:0"\n[ssh]\nlisten = "127.0.0.1:0"\n[log]\nformat = "json"\n' >"$TMP/json.toml"
 start_gateway "$dir" "$TMP/json.toml"
 health "$dir" >/dev/null
 stop_gateway TERM

@@ -24,13 +24,7 @@ approvals = 1
 max_duration = \"4h\"
 "
 start_gateway "$dir" "$TMP/c.toml"
-SSH_PORT=
-for _ in $(seq 1 50); do
-  SSH_PORT=$(grep -o 'ssh listening on 127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
-  [ -n "$SSH_PORT" ] && break
-  sleep 0.1
-done
-[ -n "$SSH_PORT" ] || fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+wait_for_ssh_listen
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 for u in alice:requester mallory:requester bob:approver audrey:auditor; do
@@ -121,7 +115,12 @@ env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/pty
 grep -qE '^result +OK$' "$TMP/v.out" || fail "verify report: $(cat "$TMP/v.out")"
 hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$sid_pty';")
 [ -n "$hash" ] && [ "$(audit_count session.end "$hash")" -eq 1 ] || fail "session.end lacks the hash $hash"
-pass "sessions lists both; replay and asciinema show the output; the .skr verifies with signing.pub"
+for f in "$dir/recordings/$sid_pty.skr.seek" "$dir/recordings/$sid_pty.skr.text"; do
+  [ -s "$f" ] || fail "the core wrote no index file $f: $(ls "$dir/recordings"; tail -5 "$GW_LOG")"
+done
+cli_as audrey --json sessions search "$marker" >"$TMP/search.json" || fail "sessions search"
+grep -qF "$sid_pty" "$TMP/search.json" || fail "search by the text index misses: $(cat "$TMP/search.json")"
+pass "sessions lists both; replay and asciinema show the output; the .skr verifies with signing.pub; index files written and searched"
 
 # --- a worker killed mid-session ---------------------------------------------------------------
 # A pty session blocked in cat (a lost connection hangs up its pty on the target, so nothing

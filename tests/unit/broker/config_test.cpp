@@ -49,6 +49,7 @@ approvals = 2
 max_duration = "4h"
 modes = ["session"]
 require_ticket = true
+allow_upload = false
 [[policy]]
 name = "rest"
 hosts = ["*"]
@@ -79,6 +80,9 @@ url = "https://chat.example.com/hooks/T0/B0/secret"
   EXPECT_EQ(web.max_duration, std::chrono::hours(4));
   EXPECT_EQ(web.modes, (std::vector<approval::Mode>{approval::Mode::kSession}));
   EXPECT_TRUE(web.require_ticket);
+  EXPECT_FALSE(web.allow_upload);
+  EXPECT_TRUE(web.allow_download);
+  EXPECT_TRUE(c->policy.rules[1].allow_upload);
   EXPECT_EQ(c->policy.rules[1].approvals, 1);
   EXPECT_EQ(c->policy.rule_for({"db01", ""})->name, "rest");
   EXPECT_EQ(c->policy.rule_for({"gw", "dmz"})->name, "web");
@@ -110,6 +114,7 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
   expect_error(rule + "approver = [\"role:approver\"]\n", "policy[0].approver: unknown key");
   expect_error(rule + "require_ticket = \"yes\"\n",
                "policy[0].require_ticket: must be true or false");
+  expect_error(rule + "allow_download = 0\n", "policy[0].allow_download: must be true or false");
   expect_error(rule + rule, "policy: policy[1] (p).name: used by an earlier policy");
   expect_error(
       "[[policy]]\nname = \"p\"\nhosts = [\"*\"]\nrequesters = [\"role:admin\"]\n"

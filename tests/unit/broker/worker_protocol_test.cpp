@@ -121,6 +121,12 @@ TEST(WorkerProtocol, WhitelistFollowsTheSessionInOrder) {
     EXPECT_FALSE(allowed(Stage::kStart, t)) << t;
   }
   EXPECT_TRUE(allowed(Stage::kStart, "auth_pubkey"));
+  EXPECT_TRUE(allowed(Stage::kStart, "auth_password"));
+  EXPECT_FALSE(allowed(Stage::kStart, "auth_totp"));  // a code only right after a good password
+  EXPECT_TRUE(allowed(Stage::kSecondFactor, "auth_totp"));
+  for (const char* t : {"auth_pubkey", "auth_password", "authorize", "credential"}) {
+    EXPECT_FALSE(allowed(Stage::kSecondFactor, t)) << t;
+  }
   // No credential before a grant, no recording before the target's host key is checked.
   EXPECT_FALSE(allowed(Stage::kAuthenticated, "credential"));
   EXPECT_TRUE(allowed(Stage::kAuthenticated, "authorize"));

@@ -1,0 +1,28 @@
+// The user name an SSH client gives the gateway: `ACCOUNT@HOST` (the key or the prompts say who
+// the gateway user is) or `GATEWAYUSER@ACCOUNT@HOST` (a gateway-user hint: no user prompt, and
+// a key must belong to that user). Parsed alike by the worker (to choose its prompts) and by the
+// core (which trusts nothing the worker says).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace sekisho::broker {
+
+struct LoginName {
+  std::optional<std::string> gateway_user;  // the hint, when given
+  std::string account;
+  std::string host;
+  std::string target() const { return account + "@" + host; }
+};
+
+// Longest SSH user name accepted (hint + target).
+inline constexpr std::size_t kMaxLoginName = 400;
+
+// Splits at the last two '@': host and account follow split_target's rules; whatever precedes
+// them is the hint (a directory name may itself hold '@'), 1-256 visible characters. Pure.
+[[nodiscard]] Result<LoginName> parse_login_name(const std::string& name);
+
+}  // namespace sekisho::broker

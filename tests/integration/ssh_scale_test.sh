@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# 100 concurrent real OpenSSH sessions through a real gateway to one real sshd host, each echoing
+# 64 KiB of random data through `cat` on the target: every session returns exactly what it sent,
+# all workers exit afterwards, every session row ends with a recording that verifies, and the
+# core's memory does not keep growing from one round of 100 sessions to the next.
+#
+# Memory figures are printed (RSS and PSS of the core and its workers, from /proc by PID). The
+# core's allocator keeps freed memory, so "back to baseline" is checked honestly as: a second
+# identical round grows the core's RSS by at most SCALE_GROWTH_KB over the first round's
+# after-value (a leak per session shows up there), and the first round stays within a generous
+# bound of the baseline.
+source "$(dirname "$0")/../harness/lib.sh"
+harness="$(dirname "$0")/../harness"
+
+SESSIONS=${SSH_SCALE_SESSIONS:-100}
+PAYLOAD_BYTES=${SSH_SCALE_PAYLOAD_BYTES:-65536}
+GROWTH_KB=${SSH_SCALE_GROWTH_KB:-8192}      # round 2 over round 1, after both ended
+FIRST_KB=${SSH_SCALE_FIRST_ROUND_KB:-65536} # round 1 over the idle baseline
+[[ "$SESSIONS" =~ ^[0-9]+$ ]] && [ "$SESSIONS" -ge 1 ] && [ "$SESSIONS" -le 500 ] ||
+  fail "SSH_SCALE_SESSIONS must be 1..500"
+
+dir="$TMP/var"
+init_data_dir "$dir"
+# The default max_startups (50) would turn away part of a burst of 100 connections.
+write_ssh_config "$TMP/c.toml" "${SSH_SCALE_LIMITS_TOML-max_sessions = 1000
+max_startups = 1000}"
+start_gateway "$dir" "$TMP/c.toml"
+wait_for_ssh_listen
+
+mkdir -p "$TMP/web01"
+# 100 connections at once: sshd's default MaxStartups (here 50:30:100) would drop some.
+# A plain account "app": root's shell on this machine reads /root/.bashrc (sshd makes bash read it
+# even for a command), which costs seconds per session here. Its key file must be reachable.
+chmod 0711 "$TMP"
+read -r web_port web_pid < <(SSHD_HOST_EXTRA_CONFIG="MaxStartups 1000" \
+  bash "$harness/sshd_host.sh" start "$TMP/web01" web01 app)
+STARTED_PIDS+=("$web_pid")
+SSH_ACCOUNT=app ssh_granted_session "$dir" "$TMP/web01" web01
+
+head -c "$PAYLOAD_BYTES" /dev/urandom >"$TMP/payload"
+want=$(sha256sum <"$TMP/payload")
+
+# gateway_mem: "CORE_RSS CORE_PSS WORKERS WORKERS_PSS" in kB.
+gateway_mem() {
+  local workers
+  mapfile -t workers < <(child_pids "$GW_PID")
+  echo "$(rss_kb "$GW_PID") $(pss_kb "$GW_PID") ${#workers[@]} $(pss_kb "${workers[@]}")"
+}
+
+# round NAME: SESSIONS concurrent sessions. Each sends the payload, then keeps its stdin open until
+# the gate file exists, so that all of them are live at once when the peak is measured.
+round() {
+  local name=$1 i pids=() gate="$TMP/gate-$1" done_n=0 rc
+  for i in $(seq 1 "$SESSIONS"); do
+    {
+      cat "$TMP/payload"
+      for _ in $(seq 1 500); do [ -e "$gate" ] || ! kill -0 $$ 2>/dev/null && break; sleep 0.5; done
+    } | timeout 240 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
+      -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+      -o ConnectTimeout=120 app@web01@127.0.0.1 cat >"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
+    pids+=("$!")
+    STARTED_PIDS+=("$!")
+  done
+  # Bounded wait until every session has echoed the whole payload back.
+  local peak_pss=0 m
+  for _ in $(seq 1 400); do
+    done_n=$(stat -c %s "$TMP/$name-"*.out | awk -v n="$PAYLOAD_BYTES" '$1 >= n {c++} END {print c + 0}')
+    read -r -a m < <(gateway_mem)
+    [ $((m[1] + m[3])) -gt "$peak_pss" ] && peak_pss=$((m[1] + m[3])) && peak=("${m[@]}")
+    [ "$done_n" -eq "$SESSIONS" ] && break
+    # Sessions stay open until the gate: a client that has already ended failed.
+    for i in "${pids[@]}"; do kill -0 "$i" 2>/dev/null || break 2; done
+    sleep 0.5
+  done
+  echo "round $name (${SECONDS}s): $done_n/$SESSIONS sessions echoed the payload; peak: core RSS ${peak[0]} kB" \
+    "PSS ${peak[1]} kB, ${peak[2]} workers PSS ${peak[3]} kB" \
+    "($(((peak[1] + peak[3]) / SESSIONS)) kB per session)"
+  [ "$done_n" -eq "$SESSIONS" ] || fail "only $done_n of $SESSIONS sessions echoed (e.g. $(cat "$TMP/$name-1.err"))"
+  [ "${peak[2]}" -eq "$SESSIONS" ] || fail "peak shows ${peak[2]} workers, wanted $SESSIONS"
+  : >"$gate"
+  for i in $(seq 1 "$SESSIONS"); do
+    rc=0
+    wait "${pids[$((i - 1))]}" || rc=$?
+    [ "$rc" -eq 0 ] || fail "session $name-$i exit $rc: $(cat "$TMP/$name-$i.err")"
+    [ "$(sha256sum <"$TMP/$name-$i.out")" = "$want" ] || fail "session $name-$i echoed other bytes"
+  done
+  # Every worker exits once its connection ended (bounded wait).
+  for _ in $(seq 1 300); do
+    [ -z "$(child_pids "$GW_PID")" ] && break
+    sleep 0.1
+  done
+  [ -z "$(child_pids "$GW_PID")" ] || fail "workers still running: $(child_pids "$GW_PID" | tr '\n' ' ')"
+}
+
+# sessions_by_state: "STATE COUNT" lines over all of alice's sessions.
+sessions_by_state() {
+  cli_as audrey --json sessions --user alice | python3 -c 'import collections, json, sys
+c = collections.Counter(s["state"] for s in json.load(sys.stdin)["sessions"])
+print(" ".join(f"{k}={v}" for k, v in sorted(c.items())))'
+}
+
+read -r -a base < <(gateway_mem)
+echo "baseline: core RSS ${base[0]} kB PSS ${base[1]} kB, ${base[2]} workers"
+round one
+read -r -a after1 < <(gateway_mem)
+echo "after round one: core RSS ${after1[0]} kB PSS ${after1[1]} kB, ${after1[2]} workers"
+states=$(sessions_by_state)
+[ "$states" = "closed=$SESSIONS" ] || fail "session states after round one: $states"
+pass "$SESSIONS concurrent sessions echoed ${PAYLOAD_BYTES} bytes each; all workers exited; all rows closed"
+
+# Every recording of round one verifies offline against the gateway's public signing key.
+cli_as audrey --json sessions --user alice | python3 -c 'import json, sys
+for s in json.load(sys.stdin)["sessions"]: print(s["id"])' >"$TMP/ids"
+n=0
+while read -r sid; do
+  cli_as audrey export "$sid" --format skr --out "$TMP/s.skr" >/dev/null </dev/null || fail "export $sid"
+  out=$(env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/s.skr" \
+    --public-key "$dir/signing.pub" </dev/null) || fail "verify $sid: $out"
+  grep -qE '^result +OK$' <<<"$out" || fail "verify report of $sid: $out"
+  n=$((n + 1))
+done <"$TMP/ids"
+[ "$n" -eq "$SESSIONS" ] || fail "$n recordings verified, wanted $SESSIONS"
+pass "all $n recordings verify"
+
+round two
+read -r -a after2 < <(gateway_mem)
+echo "after round two: core RSS ${after2[0]} kB PSS ${after2[1]} kB, ${after2[2]} workers"
+states=$(sessions_by_state)
+[ "$states" = "closed=$((2 * SESSIONS))" ] || fail "session states after round two: $states"
+[ "${after1[0]}" -le $((base[0] + FIRST_KB)) ] ||
+  fail "core RSS after round one ${after1[0]} kB > baseline ${base[0]} kB + $FIRST_KB kB"
+[ "${after2[0]}" -le $((after1[0] + GROWTH_KB)) ] ||
+  fail "core RSS grew from ${after1[0]} kB to ${after2[0]} kB over a second round (> $GROWTH_KB kB)"
+pass "core RSS: baseline ${base[0]} kB, after round one ${after1[0]} kB, after round two ${after2[0]} kB"
+
+stop_gateway TERM
+[ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
+bash "$harness/sshd_host.sh" stop "$TMP/web01"
