@@ -127,11 +127,17 @@ read -r -a after2 < <(gateway_mem)
 echo "after round two: core RSS ${after2[0]} kB PSS ${after2[1]} kB, ${after2[2]} workers"
 states=$(sessions_by_state)
 [ "$states" = "closed=$((2 * SESSIONS))" ] || fail "session states after round two: $states"
-[ "${after1[0]}" -le $((base[0] + FIRST_KB)) ] ||
-  fail "core RSS after round one ${after1[0]} kB > baseline ${base[0]} kB + $FIRST_KB kB"
-[ "${after2[0]}" -le $((after1[0] + GROWTH_KB)) ] ||
-  fail "core RSS grew from ${after1[0]} kB to ${after2[0]} kB over a second round (> $GROWTH_KB kB)"
-pass "core RSS: baseline ${base[0]} kB, after round one ${after1[0]} kB, after round two ${after2[0]} kB"
+if [ -n "${ASAN_OPTIONS:-}" ]; then
+  # AddressSanitizer holds freed memory in its quarantine (seen: 175 MB -> 499 MB after round
+  # one), so RSS says nothing about leaks there; LeakSanitizer checks those in that build.
+  echo "memory bounds not checked under AddressSanitizer: core RSS ${base[0]} -> ${after1[0]} -> ${after2[0]} kB"
+else
+  [ "${after1[0]}" -le $((base[0] + FIRST_KB)) ] ||
+    fail "core RSS after round one ${after1[0]} kB > baseline ${base[0]} kB + $FIRST_KB kB"
+  [ "${after2[0]}" -le $((after1[0] + GROWTH_KB)) ] ||
+    fail "core RSS grew from ${after1[0]} kB to ${after2[0]} kB over a second round (> $GROWTH_KB kB)"
+  pass "core RSS: baseline ${base[0]} kB, after round one ${after1[0]} kB, after round two ${after2[0]} kB"
+fi
 
 stop_gateway TERM
 [ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
