@@ -12,7 +12,10 @@
 source "$(dirname "$0")/../harness/lib.sh"
 harness="$(dirname "$0")/../harness"
 
-SESSIONS=${SSH_SCALE_SESSIONS:-100}
+# Under AddressSanitizer each worker takes ~80 MB and several times the CPU: 100 at once on 2
+# cores did not all finish within the round's bound once (57 of 100 after 237 s), so that build
+# runs 30; the release build runs the 100 of issue 6.
+if [ -n "${ASAN_OPTIONS:-}" ]; then SESSIONS=${SSH_SCALE_SESSIONS:-30}; else SESSIONS=${SSH_SCALE_SESSIONS:-100}; fi
 PAYLOAD_BYTES=${SSH_SCALE_PAYLOAD_BYTES:-65536}
 GROWTH_KB=${SSH_SCALE_GROWTH_KB:-8192}      # round 2 over round 1, after both ended
 FIRST_KB=${SSH_SCALE_FIRST_ROUND_KB:-65536} # round 1 over the idle baseline
