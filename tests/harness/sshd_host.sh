@@ -90,6 +90,10 @@ inner() {
   if ! grep -qE 'pam_unix\.so.*nodelay' /etc/pam.d/common-auth; then
     sed -i -E 's/^(auth.*pam_unix\.so.*)$/\1 nodelay/' /etc/pam.d/common-auth
   fi
+  # pam_systemd would register every test login with the machine's logind (where systemd runs,
+  # as on a fresh CI machine): the accounts exist only in this overlay, and a burst of logins
+  # then waits on logind. A test host keeps its sessions to itself.
+  sed -i -E '/pam_systemd\.so/d' /etc/pam.d/common-session /etc/pam.d/common-session-noninteractive 2>/dev/null || true
   local user
   for user in "$@"; do
     if ! id -u "$user" >/dev/null 2>&1; then

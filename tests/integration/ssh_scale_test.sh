@@ -53,7 +53,12 @@ gateway_mem() {
 # round NAME: SESSIONS concurrent sessions. Each sends the payload, then keeps its stdin open until
 # the gate file exists, so that all of them are live at once when the peak is measured.
 round() {
-  local name=$1 i pids=() gate="$TMP/gate-$1" done_n=0 rc
+  local name=$1 i pids=() gate="$TMP/gate-$1" done_n=0 rc ended=""
+  # Opens the gate before failing, so that the clients' stdin loops end instead of running on.
+  round_fail() {
+    : >"$gate"
+    fail "$@"
+  }
   for i in $(seq 1 "$SESSIONS"); do
     {
       cat "$TMP/payload"
@@ -63,6 +68,9 @@ round() {
       -o ConnectTimeout=120 app@web01@127.0.0.1 cat >"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
     pids+=("$!")
     STARTED_PIDS+=("$!")
+    # A steady stream (10 connections a second) rather than one instant burst: all sessions are
+    # still live at once at the peak, held open by the gate.
+    sleep 0.1
   done
   # Bounded wait until every session has echoed the whole payload back.
   local peak_pss=0 m
@@ -72,14 +80,24 @@ round() {
     [ $((m[1] + m[3])) -gt "$peak_pss" ] && peak_pss=$((m[1] + m[3])) && peak=("${m[@]}")
     [ "$done_n" -eq "$SESSIONS" ] && break
     # Sessions stay open until the gate: a client that has already ended failed.
-    for i in "${pids[@]}"; do kill -0 "$i" 2>/dev/null || break 2; done
+    ended=""
+    for i in $(seq 1 "$SESSIONS"); do
+      kill -0 "${pids[$((i - 1))]}" 2>/dev/null || { ended=$i; break; }
+    done
+    [ -z "$ended" ] || break
     sleep 0.5
   done
   echo "round $name (${SECONDS}s): $done_n/$SESSIONS sessions echoed the payload; peak: core RSS ${peak[0]} kB" \
     "PSS ${peak[1]} kB, ${peak[2]} workers PSS ${peak[3]} kB" \
     "($(((peak[1] + peak[3]) / SESSIONS)) kB per session)"
-  [ "$done_n" -eq "$SESSIONS" ] || fail "only $done_n of $SESSIONS sessions echoed (e.g. $(cat "$TMP/$name-1.err"))"
-  [ "${peak[2]}" -eq "$SESSIONS" ] || fail "peak shows ${peak[2]} workers, wanted $SESSIONS"
+  if [ "$done_n" -ne "$SESSIONS" ]; then
+    echo "gateway log (last lines):" && tail -n 20 "$GW_LOG"
+    echo "target sshd log (last lines):" && tail -n 20 "$TMP/web01/sshd.log"
+    [ -z "$ended" ] || round_fail "only $done_n of $SESSIONS sessions echoed; session $name-$ended" \
+      "ended early: $(cat "$TMP/$name-$ended.err")"
+    round_fail "only $done_n of $SESSIONS sessions echoed within the bound (e.g. $(cat "$TMP/$name-1.err"))"
+  fi
+  [ "${peak[2]}" -eq "$SESSIONS" ] || round_fail "peak shows ${peak[2]} workers, wanted $SESSIONS"
   : >"$gate"
   for i in $(seq 1 "$SESSIONS"); do
     rc=0
