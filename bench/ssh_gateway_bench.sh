@@ -138,12 +138,12 @@ for p in "${PATHS[@]}"; do
     for _ in $(seq 1 "$REPEAT"); do
       t0=$(now)
       if [ "$dirn" = down ]; then
-        got=$(bssh "$p" "cat $TMP/blob" </dev/null | wc -c)
+        got=$(bssh "$p" "cat $TMP/blob" </dev/null | wc -c) || got="$got (ssh failed)"
       else
-        got=$(bssh "$p" 'wc -c' <"$TMP/blob")
+        got=$(bssh "$p" 'wc -c' <"$TMP/blob") || got="${got:-0} (ssh failed)"
       fi
       t1=$(now)
-      [ "$((10#$got))" -eq "$bytes" ] || fail "$p $dirn: $got of $bytes bytes arrived"
+      [ "$got" = "$bytes" ] || fail "$p $dirn: $got of $bytes bytes arrived; gateway log: $(tail -n 5 "$GW_LOG")"
       awk -v b="$bytes" -v a="$t0" -v c="$t1" 'BEGIN {printf "%.1f\n", b / 1e6 / (c - a)}' >>"$TMP/rates"
     done
     R[$p.$dirn]=$(median <"$TMP/rates")
@@ -163,9 +163,11 @@ for p in "${PATHS[@]}"; do
   R[$p.setup]=$(median <"$TMP/setup")
   # A pty, as for a keystroke: OpenSSH sets TCP_NODELAY only for interactive sessions (without
   # one, Nagle and delayed ACKs add milliseconds on the OpenSSH paths), and raw mode so that the
-  # terminal does not echo the byte a second time.
+  # terminal does not echo the byte a second time. dd ends after exactly the bytes ssh_echo_rtt
+  # sends (its 20 warm-up round trips and RTT_N timed ones): a raw pty passes no end-of-file, so
+  # `cat` would never end.
   read -r med p99 mx < <("$RTT" "$RTT_N" --ready timeout 600 ssh -tt -F "$TMP/ssh_config" "$p" \
-    'stty raw -echo; printf R; exec cat') ||
+    "stty raw -echo; printf R; exec dd bs=1 count=$((RTT_N + 20)) status=none") ||
     fail "$p: echo round trip failed"
   R[$p.rtt]=$med
   R[$p.rtt99]=$p99

@@ -35,6 +35,8 @@ using SshEvent = CHandle<ssh_event_struct, ssh_event_free>;
 constexpr std::size_t kMaxEnv = 32;
 constexpr auto kSetupLimit = std::chrono::seconds(120);  // login + first request, like sshd's
                                                          // LoginGraceTime
+// How long a worker waits for the client to hang up after the session channel closed.
+constexpr auto kHangUpLimit = std::chrono::seconds(30);
 
 constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like sshd
 
@@ -334,6 +336,16 @@ void finish_client(Worker& w, ssh_event event) {
     if (ssh_event_dopoll(event, 100) == SSH_ERROR) break;
   }
   ssh_blocking_flush(w.client, 2000);
+  // The last bytes may still sit in the kernel's send queue. Closing the socket while the client's
+  // window adjustments lie unread in the receive queue makes the kernel send a reset, which throws
+  // away what the client has not read yet (the tail of a download). So after the channel close,
+  // read on until the client, which has then read everything, hangs up.
+  const int waits = w.channel != nullptr && ssh_channel_is_closed(w.channel)
+                        ? static_cast<int>(kHangUpLimit / std::chrono::milliseconds(100))
+                        : 0;
+  for (int i = 0; i < waits && ssh_is_connected(w.client); ++i) {
+    if (ssh_event_dopoll(event, 100) == SSH_ERROR) break;
+  }
   ssh_disconnect(w.client);
 }
 
