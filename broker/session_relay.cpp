@@ -313,8 +313,21 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
   const bool transfer = w.sftp || w.scp;
   const TransferPolicy policy{w.grant.value("allow_upload", true),
                               w.grant.value("allow_download", true)};
+  // Whether bytes already sit in libssh's buffers with room to move them: reading one stream can
+  // pull another stream's packet off the socket, and poll() would then not wake for it.
+  const auto more_ready = [&] {
+    const auto movable = [](ssh_channel from, int stream, ssh_channel to) {
+      return ssh_channel_poll(from, stream) > 0 && ssh_channel_window_size(to) > 0;
+    };
+    return movable(w.target_channel, 0, w.channel) || movable(w.target_channel, 1, w.channel) ||
+           movable(w.channel, 0, w.target_channel) ||
+           (to_client.size() > 0 && ssh_channel_window_size(w.channel) > 0) ||
+           (to_target.size() > 0 && ssh_channel_window_size(w.target_channel) > 0);
+  };
+  bool again = false;
   for (;;) {
-    const int rc = ssh_event_dopoll(event, 200);
+    const int rc = ssh_event_dopoll(event, again ? 0 : 200);
+    w.data_seen = false;
     if (transfer) {
       pump_transfer(w, to_target, to_client);
       if (w.sftp && w.sftp->lost() && (!policy.upload || !policy.download)) {
@@ -358,6 +371,8 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
       return "client disconnected";
     }
     if (rc == SSH_ERROR && !ssh_is_connected(target)) break;
+    const bool ready = more_ready();
+    again = ready || w.data_seen;
   }
   // Forward in order (notes pitfall 4): data (above), exit status or signal, EOF, close.
   std::string reason = "target closed";
@@ -384,6 +399,7 @@ Result<void> start_target_channel(Worker& w, ssh_session target) {
   w.target_cb.userdata = &w;
   w.target_cb.channel_exit_status_function = on_exit_status;
   w.target_cb.channel_exit_signal_function = on_exit_signal;
+  w.target_cb.channel_data_function = note_channel_data;
   ssh_callbacks_init(&w.target_cb);
   ssh_set_channel_callbacks(w.target_channel, &w.target_cb);
   if (w.pty &&

@@ -188,6 +188,7 @@ ssh_channel on_session_channel(ssh_session session, void* ud) noexcept {
   cb.channel_subsystem_request_function = on_subsystem;
   cb.channel_auth_agent_req_function = on_agent;
   cb.channel_x11_req_function = on_x11;
+  cb.channel_data_function = note_channel_data;
   ssh_callbacks_init(&cb);
   ssh_set_channel_callbacks(w.channel, &cb);
   return w.channel;

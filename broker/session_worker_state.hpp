@@ -60,6 +60,7 @@ struct Worker {
   ssh_channel target_channel = nullptr;
   recorder::Writer* writer = nullptr;
   bool record_failed = false;
+  bool data_seen = false;  // set by note_channel_data
   std::optional<int> exit_status;
   std::string exit_signal;
   bool exit_core = false;
@@ -96,5 +97,13 @@ void refuse_session(Worker& w, const std::string& message);
 // Runs the granted session: target login, recording, relay, signed close, end (reported to the
 // core). Any refusal reaches the user on the channel's stderr.
 void run_session(Worker& w, ssh_event event);
+
+// Channel data callback for both channels: leaves the bytes in libssh's buffer (the relay reads
+// them, as the windows allow) and notes that some arrived, so that the relay does not sleep in
+// poll() for a packet that a read of another stream already took off the socket.
+inline int note_channel_data(ssh_session, ssh_channel, void*, uint32_t, int, void* ud) noexcept {
+  static_cast<Worker*>(ud)->data_seen = true;
+  return 0;
+}
 
 }  // namespace sekisho::broker::worker_detail
