@@ -138,8 +138,8 @@ Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config)
 Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config) {
   if (!root.contains("ssh")) return ok();
   const auto& t = root.as_table().at("ssh");
-  const std::set<std::string> keys{"listen", "max_sessions", "max_startups", "warn_before",
-                                   "worker_user"};
+  const std::set<std::string> keys{"listen",      "max_sessions", "max_startups",
+                                   "warn_before", "worker_user",  "recording_queue_bytes"};
   if (auto r = rd.only_keys(t, "ssh", keys); !r) return r;
   if (t.contains("worker_user")) {
     auto user = rd.string_at(t, "ssh", "worker_user");
@@ -159,6 +159,14 @@ Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config)
           rd.error(std::string("ssh.") + key, "must be an integer from 1 to 100000"));
     }
     *out = static_cast<std::size_t>(v.as_integer());
+  }
+  if (t.contains("recording_queue_bytes")) {
+    const auto& v = t.as_table().at("recording_queue_bytes");
+    if (!v.is_integer() || v.as_integer() < 1048576 || v.as_integer() > 1073741824) {
+      return tl::make_unexpected(rd.error("ssh.recording_queue_bytes",
+                                          "must be an integer from 1048576 to 1073741824"));
+    }
+    config.ssh_limits.recording_queue_bytes = static_cast<std::size_t>(v.as_integer());
   }
   if (t.contains("warn_before")) {
     auto text = rd.string_at(t, "ssh", "warn_before");

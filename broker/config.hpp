@@ -41,6 +41,9 @@ struct SshLimits {
   std::string worker_user = "nobody";
   // How long before a request's window ends its live sessions are warned ([ssh] warn_before).
   std::chrono::seconds warn_before{300};
+  // Session output that may wait for the recorder ([ssh] recording_queue_bytes); when it is full
+  // the worker stops reading from the session until the recorder caught up (back-pressure).
+  std::size_t recording_queue_bytes = 16 * 1024 * 1024;
 };
 
 struct Config {

@@ -123,8 +123,11 @@ Result<std::unique_ptr<recorder::Writer>> open_writer(Worker& w, wire::Fd& dir) 
   recorder::DataKey dk{std::move(*data_key),
                        Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
   // `dir` is the recording file the core created (not a directory): the writer takes it over.
+  recorder::WriterOptions options;
+  options.queue_bytes = std::clamp<std::size_t>(
+      reply->value("queue_bytes", options.queue_bytes), std::size_t{1} << 20, std::size_t{1} << 30);
   return recorder::Writer::create_at(dir.release(), reply->value("file", "recording"), header,
-                                     std::move(dk), reply->value("signer_pem", ""));
+                                     std::move(dk), reply->value("signer_pem", ""), options);
 }
 
 void on_exit_status(ssh_session, ssh_channel, int status, void* ud) noexcept {
@@ -150,8 +153,11 @@ int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::
     const int avail = ssh_channel_poll(from, is_stderr ? 1 : 0);
     if (avail <= 0) break;
     const std::uint32_t window = ssh_channel_window_size(to);
+    const std::size_t room = w.record_room();
     const auto want = std::min<std::uint32_t>(
-        {static_cast<std::uint32_t>(avail), window, static_cast<std::uint32_t>(buf.size())});
+        {static_cast<std::uint32_t>(avail), window, static_cast<std::uint32_t>(buf.size()),
+         static_cast<std::uint32_t>(std::min<std::size_t>(room, buf.size()))});
+    if (room == 0) w.record_waiting = true;
     if (want == 0) break;
     const int n = ssh_channel_read_nonblocking(from, buf.data(), want, is_stderr ? 1 : 0);
     if (n <= 0) break;
@@ -326,8 +332,10 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
   };
   bool again = false;
   for (;;) {
-    const int rc = ssh_event_dopoll(event, again ? 0 : 200);
+    // Waiting for the recorder (back-pressure): look again soon, as its queue drains.
+    const int rc = ssh_event_dopoll(event, again ? 0 : w.record_waiting ? 5 : 200);
     w.data_seen = false;
+    w.record_waiting = false;
     if (transfer) {
       pump_transfer(w, to_target, to_client);
       if (w.sftp && w.sftp->lost() && (!policy.upload || !policy.download)) {

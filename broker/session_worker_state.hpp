@@ -60,7 +60,8 @@ struct Worker {
   ssh_channel target_channel = nullptr;
   recorder::Writer* writer = nullptr;
   bool record_failed = false;
-  bool data_seen = false;  // set by note_channel_data
+  bool data_seen = false;       // set by note_channel_data
+  bool record_waiting = false;  // the relay left bytes unread for want of recorder room
   std::optional<int> exit_status;
   std::string exit_signal;
   bool exit_core = false;
@@ -83,6 +84,15 @@ struct Worker {
       ssh_channel_write_stderr(channel, text.data(), static_cast<std::uint32_t>(text.size()));
     }
   }
+  // Bytes of session data the relay may read now: the recorder's free queue minus a reserve for
+  // markers and file-transfer events, and minus each record's overhead.
+  std::size_t record_room() const {
+    constexpr std::size_t kReserve = 64 * 1024;
+    if (writer == nullptr) return std::size_t{1} << 20;
+    const std::size_t room = writer->queue_room();
+    return room > kReserve ? room - kReserve : 0;
+  }
+
   void record(recorder::Record r) {
     if (writer == nullptr || record_failed) return;
     if (writer->append(std::move(r)) != recorder::AppendStatus::kOk) record_failed = true;

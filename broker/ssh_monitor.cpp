@@ -472,6 +472,7 @@ class Monitor {
                 {"data_key", hex_encode(data_key->key.bytes())},
                 {"wrapped_key", hex_encode(data_key->wrapped)},
                 {"signer_pem", ctx_.signer.public_pem()},
+                {"queue_bytes", ctx_.limits.recording_queue_bytes},
                 {"header",
                  {{"user", user_},
                   {"host", host_},

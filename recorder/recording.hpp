@@ -110,7 +110,8 @@ struct RecordingSummary {
 
 // Writes one recording. append() never blocks: records go to a bounded queue that a writer thread
 // seals into chunks (zstd, then AES-256-GCM), each carrying the hash of the previous chunk, and
-// writes with fdatasync per chunk. A process killed at any moment leaves a file whose complete
+// writes with one pwrite per chunk; fdatasync follows at most flush_interval after a write (and
+// at close), so a bulk stream is not bound by the disk's sync latency. A process killed at any moment leaves a file whose complete
 // chunks verify and replay. The seek and text indexes are written beside the file at close and
 // rebuilt by the reader from the chunks when missing.
 class Writer {
@@ -133,6 +134,10 @@ class Writer {
   // Thread-safe; never blocks on I/O. Anything but kOk means the record was not taken and the
   // session must be ended (the policy default: no unrecorded privileged session).
   virtual AppendStatus append(Record record) = 0;
+  // Thread-safe: how many bytes of records append() takes now before kQueueFull (each record
+  // costs its payload plus at most 16 bytes). A relay reads no more than this from the session, so
+  // a session faster than the disk slows to the recorder's pace instead of being ended.
+  virtual std::size_t queue_room() const = 0;
   // The first write error, if any (one line, no secrets).
   virtual std::optional<Error> failure() const = 0;
   // Drains the queue, writes the closing record signed by `sign`, syncs the file and the indexes.

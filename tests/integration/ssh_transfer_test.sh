@@ -9,7 +9,9 @@ harness="$(dirname "$0")/../harness"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-write_ssh_config "$TMP/c.toml"
+# The smallest recorder queue (1 MiB): the plain downloads below outrun the recorder, so the worker
+# must hold back (stop reading from the target) instead of ending the session on a full queue.
+write_ssh_config "$TMP/c.toml" "recording_queue_bytes = 1048576"
 start_gateway "$dir" "$TMP/c.toml"
 wait_for_ssh_listen
 mkdir -p "$TMP/web01"
@@ -73,13 +75,16 @@ for i in 1 2 3; do
   [ "$rc" -eq 0 ] || fail "download $i: rc $rc, $(stat -c %s "$TMP/client/cat.bin") of 3145728" \
     "bytes: $(cat "$TMP/cat.err")"
   [ "${got%% *}" = "$sha3" ] || fail "download $i: other bytes arrived"
+  reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
+print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["end_reason"])')
+  [ "$reason" = "exit 0" ] || fail "download $i: session ended with '$reason'"
 done
 rc=0
 timeout 120 ssh "${opts[@]}" -p "$SSH_PORT" 127.0.0.1 "cat >$tgt/up.bin" <"$TMP/client/three.bin" \
   2>"$TMP/cat.err" || rc=$?
 [ "$rc" -eq 0 ] || fail "upload: ssh rc $rc: $(cat "$TMP/cat.err")"
 [ "$(sum "$tgt/up.bin")" = "$sha3" ] || fail "upload: the target's copy differs"
-pass "3 MiB through ssh 'cat' three times down and once up: every byte arrives"
+pass "3 MiB through ssh 'cat' three times down and once up, recorder queue 1 MiB: every byte arrives, sessions end 'exit 0'"
 
 # --- scp -O (legacy) and default scp -------------------------------------------------------------
 head -c $((3 * 1024 * 1024 + 17)) /dev/urandom >"$TMP/client/small.bin"

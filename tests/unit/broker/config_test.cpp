@@ -31,6 +31,7 @@ listen = "[::1]:9443"
 max_body_bytes = 65536
 [ssh]
 listen = "127.0.0.1:0"
+recording_queue_bytes = 2097152
 [directory]
 kind = "local"
 [log]
@@ -68,6 +69,7 @@ url = "https://chat.example.com/hooks/T0/B0/secret"
   EXPECT_EQ(c->api.text(), "[::1]:9443");
   EXPECT_EQ(c->api_max_body_bytes, 65536u);
   EXPECT_EQ(c->ssh.port, 0);
+  EXPECT_EQ(c->ssh_limits.recording_queue_bytes, 2097152u);
   EXPECT_EQ(c->log_format, LogFormat::kJson);
   EXPECT_EQ(c->log_level, spdlog::level::debug);
   EXPECT_EQ(c->audit_checkpoint_interval, std::chrono::seconds(30));
@@ -133,6 +135,8 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
   expect_error("[auth]\ntoken_ttl = \"forever\"\n", "auth.token_ttl");
   expect_error("[directory]\nkind = \"nis\"\n", "directory.kind");
   expect_error("[api]\nmax_body_bytes = 1\n", "api.max_body_bytes");
+  expect_error("[ssh]\nrecording_queue_bytes = 65536\n",
+               "ssh.recording_queue_bytes: must be an integer from 1048576 to 1073741824");
   expect_error("[api\nlisten = \"x\"\n", "test.toml");  // TOML syntax error, still one line
 }
 

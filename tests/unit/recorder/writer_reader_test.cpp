@@ -225,6 +225,36 @@ TEST(WriterStatus, ARecordLargerThanTheQueueIsRefusedNotBlocked) {
   EXPECT_EQ(w->append(output(-1, "late")), AppendStatus::kClosed);
 }
 
+TEST(WriterStatus, QueueRoomShrinksWithAppendsAndComesBackAsTheWriterDrains) {
+  TempDir dir;
+  RecordingKeys keys;
+  WriterOptions o;
+  o.queue_bytes = 1 << 20;
+  auto w = testing::make_writer(keys, dir.path() / "room.skr", o);
+  EXPECT_EQ(w->queue_room(), o.queue_bytes);
+  // Fill the queue as a relay does: never more than the room (payload + 16 bytes per record).
+  std::size_t taken = 0;
+  for (int i = 0; i < 10000 && taken < 8 * o.queue_bytes; ++i) {
+    const std::size_t room = w->queue_room();
+    ASSERT_LE(room, o.queue_bytes);
+    if (room <= 16) {
+      usleep(1000);
+      continue;
+    }
+    const std::size_t n = std::min<std::size_t>(room - 16, 64 * 1024);
+    ASSERT_EQ(w->append(output(-1, std::string(n, 'r'))), AppendStatus::kOk) << "room " << room;
+    taken += n;
+  }
+  EXPECT_GE(taken, 8 * o.queue_bytes);  // the writer drained what was taken
+  bool drained = false;
+  for (int i = 0; i < 5000 && !drained; ++i) {
+    drained = w->queue_room() == o.queue_bytes;
+    if (!drained) usleep(1000);
+  }
+  EXPECT_TRUE(drained);
+  ASSERT_TRUE(w->close(keys.sign()));
+}
+
 TEST(WriterStatus, CapReachedStopsRecordingAndTheFileStaysUnderTheCap) {
   TempDir dir;
   RecordingKeys keys;
