@@ -379,8 +379,9 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
       return "client disconnected";
     }
     if (rc == SSH_ERROR && !ssh_is_connected(target)) break;
+    // While the recorder is behind, bytes wait in libssh on purpose: no busy loop over them.
     const bool ready = more_ready();
-    again = ready || w.data_seen;
+    again = !w.record_waiting && (ready || w.data_seen);
   }
   // Forward in order (notes pitfall 4): data (above), exit status or signal, EOF, close.
   std::string reason = "target closed";

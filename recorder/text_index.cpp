@@ -13,7 +13,7 @@ constexpr std::uint64_t kMaxSegments = 1ull << 32;
 
 // Length of the UTF-8 sequence starting at s[i] if valid and complete; 0 if invalid; -1 if it
 // could become valid with more bytes (cut at the end of s).
-int utf8_len(std::string_view s, std::size_t i) {
+[[gnu::always_inline]] inline int utf8_len(std::string_view s, std::size_t i) {
   const auto c = static_cast<unsigned char>(s[i]);
   if (c < 0x80) return 1;
   int n = 0;
@@ -83,7 +83,20 @@ void EscapeStripper::text(char ch, std::string& out, bool after_cr) {
 }
 
 void EscapeStripper::feed(std::string_view in, std::string& out) {
-  for (const char ch : in) {
+  out.reserve(out.size() + in.size());
+  for (std::size_t i = 0; i < in.size(); ++i) {
+    if (state_ == State::kText) {
+      // A run without control bytes is kept as it is, in one append (the common case).
+      std::size_t j = i;
+      while (j < in.size() && static_cast<unsigned char>(in[j]) >= 0x20 && in[j] != 0x7f) ++j;
+      if (j > i) {
+        out.append(in.data() + i, j - i);
+        after_cr_ = false;
+        i = j - 1;
+        continue;
+      }
+    }
+    const char ch = in[i];
     const auto c = static_cast<unsigned char>(ch);
     const bool after_cr = after_cr_;
     after_cr_ = c == '\r';
@@ -138,9 +151,11 @@ void EscapeStripper::feed(std::string_view in, std::string& out) {
 // text (a binary dump, `cat` of an image), only runs of at least 8 characters are kept, as
 // strings(1) does; otherwise random bytes would put ~40% of their size in the index.
 std::string searchable(std::string text) {
+  // Binary when more than a tenth of the bytes are invalid: the count stops once that is certain.
+  const std::size_t binary_above = text.size() / 10;
   std::size_t invalid = 0;
-  for (std::size_t i = 0; i < text.size();) {
-    if (static_cast<unsigned char>(text[i]) < 0x80) {  // the common case, without a call
+  for (std::size_t i = 0; i < text.size() && invalid <= binary_above;) {
+    if (static_cast<unsigned char>(text[i]) < 0x80) {  // the common case
       ++i;
       continue;
     }
@@ -149,7 +164,7 @@ std::string searchable(std::string text) {
     i += n > 0 ? static_cast<std::size_t>(n) : 1;
   }
   if (invalid == 0) return text;
-  const bool binary = invalid * 10 > text.size();
+  const bool binary = invalid > binary_above;
   std::string out;
   std::size_t run = 0;  // start of the current run of valid characters
   const auto end_run = [&](std::size_t end) {
