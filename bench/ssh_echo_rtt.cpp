@@ -5,10 +5,10 @@
 //
 // --ready: wait for the command to print "R" first (e.g. after `stty raw -echo` on a remote pty,
 // so that no byte is echoed by the terminal; a raw pty passes no end-of-file either, so such a
-// command must end by itself after 20 + ITERATIONS bytes, e.g. `dd bs=1 count=N`). Starts COMMAND with pipes on stdin and stdout, does
-// 20 untimed round trips (connection set-up, first-use costs), then ITERATIONS timed ones, and
-// prints "median_us P99_us max_us". Exits 1 with one line on stderr when the command does not echo
-// or exits unsuccessfully.
+// command must end by itself after 20 + ITERATIONS bytes, e.g. `dd bs=1 count=N`). Starts COMMAND
+// with pipes on stdin and stdout, does 20 untimed round trips (connection set-up, first-use costs),
+// then ITERATIONS timed ones, and prints "median_us P99_us max_us". Exits 1 with one line on stderr
+// when the command does not echo or exits unsuccessfully.
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>

@@ -163,8 +163,8 @@ Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config)
   if (t.contains("recording_queue_bytes")) {
     const auto& v = t.as_table().at("recording_queue_bytes");
     if (!v.is_integer() || v.as_integer() < 1048576 || v.as_integer() > 1073741824) {
-      return tl::make_unexpected(rd.error("ssh.recording_queue_bytes",
-                                          "must be an integer from 1048576 to 1073741824"));
+      return tl::make_unexpected(
+          rd.error("ssh.recording_queue_bytes", "must be an integer from 1048576 to 1073741824"));
     }
     config.ssh_limits.recording_queue_bytes = static_cast<std::size_t>(v.as_integer());
   }

@@ -124,8 +124,8 @@ Result<std::unique_ptr<recorder::Writer>> open_writer(Worker& w, wire::Fd& dir) 
                        Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
   // `dir` is the recording file the core created (not a directory): the writer takes it over.
   recorder::WriterOptions options;
-  options.queue_bytes = std::clamp<std::size_t>(
-      reply->value("queue_bytes", options.queue_bytes), std::size_t{1} << 20, std::size_t{1} << 30);
+  options.queue_bytes = std::clamp<std::size_t>(reply->value("queue_bytes", options.queue_bytes),
+                                                std::size_t{1} << 20, std::size_t{1} << 30);
   return recorder::Writer::create_at(dir.release(), reply->value("file", "recording"), header,
                                      std::move(dk), reply->value("signer_pem", ""), options);
 }

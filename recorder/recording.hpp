@@ -111,9 +111,9 @@ struct RecordingSummary {
 // Writes one recording. append() never blocks: records go to a bounded queue that a writer thread
 // seals into chunks (zstd, then AES-256-GCM), each carrying the hash of the previous chunk, and
 // writes with one pwrite per chunk; fdatasync follows at most flush_interval after a write (and
-// at close), so a bulk stream is not bound by the disk's sync latency. A process killed at any moment leaves a file whose complete
-// chunks verify and replay. The seek and text indexes are written beside the file at close and
-// rebuilt by the reader from the chunks when missing.
+// at close), so a bulk stream is not bound by the disk's sync latency. A process killed at any
+// moment leaves a file whose complete chunks verify and replay. The seek and text indexes are
+// written beside the file at close and rebuilt by the reader from the chunks when missing.
 class Writer {
  public:
   [[nodiscard]] static Result<std::unique_ptr<Writer>> create(const std::filesystem::path& path,

@@ -165,6 +165,19 @@ wait_for_ssh_listen() {
   fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
 }
 
+# add_users NAME:ROLE...: the operator "op" (logged in) adds each user with that role and the
+# initial password NAME-Initial-pw1; each logs in once and sets NAME-Password-22.
+add_users() {
+  local u name
+  for u in "$@"; do
+    name=${u%%:*}
+    printf '%s\n' "$name-Initial-pw1" |
+      cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null || fail "users add $u"
+    login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>"$TMP/login.err" ||
+      fail "login $name: $(cat "$TMP/login.err")"
+  done
+}
+
 # ssh_granted_session DATA_DIR HOST_DIR HOST_NAME [KEY]: with a started gateway (GW_PORT,
 # SSH_PORT) and a running sshd_host.sh host: operator login, users alice (requester), bob
 # (approver) and audrey (auditor), the host registered with the account's password vaulted (set
@@ -176,13 +189,7 @@ ssh_granted_session() {
   local data=$1 hostdir=$2 host=$3 key=${4:-} acct=${SSH_ACCOUNT:-root} u name port pw
   login_as op admin "$(one_time_password "$data")" "operator-Password-1" >/dev/null 2>&1 ||
     fail "operator login"
-  for u in alice:requester bob:approver audrey:auditor; do
-    name=${u%%:*}
-    printf '%s\n' "$name-Initial-pw1" |
-      cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null || fail "users add $u"
-    login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>"$TMP/login.err" ||
-      fail "login $name: $(cat "$TMP/login.err")"
-  done
+  add_users alice:requester bob:approver audrey:auditor
   port=$(cat "$hostdir/port")
   cli_as op hosts add "$host" --address "127.0.0.1:$port" >/dev/null || fail "hosts add $host"
   if [ -n "$key" ]; then

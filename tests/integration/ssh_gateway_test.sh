@@ -10,29 +10,12 @@ harness="$(dirname "$0")/../harness"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-write_config "$TMP/c.toml" "
-[ssh]
-listen = \"127.0.0.1:0\"
-[auth]
-max_failures = 1000
-[[policy]]
-name = \"all\"
-hosts = [\"*\"]
-requesters = [\"role:requester\"]
-approvers = [\"role:approver\"]
-approvals = 1
-max_duration = \"4h\"
-"
+write_ssh_config "$TMP/c.toml"
 start_gateway "$dir" "$TMP/c.toml"
 wait_for_ssh_listen
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
-for u in alice:requester mallory:requester bob:approver audrey:auditor; do
-  name=${u%%:*}
-  printf '%s\n' "$name-Initial-pw1" | cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null \
-    || fail "users add $u"
-  login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>&1 || fail "login $name"
-done
+add_users alice:requester mallory:requester bob:approver audrey:auditor
 
 # web01: a real sshd; root's password is set inside the host and vaulted, never shown.
 ROOT_PW="Root-Vaulted-$RANDOM$RANDOM-pw"

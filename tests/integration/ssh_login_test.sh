@@ -26,13 +26,7 @@ max_duration = \"4h\"
 "
 start_ssh_gateway() {
   start_gateway "$dir" "$TMP/c.toml"
-  SSH_PORT=
-  for _ in $(seq 1 50); do
-    SSH_PORT=$(grep -o 'ssh listening on 127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
-    [ -n "$SSH_PORT" ] && break
-    sleep 0.1
-  done
-  [ -n "$SSH_PORT" ] || fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+  wait_for_ssh_listen
   printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
   LOGS+=("$GW_LOG")
 }
@@ -40,12 +34,7 @@ LOGS=()
 start_ssh_gateway
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
-for u in alice:requester tina:requester mallory:requester bob:approver; do
-  name=${u%%:*}
-  printf '%s\n' "$name-Initial-pw1" | cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null \
-    || fail "users add $u"
-  login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>&1 || fail "login $name"
-done
+add_users alice:requester tina:requester mallory:requester bob:approver
 # fresh keeps the one-time password an operator gave: SSH login must send them to sekisho login.
 printf '%s\n' "fresh-Initial-pw1" | cli_as op users add fresh --roles requester --password-stdin >/dev/null \
   || fail "users add fresh"

@@ -9,36 +9,12 @@ harness="$(dirname "$0")/../harness"
 
 dir="$TMP/var"
 init_data_dir "$dir"
-write_config "$TMP/c.toml" "
-[ssh]
-listen = \"127.0.0.1:0\"
-warn_before = \"6s\"
-[auth]
-max_failures = 1000
-[[policy]]
-name = \"all\"
-hosts = [\"*\"]
-requesters = [\"role:requester\"]
-approvers = [\"role:approver\"]
-approvals = 1
-max_duration = \"4h\"
-"
+write_ssh_config "$TMP/c.toml" "warn_before = \"6s\""
 start_gateway "$dir" "$TMP/c.toml"
-SSH_PORT=
-for _ in $(seq 1 50); do
-  SSH_PORT=$(grep -o 'ssh listening on 127.0.0.1:[0-9]*' "$GW_LOG" | grep -o '[0-9]*$' || true)
-  [ -n "$SSH_PORT" ] && break
-  sleep 0.1
-done
-[ -n "$SSH_PORT" ] || fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+wait_for_ssh_listen
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
-for u in alice:requester carol:requester bob:approver audrey:auditor; do
-  name=${u%%:*}
-  printf '%s\n' "$name-Initial-pw1" | cli_as op users add "$name" --roles "${u##*:}" --password-stdin >/dev/null \
-    || fail "users add $u"
-  login_as "$name" "$name" "$name-Initial-pw1" "$name-Password-22" >/dev/null 2>&1 || fail "login $name"
-done
+add_users alice:requester carol:requester bob:approver audrey:auditor
 
 ROOT_PW="Root-Vaulted-$RANDOM$RANDOM-pw"
 mkdir -p "$TMP/web01"
