@@ -30,6 +30,10 @@ void set_nodelay(ssh_session s) {
 namespace {
 
 constexpr std::size_t kRelayChunk = 32 * 1024;
+// libssh's limit on each blocking step with the target: reaching it and the key exchange, then
+// the login (a loaded target, or one whose PAM asks a directory, can take seconds to answer).
+constexpr long kTargetConnectSeconds = 30;
+constexpr long kTargetLoginSeconds = 60;
 
 // Connects to the granted target, has the core check its host key against the pinned one, and
 // logs in with the vaulted credential. Returns a message for the user when refused.
@@ -43,7 +47,7 @@ Result<SshSession> connect_target(Worker& w) {
   SshSession s(ssh_new());
   if (!s) return fail(ErrorCode::kInternal, "cannot create an SSH session");
   bool no = false;
-  long timeout = 15;
+  long timeout = kTargetConnectSeconds;
   const char* none = "/dev/null";
   const std::string account = w.grant.value("account", "");
   if (ssh_options_set(s.get(), SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
@@ -61,9 +65,12 @@ Result<SshSession> connect_target(Worker& w) {
     return fail(ErrorCode::kInternal, "bad options for the target");
   }
   if (ssh_connect(s.get()) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable, "cannot reach the target host");
+    return fail(ErrorCode::kUnavailable,
+                std::string("cannot reach the target host: ") + ssh_get_error(s.get()));
   }
   set_nodelay(s.get());
+  timeout = kTargetLoginSeconds;
+  (void)ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout);
   ssh_key raw = nullptr;
   if (ssh_get_server_publickey(s.get(), &raw) != SSH_OK) {
     return fail(ErrorCode::kUnavailable, "the target host sent no host key");
@@ -89,8 +96,21 @@ Result<SshSession> connect_target(Worker& w) {
     rc = ssh_userauth_password(s.get(), nullptr, password.c_str());
     wipe(const_cast<char*>(password.data()), password.size());
   }
-  if (rc != SSH_AUTH_SUCCESS) {
+  if (rc == SSH_AUTH_DENIED) {
     return fail(ErrorCode::kUnauthenticated, "the target refused the vaulted credential");
+  }
+  if (rc == SSH_AUTH_PARTIAL) {
+    return fail(ErrorCode::kUnauthenticated,
+                "the target asks for more than the vaulted credential (a second factor)");
+  }
+  if (rc == SSH_AUTH_AGAIN) {  // libssh's answer in blocking mode when the limit passed
+    return fail(ErrorCode::kUnavailable, "the target did not answer the login within " +
+                                             std::to_string(kTargetLoginSeconds) + " s");
+  }
+  if (rc != SSH_AUTH_SUCCESS) {
+    // A dropped connection or a protocol error: not a verdict on the credential.
+    return fail(ErrorCode::kUnavailable,
+                std::string("the login to the target failed: ") + ssh_get_error(s.get()));
   }
   return s;
 }
@@ -443,6 +463,9 @@ void run_session(Worker& w, ssh_event event) {
   auto log = module_logger("ssh-worker");
   auto target = connect_target(w);
   if (!target) {
+    // The core audits it (ssh.target_failed): a vaulted credential the target refuses means it
+    // was changed outside the gateway.
+    (void)w.core.ask({{"type", "refused"}, {"what", "target"}, {"detail", target.error().message}});
     refuse_session(w, target.error().message);
     return;
   }

@@ -348,9 +348,17 @@ class Monitor {
             {"allow_download", download}};
   }
 
+  // A forwarding the worker turned down (ssh.refused), or the target it could not log in to
+  // (ssh.target_failed, also logged: a refused vaulted credential was changed outside the gateway).
   json refused(const json& body) {
-    (void)audit(user_, "ssh.refused",
-                {{"what", one_line(body, "what", 40)}, {"detail", one_line(body, "detail")}});
+    const std::string what = one_line(body, "what", 40);
+    const std::string detail = one_line(body, "detail");
+    if (what == "target") {
+      module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
+      (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
+    } else {
+      (void)audit(user_, "ssh.refused", {{"what", what}, {"detail", detail}});
+    }
     return {{"ok", true}};
   }
 

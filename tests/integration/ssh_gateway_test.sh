@@ -4,7 +4,8 @@
 # OpenSSH client with keys registered through the real CLI. Request → approval → ssh as
 # root@web01@gateway runs commands (exit status, pty shell), the session is listed, replayed,
 # exported and verified offline; refusals (no/pending/other's request, unregistered key, -W, -L,
-# a re-keyed target) each print their reason and are audited; the root password appears nowhere.
+# a re-keyed target, a password changed on the target) each print their reason and are audited;
+# the root password appears nowhere.
 source "$(dirname "$0")/../harness/lib.sh"
 harness="$(dirname "$0")/../harness"
 
@@ -164,6 +165,16 @@ SSH_AUTH_SOCK="$TMP/agent.sock" gw_ssh alice -A root@web01@127.0.0.1 'echo agent
 grep -qF "agent forwarding is refused" "$TMP/A.err" || fail "-A gave no message: $(cat "$TMP/A.err")"
 [ "$(audit_count ssh.refused 'agent forwarding')" -ge 1 ] || fail "-A not audited"
 pass "-W, -L, -R and -A are refused with a message and audited"
+
+# --- root's password is changed on the target outside the gateway ------------------------------
+printf 'Changed-Outside-%s\n' "$RANDOM$RANDOM" | bash "$harness/sshd_host.sh" passwd "$TMP/web01" root ||
+  fail "passwd root on web01"
+expect_ssh_refusal "sekisho: the target refused the vaulted credential" alice root@web01@127.0.0.1 'id -un'
+[ "$(audit_count ssh.target_failed 'the target refused the vaulted credential')" -eq 1 ] ||
+  fail "refused vaulted credential not audited"
+log_line=$(grep -F "the target refused the vaulted credential" "$GW_LOG" || true)
+grep -qF "to root@web01" <<<"$log_line" || fail "refused vaulted credential not logged: $(tail -5 "$GW_LOG")"
+pass "a vaulted password changed on the target is reported as refused, audited and logged"
 
 # --- the target's host key changes -------------------------------------------------------------
 rm -f "$TMP/web01"/ssh_host_*_key*

@@ -62,7 +62,7 @@ round() {
   for i in $(seq 1 "$SESSIONS"); do
     {
       cat "$TMP/payload"
-      for _ in $(seq 1 500); do [ -e "$gate" ] || ! kill -0 $$ 2>/dev/null && break; sleep 0.5; done
+      for _ in $(seq 1 250); do [ -e "$gate" ] || ! kill -0 $$ 2>/dev/null && break; sleep 1; done
     } | timeout 240 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
       -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
       -o ConnectTimeout=120 app@web01@127.0.0.1 cat >"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
