@@ -110,6 +110,19 @@ events=$(sql "$dir" "SELECT action FROM audit_events WHERE (action IN ('session.
   || fail "audit events: $events"
 pass "the recording verifies and holds both markers; audit: $events"
 
+# After the window: the same request grants nothing; a new login is refused with the hint.
+rc=0
+timeout 30 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
+  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+  -o ConnectTimeout=10 root@web01@127.0.0.1 'id -un' </dev/null >"$TMP/late.out" 2>"$TMP/late.err" || rc=$?
+late_err=$(cat "$TMP/late.err")
+[ "$rc" -eq 1 ] && grep -qF "sekisho: no approved request for root@web01; run: sekisho request root@web01" <<<"$late_err" ||
+  fail "ssh after the window: exit $rc: $late_err"
+[ ! -s "$TMP/late.out" ] || fail "ssh after the window ran something: $(cat "$TMP/late.out")"
+refusals=$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.refused' AND actor = 'alice' AND details LIKE '%no approved request%';")
+[ "$refusals" -eq 1 ] || fail "$refusals ssh.refused events for alice after the window, wanted 1"
+pass "after the window ends a new ssh is refused with the request hint (exit 1) and audited"
+
 # --- kill ---------------------------------------------------------------------------------------
 for who in alice carol; do
   rid=$(cli_as "$who" request root@web01 --reason "kill test" --duration 1h) || fail "request $who"
