@@ -2,9 +2,22 @@
 
 #include <algorithm>
 
-#include "broker/request_service.hpp"
+#include "base/names.hpp"
 
 namespace sekisho::broker {
+
+Result<std::pair<std::string, std::string>> split_target(const std::string& target) {
+  const auto at = target.rfind('@');
+  if (target.size() > 200 || at == std::string::npos || at == 0 || at + 1 == target.size()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "target must be ACCOUNT@HOST, like root@web01: '" + target.substr(0, 64) + "'");
+  }
+  std::string account = target.substr(0, at);
+  std::string host = target.substr(at + 1);
+  if (auto r = check_account_name(account); !r) return tl::make_unexpected(r.error());
+  if (auto r = check_host_name(host); !r) return tl::make_unexpected(r.error());
+  return std::make_pair(std::move(account), std::move(host));
+}
 
 Result<LoginName> parse_login_name(const std::string& name) {
   constexpr const char* kForm =

@@ -6,6 +6,7 @@
 
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "base/result.hpp"
 
@@ -20,6 +21,10 @@ struct LoginName {
 
 // Longest SSH user name accepted (hint + target).
 inline constexpr std::size_t kMaxLoginName = 400;
+
+// Splits "ACCOUNT@HOST" at its last '@' (host names have none; account names neither) and checks
+// both names (base/names.hpp).
+[[nodiscard]] Result<std::pair<std::string, std::string>> split_target(const std::string& target);
 
 // Splits at the last two '@': host and account follow split_target's rules; whatever precedes
 // them is the hint (a directory name may itself hold '@'), 1-256 visible characters. Pure.

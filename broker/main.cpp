@@ -12,7 +12,6 @@
 #include "broker/offline.hpp"
 #include "broker/record_demo.hpp"
 #include "broker/serve.hpp"
-#include "broker/session_worker.hpp"
 
 namespace {
 
@@ -149,10 +148,6 @@ int main(int argc, char** argv) {
   broker::RecordDemoOptions demo;
   auto* record_demo = add_record_demo(app, demo);
 
-  // Started by serve for each SSH connection, on inherited descriptors; not for people.
-  auto* worker = app.add_subcommand("worker", "SSH session worker (started by serve)");
-  worker->group("");
-
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
@@ -174,9 +169,5 @@ int main(int argc, char** argv) {
   }
   if (*verify) return run_audit_verify(data_dir, public_key, json);
   if (*record_demo) return run_record_demo(demo);
-  if (*worker) {
-    setup_logging(LogFormat::kText, spdlog::level::info);
-    return broker::run_session_worker();
-  }
   return 2;
 }

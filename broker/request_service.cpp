@@ -41,19 +41,6 @@ json request_fields(const RequestView& v) {
 
 }  // namespace
 
-Result<std::pair<std::string, std::string>> split_target(const std::string& target) {
-  const auto at = target.rfind('@');
-  if (target.size() > 200 || at == std::string::npos || at == 0 || at + 1 == target.size()) {
-    return fail(ErrorCode::kInvalidArgument,
-                "target must be ACCOUNT@HOST, like root@web01: '" + target.substr(0, 64) + "'");
-  }
-  std::string account = target.substr(0, at);
-  std::string host = target.substr(at + 1);
-  if (auto r = storage::check_account_name(account); !r) return tl::make_unexpected(r.error());
-  if (auto r = storage::check_host_name(host); !r) return tl::make_unexpected(r.error());
-  return std::make_pair(std::move(account), std::move(host));
-}
-
 RequestService::RequestService(storage::Store& store, storage::AuditLog& audit,
                                approval::Policy policy, Notifier* notifier, const Clock& clock)
     : store_(store),

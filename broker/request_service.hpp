@@ -14,6 +14,7 @@
 #include "base/clock.hpp"
 #include "base/result.hpp"
 #include "broker/auth_service.hpp"
+#include "broker/login_name.hpp"
 #include "broker/notifier.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/requests.hpp"
@@ -44,9 +45,6 @@ struct Grant {
   TimePoint end{};
   std::string policy;  // the rule the request was admitted under
 };
-
-// Splits "ACCOUNT@HOST" at its last '@' (host names have none; account names neither).
-[[nodiscard]] Result<std::pair<std::string, std::string>> split_target(const std::string& target);
 
 class RequestService {
  public:

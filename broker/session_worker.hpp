@@ -1,4 +1,4 @@
-// The SSH session worker: `sekishod worker`, one process per client connection, exec'd by the core
+// The SSH session worker: `sekisho-worker` (broker/worker_main.cpp), one process per client connection, exec'd by the core
 // (broker/ssh_gateway.hpp) with the client socket on wire::kClientFd and its end of the core's
 // socketpair on wire::kCoreFd. It speaks SSH to the client (libssh server) and to the target
 // (libssh client) and relays between them in one event loop holding exactly those two sessions,

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -68,7 +69,7 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
                                                      SshGatewayContext ctx) {
   auto host_key = read_text_file(ctx.dir.ssh_host_key());
   if (!host_key) return tl::make_unexpected(host_key.error());
-  auto privileges = resolve_worker_privileges(ctx.limits.worker_user, ctx.dir);
+  auto privileges = resolve_worker_privileges(ctx.limits.worker_user, ctx.dir.root());
   if (!privileges) return tl::make_unexpected(privileges.error());
   ctx.privileges = std::move(*privileges);
   if (ctx.privileges.drop) {
@@ -78,9 +79,17 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
     module_logger("ssh")->info("ssh workers run as the daemon's uid {}: not root, nothing to drop",
                                ::geteuid());
   }
+  // The worker is its own executable next to sekishod (a slim image: docs/ssh_gateway.md).
   char exe[4096];
   const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
   if (n <= 0) return fail(ErrorCode::kIo, "cannot find the sekishod binary for SSH workers");
+  const auto worker_exe =
+      std::filesystem::path(std::string(exe, static_cast<std::size_t>(n))).parent_path() /
+      "sekisho-worker";
+  if (::access(worker_exe.c_str(), X_OK) != 0) {
+    return fail(ErrorCode::kIo, "cannot run the SSH worker " + worker_exe.string() + ": " +
+                                    errno_text(errno) + " (it is installed next to sekishod)");
+  }
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -107,8 +116,8 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
   const std::uint16_t port =
       ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
                                        : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
-  std::unique_ptr<SshGateway> gw(new SshGateway(ctx, std::move(sock), port, std::move(*host_key),
-                                                std::string(exe, static_cast<std::size_t>(n))));
+  std::unique_ptr<SshGateway> gw(
+      new SshGateway(ctx, std::move(sock), port, std::move(*host_key), worker_exe.string()));
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail(ErrorCode::kIo, "pipe: " + errno_text(errno));
   gw->wake_read_ = wire::Fd(pipe_fds[0]);
@@ -229,8 +238,8 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   posix_spawnattr_setsigmask(&attr, &none);
   posix_spawnattr_setsigdefault(&attr, &all);
   posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string arg0 = exe_, arg1 = "worker";
-  char* argv[] = {arg0.data(), arg1.data(), nullptr};
+  std::string arg0 = exe_;
+  char* argv[] = {arg0.data(), nullptr};
   char* envp[] = {nullptr};
   pid_t pid = -1;
   const int rc = ::posix_spawn(&pid, exe_.c_str(), &actions, &attr, argv, envp);

@@ -1,4 +1,4 @@
-// The core's side of the SSH gateway: the listener, one `sekishod worker` process per connection
+// The core's side of the SSH gateway: the listener, one `sekisho-worker` process per connection
 // (fork+exec through posix_spawn, never a bare fork of the multi-threaded core), and the monitor
 // that answers each worker's whitelisted requests (broker/worker_protocol.hpp). Everything that
 // needs the store, the vault, the signing key or the audit log happens here; the worker only

@@ -22,8 +22,8 @@ constexpr std::size_t kMaxUserName = 64;
 
 // The chroot must stay empty and unwritable for the worker's uid, or a worker could plant files
 // (a hard link to a setuid binary, a fake /etc) where the next worker starts.
-Result<std::string> prepare_empty_root(const storage::DataDir& dir) {
-  const auto path = dir.root() / "empty";
+Result<std::string> prepare_empty_root(const std::filesystem::path& data_root) {
+  const auto path = data_root / "empty";
   if (::mkdir(path.c_str(), 0755) != 0 && errno != EEXIST) {
     return fail(ErrorCode::kIo, "cannot create " + path.string() + ": " + errno_text(errno));
   }
@@ -46,7 +46,7 @@ Result<std::string> prepare_empty_root(const storage::DataDir& dir) {
 }  // namespace
 
 Result<WorkerPrivileges> resolve_worker_privileges(const std::string& user,
-                                                   const storage::DataDir& dir) {
+                                                   const std::filesystem::path& data_root) {
   if (::geteuid() != 0) return WorkerPrivileges{};
   if (user.empty() || user.size() > kMaxUserName) {
     return fail(ErrorCode::kInvalidArgument, "ssh.worker_user must be 1 to 64 characters");
@@ -64,7 +64,7 @@ Result<WorkerPrivileges> resolve_worker_privileges(const std::string& user,
     return fail(ErrorCode::kInvalidArgument,
                 "ssh.worker_user \"" + user + "\" has uid or gid 0: workers must not run as root");
   }
-  auto root = prepare_empty_root(dir);
+  auto root = prepare_empty_root(data_root);
   if (!root) return tl::make_unexpected(root.error());
   return WorkerPrivileges{true, user, pw.pw_uid, pw.pw_gid, std::move(*root)};
 }

@@ -7,10 +7,10 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <filesystem>
 #include <string>
 
 #include "base/result.hpp"
-#include "storage/data_dir.hpp"
 
 namespace sekisho::broker {
 
@@ -23,10 +23,10 @@ struct WorkerPrivileges {
 };
 
 // Core, at gateway start. When the process is root: `user` must exist (a one-line error
-// otherwise) and must not be root; DATA_DIR/empty is created (0755, root-owned) and must be an
+// otherwise) and must not be root; DATA_ROOT/empty is created (0755, root-owned) and must be an
 // empty directory only root can write. When not root: {drop = false}.
-[[nodiscard]] Result<WorkerPrivileges> resolve_worker_privileges(const std::string& user,
-                                                                 const storage::DataDir& dir);
+[[nodiscard]] Result<WorkerPrivileges> resolve_worker_privileges(
+    const std::string& user, const std::filesystem::path& data_root);
 
 // Worker: chroot + chdir("/"), drop supplementary groups, setresgid/setresuid, then checks that
 // root cannot be regained. Always (root or not): PR_SET_NO_NEW_PRIVS, not dumpable, no core

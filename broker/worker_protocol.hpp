@@ -21,7 +21,7 @@ namespace sekisho::broker::wire {
 // Largest message body either side accepts (the biggest is the hello with the host key).
 inline constexpr std::size_t kMaxMessage = 64 * 1024;
 
-// Descriptors the core hands to a worker it spawns (`sekishod worker`).
+// Descriptors the core hands to a worker it spawns (`sekisho-worker`).
 inline constexpr int kClientFd = 3;  // the accepted SSH client connection
 inline constexpr int kCoreFd = 4;    // the worker's end of the socketpair
 

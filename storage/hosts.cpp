@@ -8,16 +8,6 @@ namespace sekisho::storage {
 
 namespace {
 
-bool name_chars_ok(const std::string& name) {
-  if (name.empty() || name.size() > 64) return false;
-  for (char c : name) {
-    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                    c == '.' || c == '_' || c == '-';
-    if (!ok) return false;
-  }
-  return name[0] != '.' && name[0] != '-';
-}
-
 HostRecord read_host(const Statement& s) {
   HostRecord h;
   h.id = s.column_int(0);
@@ -55,22 +45,6 @@ Result<bool> password_used_elsewhere(Store::Tx& tx, std::int64_t host_id, const 
 }
 
 }  // namespace
-
-Result<void> check_host_name(const std::string& name) {
-  if (!name_chars_ok(name)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "host name must be 1-64 characters of letters, digits, '.', '_' or '-'");
-  }
-  return ok();
-}
-
-Result<void> check_account_name(const std::string& name) {
-  if (!name_chars_ok(name)) {
-    return fail(ErrorCode::kInvalidArgument,
-                "account name must be 1-64 characters of letters, digits, '.', '_' or '-'");
-  }
-  return ok();
-}
 
 Result<std::int64_t> insert_host(Store::Tx& tx, const HostRecord& host) {
   auto existing = find_host(tx, host.name);

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "base/names.hpp"
 #include "base/result.hpp"
 #include "base/secret.hpp"
 #include "storage/store.hpp"
@@ -32,10 +33,9 @@ struct AccountRecord {
   std::string created_at;
 };
 
-// Host names: 1-64 of [A-Za-z0-9._-], starting with a letter or digit.
-[[nodiscard]] Result<void> check_host_name(const std::string& name);
-// Account names: 1-64 of [A-Za-z0-9._-] (root, Administrator, svc-backup…).
-[[nodiscard]] Result<void> check_account_name(const std::string& name);
+// The name rules live in base/names.hpp (the session worker applies them too).
+using sekisho::check_account_name;
+using sekisho::check_host_name;
 
 [[nodiscard]] Result<std::int64_t> insert_host(Store::Tx& tx, const HostRecord& host);
 [[nodiscard]] Result<std::optional<HostRecord>> find_host(Store::Tx& tx, const std::string& name);

@@ -48,3 +48,17 @@ libs=$(ldd "$SEKISHOD")  # captured first: `ldd | grep -q` can die of SIGPIPE un
 if grep -q 'libsqlite3\.so' <<<"$libs"; then fail "sekishod links plain libsqlite3"; fi
 grep -q 'libsqlcipher\.so' <<<"$libs" || fail "sekishod does not link SQLCipher"
 pass "sekishod links SQLCipher and not plain SQLite"
+
+# The SSH worker stays a slim image (docs/ssh_gateway.md "Processes"): hundreds run at once, and
+# every library linked costs each of them its relocated data and start-up allocations.
+worker="$(dirname "$SEKISHOD")/sekisho-worker"
+[ -x "$worker" ] || fail "no sekisho-worker next to sekishod"
+libs=$(ldd "$worker")
+grep -q 'libssh\.so' <<<"$libs" || fail "sekisho-worker does not link libssh: $libs"
+for lib in libsqlcipher libsqlite3 libldap libgnutls libcpp-httplib liboath libssl; do
+  if grep -q "$lib[.-]" <<<"$libs"; then fail "sekisho-worker links $lib"; fi
+done
+rc=0
+"$worker" --help >"$TMP/w.out" 2>&1 || rc=$?
+[ "$rc" -eq 2 ] && grep -qF "started by sekishod serve" "$TMP/w.out" || fail "sekisho-worker --help: exit $rc: $(cat "$TMP/w.out")"
+pass "sekisho-worker links libssh but no store, directory or HTTP library; refuses arguments"

@@ -52,13 +52,12 @@ TEST(WorkerPrivileges, ConfigDefaultsToNobodyAndReadsWorkerUser) {
 TEST(WorkerPrivileges, AsRootAMissingOrRootUserIsRefusedInOneLine) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  const storage::DataDir data(dir.path());
-  auto r = resolve_worker_privileges("no-such-user-sekisho", data);
+  auto r = resolve_worker_privileges("no-such-user-sekisho", dir.path());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("ssh.worker_user \"no-such-user-sekisho\" does not exist"),
             std::string::npos);
   EXPECT_EQ(r.error().message.find('\n'), std::string::npos);
-  r = resolve_worker_privileges("root", data);
+  r = resolve_worker_privileges("root", dir.path());
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("must not run as root"), std::string::npos);
 }
@@ -66,8 +65,7 @@ TEST(WorkerPrivileges, AsRootAMissingOrRootUserIsRefusedInOneLine) {
 TEST(WorkerPrivileges, AsRootTheEmptyRootIsCreatedRootOwnedAndMustStayEmpty) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  const storage::DataDir data(dir.path());
-  auto p = resolve_worker_privileges("nobody", data);
+  auto p = resolve_worker_privileges("nobody", dir.path());
   ASSERT_TRUE(p) << p.error().message;
   EXPECT_TRUE(p->drop);
   EXPECT_EQ(p->uid, 65534u);
@@ -77,7 +75,7 @@ TEST(WorkerPrivileges, AsRootTheEmptyRootIsCreatedRootOwnedAndMustStayEmpty) {
   EXPECT_EQ(st.st_uid, 0u);
   EXPECT_EQ(st.st_mode & 07777, 0755u);
   std::ofstream(dir.path() / "empty" / "planted") << "x";
-  auto again = resolve_worker_privileges("nobody", data);
+  auto again = resolve_worker_privileges("nobody", dir.path());
   ASSERT_FALSE(again);
   EXPECT_NE(again.error().message.find("must be empty"), std::string::npos);
 }
@@ -85,11 +83,10 @@ TEST(WorkerPrivileges, AsRootTheEmptyRootIsCreatedRootOwnedAndMustStayEmpty) {
 TEST(WorkerPrivileges, AsRootTheDroppedChildIsNobodyInTheEmptyRootAndCannotGetBack) {
   if (::geteuid() != 0) GTEST_SKIP() << "needs root";
   TempDir dir;
-  const storage::DataDir data(dir.path());
   const auto secret = dir.path() / "master.key";
   std::ofstream(secret) << "secret";
   ::chmod(secret.c_str(), 0600);
-  auto p = resolve_worker_privileges("nobody", data);
+  auto p = resolve_worker_privileges("nobody", dir.path());
   ASSERT_TRUE(p) << p.error().message;
   const std::string secret_path = secret.string();
   const int rc = in_dropped_child(*p, [&] {
