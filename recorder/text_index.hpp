@@ -23,6 +23,11 @@ class EscapeStripper {
   // or Alt+key, not a two-byte control sequence, so the key is kept.
   explicit EscapeStripper(bool typed = false) : typed_(typed) {}
   void feed(std::string_view in, std::string& out);
+  // Back to plain text, after a record that was not text (TextIndex::add).
+  void reset() {
+    state_ = State::kText;
+    after_cr_ = false;
+  }
 
  private:
   enum class State { kText, kEsc, kCsi, kSs3, kString, kStringEsc, kEscIntermediate };
@@ -61,6 +66,16 @@ class TextIndex {
   std::size_t pending_ = 0;
   EscapeStripper output_{false}, input_{true};
 };
+
+// Whether a record is not terminal text, judged from its first 512 bytes before escape stripping:
+// more than a tenth of them are control bytes a terminal does not use (all but BEL, BS, TAB, LF,
+// VT, FF, CR and ESC) or bytes that are not UTF-8. Records under 64 bytes are never judged
+// binary (keystrokes, prompts, short status lines).
+bool looks_binary(std::string_view data);
+
+// strings(1) for a binary record: its runs of at least 8 printable ASCII bytes, each followed
+// by a line end (a search does not match across two runs).
+std::string ascii_runs(std::string_view data);
 
 // Replaces invalid UTF-8 with U+FFFD. Bytes that may be the start of a sequence cut at the end of
 // `in` are left in `carry` for the next call (pass an empty carry at the end to flush them).

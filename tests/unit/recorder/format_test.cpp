@@ -66,6 +66,53 @@ TEST(EscapeStripper, RemovesSequencesSplitAcrossPieces) {
   EXPECT_EQ(out, "abc\nde f");
 }
 
+// Random bytes (the recorder's worst case) are judged binary from their first bytes and indexed
+// as strings(1) would: a marker string inside them is found, the rest leaves almost nothing.
+TEST(TextIndex, BinaryRecordsKeepOnlyTheirAsciiRuns) {
+  std::string noise;
+  std::uint32_t x = 2463534242u;
+  for (int i = 0; i < 64 * 1024; ++i) {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    noise.push_back(static_cast<char>(x & 0xff));
+  }
+  EXPECT_TRUE(looks_binary(noise));
+  const std::string marker = "BUILD-ID=4f1c9e77";
+  TextIndex index;
+  index.add(0, testing::output(
+                   10, noise.substr(0, 30000) + "\x01" + marker + "\x02" + noise.substr(30000)));
+  std::size_t indexed = 0;
+  for (const auto& seg : index.segments()) indexed += seg.text.size();
+  EXPECT_LT(indexed, noise.size() / 100) << "random bytes should leave almost no text";
+  const auto hits = index.search(marker, 5);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_EQ(hits[0].at_us, 10);
+  // Runs are kept whole and end with a line end; a run under 8 bytes is dropped.
+  EXPECT_EQ(ascii_runs(std::string("\x01short\x02"
+                                   "exactly8\x03") +
+                       std::string(9, 'z')),
+            "exactly8\n" + std::string(9, 'z') + "\n");
+}
+
+// Terminal output is not judged binary: escapes, line ends, UTF-8 text and a stray invalid byte
+// are all ordinary there, and its non-ASCII text stays searchable.
+TEST(TextIndex, TerminalOutputIsNotBinary) {
+  std::string screen;
+  for (int i = 0; i < 20; ++i) {
+    screen += "\x1b[01;34mログ-" + std::to_string(i) + "\x1b[0m\tcafé \x07\b\r\n";
+  }
+  screen += "\xff";
+  EXPECT_FALSE(looks_binary(screen));
+  EXPECT_FALSE(looks_binary(std::string(63, '\0')));  // too short to judge
+  EXPECT_TRUE(looks_binary(std::string(64, '\0')));
+  TextIndex index;
+  index.add(0, testing::output(5, screen));
+  const auto hits = index.search("ログ-17", 5);
+  ASSERT_EQ(hits.size(), 1u);
+  EXPECT_NE(hits[0].context.find("café"), std::string::npos) << hits[0].context;
+}
+
 TEST(Utf8, InvalidBytesAreReplacedAndSplitCharactersKept) {
   EXPECT_EQ(sanitize_utf8("a\xff"
                           "b",
