@@ -1,6 +1,7 @@
 #include "broker/ssh_monitor.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -25,6 +26,9 @@ namespace {
 
 using nlohmann::json;
 using wire::Stage;
+
+// Nice value of a monitor thread while it builds a closed recording's index files.
+constexpr int kIndexNice = 10;
 
 std::int64_t unix_us(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -545,8 +549,11 @@ class Monitor {
 
   // The worker wrote its recording through a descriptor and could not create the seek and text
   // index files beside it; the core writes them once the recording is closed and verified.
+  // Decoding a whole recording is bulk work that live sessions should not wait for: this thread
+  // (one per worker, ending with its connection) first lowers its own priority.
   void write_index_files() {
     indexes_due_ = false;
+    (void)::setpriority(PRIO_PROCESS, static_cast<id_t>(::gettid()), kIndexNice);
     auto r = [&]() -> Result<void> {
       auto key = storage::recording_key(ctx_.store);
       if (!key) return tl::make_unexpected(key.error());
