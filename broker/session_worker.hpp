@@ -1,10 +1,11 @@
-// The SSH session worker: `sekisho-worker` (broker/worker_main.cpp), one process per client connection, exec'd by the core
-// (broker/ssh_gateway.hpp) with the client socket on wire::kClientFd and its end of the core's
-// socketpair on wire::kCoreFd. It speaks SSH to the client (libssh server) and to the target
-// (libssh client) and relays between them in one event loop holding exactly those two sessions,
-// recording through recorder::Writer. It never opens the store and never sees the master key; it
-// holds the gateway's SSH host key (sent by the core at start, as OpenSSH's session process holds
-// sshd's), the target credential of its one granted session, and its recording's data key.
+// The SSH session worker: `sekisho-worker` (broker/worker_main.cpp), one process per client
+// connection, exec'd by the core (broker/ssh_gateway.hpp) with the client socket on wire::kClientFd
+// and its end of the core's socketpair on wire::kCoreFd. It speaks SSH to the client (libssh
+// server) and to the target (libssh client) and relays between them in one event loop holding
+// exactly those two sessions, recording through recorder::Writer. It never opens the store and
+// never sees the master key; it holds the gateway's SSH host key (sent by the core at start, as
+// OpenSSH's session process holds sshd's), the target credential of its one granted session, and
+// its recording's data key.
 #pragma once
 
 namespace sekisho::broker {

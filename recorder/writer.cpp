@@ -250,10 +250,9 @@ bool WriterImpl::seal_chunk() {
   chunk_bound_ = 0;
   // The text index goes to its file in blocks of about 256 KiB of text, not at close: memory
   // stays bounded however long the session.
+  // (Without a text file nothing is indexed: add_to_chunk.)
   if (text_.pending_text_bytes() >= kTextBlockBytes) {
-    const auto block = text_.take_block();
-    if (!text_file_) return true;
-    if (auto r = text_file_->add_block(block, cipher_, compressor_); !r) {
+    if (auto r = text_file_->add_block(text_.take_block(), cipher_, compressor_); !r) {
       set_failure("recording " + path_.string() + ": " + r.error().message);
       return false;
     }
