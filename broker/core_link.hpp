@@ -67,6 +67,8 @@ class CoreLink {
   }
 
   bool down() const { return down_; }
+  // Pushes ask() set aside and nobody took yet.
+  bool has_pending() const { return !pending_.empty(); }
 
  private:
   void keep(nlohmann::json body) {

@@ -164,13 +164,22 @@ void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const c
   w.exit_core = core != 0;
 }
 
+// What libssh holds unread for `stream` of `c`; no poll() when no data came since it was empty.
+int buffered(Worker& w, ssh_channel c, int stream) {
+  bool& flag = w.unread_flag(c, stream);
+  if (!flag) return 0;
+  const int n = ssh_channel_poll(c, stream);
+  if (n <= 0) flag = false;
+  return n;
+}
+
 // Moves what `from` holds on one stream to `to`, at most what `to`'s window takes (notes pitfall
 // 3): bytes left in libssh's buffer are back-pressure. Returns bytes moved.
 int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::RecordKind kind) {
   std::array<char, kRelayChunk> buf;
   int moved = 0;
   for (int i = 0; i < 64; ++i) {
-    const int avail = ssh_channel_poll(from, is_stderr ? 1 : 0);
+    const int avail = buffered(w, from, is_stderr ? 1 : 0);
     if (avail <= 0) break;
     const std::uint32_t window = ssh_channel_window_size(to);
     const std::size_t room = w.record_room();
@@ -195,7 +204,10 @@ int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::
   return moved;
 }
 
-int on_core_readable(socket_t, int, void*) { return 0; }
+int on_core_readable(socket_t, int, void* ud) {
+  static_cast<Worker*>(ud)->core_readable = true;
+  return 0;
+}
 
 // A line from the core for the user (on the channel's stderr) and the recording (a marker).
 void tell_user(Worker& w, const std::string& line, const std::string& marker) {
@@ -210,6 +222,10 @@ void tell_user(Worker& w, const std::string& line, const std::string& marker) {
 // What the core pushed (docs/ssh_gateway.md "Window end and kill"): notices are shown and
 // recorded; a close ends the session with the core's reason, which the caller returns.
 std::optional<std::string> handle_pushes(Worker& w) {
+  // Looking at the socket costs a poll() per relay round: only when the event loop saw it
+  // readable (or a push was set aside by ask()).
+  if (w.core_watched && !w.core_readable && !w.core.has_pending()) return std::nullopt;
+  w.core_readable = false;
   for (const auto& push : w.core.take_pushes()) {
     const auto text_of = [&](const char* key) {
       const auto it = push.find(key);
@@ -299,7 +315,7 @@ void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
     ssh_channel from = up ? w.channel : w.target_channel;
     Outbox& out = up ? to_target : to_client;
     for (int i = 0; i < 64 && out.size() < 2 * kRelayChunk; ++i) {
-      const int avail = ssh_channel_poll(from, 0);
+      const int avail = buffered(w, from, 0);
       if (avail <= 0) break;
       const int n = ssh_channel_read_nonblocking(
           from, buf.data(), std::min<std::uint32_t>(static_cast<std::uint32_t>(avail), kRelayChunk),
@@ -342,8 +358,8 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
   // Whether bytes already sit in libssh's buffers with room to move them: reading one stream can
   // pull another stream's packet off the socket, and poll() would then not wake for it.
   const auto more_ready = [&] {
-    const auto movable = [](ssh_channel from, int stream, ssh_channel to) {
-      return ssh_channel_poll(from, stream) > 0 && ssh_channel_window_size(to) > 0;
+    const auto movable = [&w](ssh_channel from, int stream, ssh_channel to) {
+      return buffered(w, from, stream) > 0 && ssh_channel_window_size(to) > 0;
     };
     return movable(w.target_channel, 0, w.channel) || movable(w.target_channel, 1, w.channel) ||
            movable(w.channel, 0, w.target_channel) ||
@@ -515,10 +531,10 @@ void run_session(Worker& w, ssh_event event) {
     ssh_set_blocking(w.client, 0);
     ssh_event_add_session(event, target->get());
     // The core's pushes wake the relay at once; handle_pushes() reads them after the poll.
-    const bool core_watched =
-        ssh_event_add_fd(event, wire::kCoreFd, POLLIN, on_core_readable, &w) == SSH_OK;
+    w.core_watched = ssh_event_add_fd(event, wire::kCoreFd, POLLIN, on_core_readable, &w) == SSH_OK;
     reason = relay(w, target->get(), event);
-    if (core_watched) ssh_event_remove_fd(event, wire::kCoreFd);
+    if (w.core_watched) ssh_event_remove_fd(event, wire::kCoreFd);
+    w.core_watched = false;
     ssh_event_remove_session(event, target->get());
     ssh_set_blocking(w.client, 1);
   }

@@ -60,8 +60,17 @@ struct Worker {
   ssh_channel target_channel = nullptr;
   recorder::Writer* writer = nullptr;
   bool record_failed = false;
-  bool data_seen = false;       // set by note_channel_data
+  bool data_seen = false;  // set by note_channel_data
+  // Streams libssh may hold unread bytes for: [0] the client's channel, [1] the target's, each
+  // [stdout, stderr]. Set by note_channel_data, cleared when a poll finds the stream empty:
+  // ssh_channel_poll on an empty stream costs a poll() system call, several per relay round.
+  bool unread[2][2] = {{true, true}, {true, true}};
+  bool& unread_flag(ssh_channel c, int stream) { return unread[c == channel ? 0 : 1][stream]; }
   bool record_waiting = false;  // the relay left bytes unread for want of recorder room
+  // The core's socket may hold a push: set by the event loop's callback on it (or always, when
+  // the socket could not be added to the loop), cleared when the relay reads the socket.
+  bool core_readable = true;
+  bool core_watched = false;
   std::optional<int> exit_status;
   std::string exit_signal;
   bool exit_core = false;
@@ -111,8 +120,11 @@ void run_session(Worker& w, ssh_event event);
 // Channel data callback for both channels: leaves the bytes in libssh's buffer (the relay reads
 // them, as the windows allow) and notes that some arrived, so that the relay does not sleep in
 // poll() for a packet that a read of another stream already took off the socket.
-inline int note_channel_data(ssh_session, ssh_channel, void*, uint32_t, int, void* ud) noexcept {
-  static_cast<Worker*>(ud)->data_seen = true;
+inline int note_channel_data(ssh_session, ssh_channel c, void*, uint32_t, int is_stderr,
+                             void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  w.data_seen = true;
+  w.unread_flag(c, is_stderr != 0 ? 1 : 0) = true;
   return 0;
 }
 

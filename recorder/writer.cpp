@@ -58,6 +58,9 @@ class WriterImpl final : public Writer {
  private:
   AppendStatus take(Record record);  // with mu_ held
   std::uint64_t file_bound(std::size_t pending) const;
+  std::size_t wake_bytes() const {
+    return std::min(4 * options_.chunk_bytes, options_.queue_bytes / 4);
+  }
   void run();
   void add_to_chunk(Record r);
   bool seal_chunk();
@@ -82,6 +85,7 @@ class WriterImpl final : public Writer {
   std::size_t pending_bytes_ = 0;  // accepted, not yet in the file (queue and open chunk)
   std::int64_t last_at_ = 0;
   bool closing_ = false, cap_reached_ = false, closed_ = false;
+  bool writer_idle_ = false;  // the writer waits with no deadline: the next record wakes it
   std::optional<Error> failure_;
 
   // Writer thread only (and close() after the thread ended).
@@ -149,7 +153,11 @@ AppendStatus WriterImpl::take(Record record) {
   queued_bytes_ += size;
   pending_bytes_ += size;
   queue_.push_back(std::move(record));
-  wake_.notify_one();
+  // The writer seals a chunk when it is full or its flush interval passed, and sleeps until then:
+  // waking it for every record (a futex call and a context switch each) cost a bulk stream more
+  // than sealing did. It is woken when it waits for no deadline (the queue was empty) or once a
+  // few chunks' worth is queued.
+  if (writer_idle_ || queued_bytes_ >= wake_bytes()) wake_.notify_one();
   return AppendStatus::kOk;
 }
 
@@ -164,13 +172,21 @@ void WriterImpl::run() {
     bool stop = false;
     {
       std::unique_lock lock(mu_);
-      const auto ready = [&] { return !queue_.empty() || closing_; };
-      if (chunk_.empty() && !unsynced_) {
-        wake_.wait(lock, ready);
-      } else if (chunk_.empty()) {
-        wake_.wait_until(lock, synced_at_ + options_.flush_interval, ready);
-      } else {
-        wake_.wait_until(lock, chunk_started_ + options_.flush_interval, ready);
+      // Records wait in the queue until a few chunks' worth is there or the open chunk's
+      // deadline comes; with nothing queued or open the first record wakes us (and a pending
+      // sync's deadline ends the wait).
+      if (queue_.empty() && chunk_.empty()) {
+        const auto any = [&] { return !queue_.empty() || closing_; };
+        writer_idle_ = true;
+        if (unsynced_) {
+          wake_.wait_until(lock, synced_at_ + options_.flush_interval, any);
+        } else {
+          wake_.wait(lock, any);
+        }
+        writer_idle_ = false;
+      } else if (!chunk_.empty()) {
+        wake_.wait_until(lock, chunk_started_ + options_.flush_interval,
+                         [&] { return queued_bytes_ >= wake_bytes() || closing_; });
       }
       batch.swap(queue_);
       queued_bytes_ = 0;
