@@ -44,6 +44,9 @@ class UniqueFd {
 
 // Writes all of `data` at `offset`; the error names errno.
 Result<void> write_all_at(int fd, ByteView data, std::uint64_t offset);
+// `first` then `second` at `offset` with one pwritev (a chunk's frame header and its sealed bytes,
+// without copying them together first).
+Result<void> write_all_at(int fd, ByteView first, ByteView second, std::uint64_t offset);
 // Reads exactly `size` bytes at `offset`; fails with kCorrupt on a short file.
 Result<Bytes> read_exact_at(int fd, std::uint64_t offset, std::size_t size);
 

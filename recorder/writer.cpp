@@ -244,19 +244,18 @@ bool WriterImpl::seal_chunk() {
     return false;
   }
   prev_hash_ = format::chunk_hash(frame, *sealed);
-  frame.insert(frame.end(), sealed->begin(), sealed->end());
   // One write per chunk: a killed process leaves whole chunks and at most one partial frame at
   // the end, which the reader reports as the cut. fdatasync at most once per flush_interval (a
   // sync per 64 KiB chunk bound a bulk stream to ~6 MB/s on a 7 ms-sync disk); run() syncs what
   // is left once the interval passed, and at the end.
-  if (auto w = write_all_at(fd_.get(), frame, offset_); !w) {
+  if (auto w = write_all_at(fd_.get(), frame, *sealed, offset_); !w) {
     set_failure("writing recording " + path_.string() + ": " + w.error().message);
     return false;
   }
   unsynced_ = true;
   if (SteadyClock::now() >= synced_at_ + options_.flush_interval && !sync_file()) return false;
   seek_.chunks.push_back({offset_, frame_.first_us, frame_.last_us});
-  offset_ += frame.size();
+  offset_ += frame.size() + sealed->size();
   {
     std::lock_guard lock(mu_);
     file_bytes_ = offset_;
