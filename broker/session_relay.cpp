@@ -481,7 +481,7 @@ void run_session(Worker& w, ssh_event event) {
   if (!target) {
     // The core audits it (ssh.target_failed): a vaulted credential the target refuses means it
     // was changed outside the gateway.
-    (void)w.core.ask({{"type", "refused"}, {"what", "target"}, {"detail", target.error().message}});
+    (void)w.core.ask({{"type", "target_failed"}, {"detail", target.error().message}});
     refuse_session(w, target.error().message);
     return;
   }

@@ -145,6 +145,7 @@ class Monitor {
     if (type == "auth_totp") return auth_totp(body);
     if (type == "authorize") return authorize();
     if (type == "refused") return refused(body);
+    if (type == "target_failed") return target_failed(body);
     if (type == "credential") return credential(body);
     if (type == "open_recording") return open_recording(body, to_pass);
     if (type == "sign") return sign(body);
@@ -352,17 +353,19 @@ class Monitor {
             {"allow_download", download}};
   }
 
-  // A forwarding the worker turned down (ssh.refused), or the target it could not log in to
-  // (ssh.target_failed, also logged: a refused vaulted credential was changed outside the gateway).
+  // A forwarding, transfer or channel the worker turned down.
   json refused(const json& body) {
-    const std::string what = one_line(body, "what", 40);
+    (void)audit(user_, "ssh.refused",
+                {{"what", one_line(body, "what", 40)}, {"detail", one_line(body, "detail")}});
+    return {{"ok", true}};
+  }
+
+  // The target the worker could not reach or log in to; also logged, since a vaulted credential
+  // the target refuses was changed outside the gateway.
+  json target_failed(const json& body) {
     const std::string detail = one_line(body, "detail");
-    if (what == "target") {
-      module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
-      (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
-    } else {
-      (void)audit(user_, "ssh.refused", {{"what", what}, {"detail", detail}});
-    }
+    module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
+    (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
     return {{"ok", true}};
   }
 

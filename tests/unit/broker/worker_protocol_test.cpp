@@ -133,6 +133,11 @@ TEST(WorkerProtocol, WhitelistFollowsTheSessionInOrder) {
   EXPECT_FALSE(allowed(Stage::kAuthorized, "open_recording"));
   EXPECT_FALSE(allowed(Stage::kAuthorized, "authorize"));
   EXPECT_TRUE(allowed(Stage::kAuthorized, "credential"));
+  // A failed target login is reported while reaching the target, before or after the credential.
+  EXPECT_FALSE(allowed(Stage::kAuthenticated, "target_failed"));
+  EXPECT_TRUE(allowed(Stage::kAuthorized, "target_failed"));
+  EXPECT_TRUE(allowed(Stage::kConnected, "target_failed"));
+  EXPECT_FALSE(allowed(Stage::kRecording, "target_failed"));
   EXPECT_FALSE(allowed(Stage::kConnected, "credential"));  // one credential per session
   EXPECT_FALSE(allowed(Stage::kConnected, "sign"));
   EXPECT_TRUE(allowed(Stage::kConnected, "open_recording"));
@@ -141,7 +146,7 @@ TEST(WorkerProtocol, WhitelistFollowsTheSessionInOrder) {
   EXPECT_FALSE(allowed(Stage::kSigned, "sign"));  // one signature per session
   EXPECT_TRUE(allowed(Stage::kSigned, "session_end"));
   for (const char* t : {"auth_pubkey", "authorize", "credential", "open_recording", "sign",
-                        "session_end", "refused"}) {
+                        "session_end", "refused", "target_failed"}) {
     EXPECT_FALSE(allowed(Stage::kEnded, t)) << t;
   }
 }
