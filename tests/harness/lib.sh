@@ -6,6 +6,9 @@ set -euo pipefail
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/sekisho-${TEST_NAME}-XXXXXX")
 STARTED_PIDS=()
+# Servers that outlive their starter (sshd_host.sh, slapd.sh, samba_ad.sh) stop once this test's
+# process is gone, even when a time-out killed it before cleanup().
+export HARNESS_OWNER_PID=${HARNESS_OWNER_PID:-$$}
 
 cleanup() {
   local pid

@@ -1,4 +1,4 @@
-# Process helpers sourced by the server harnesses (slapd.sh, samba_ad.sh).
+# Process helpers sourced by the server harnesses (slapd.sh, samba_ad.sh, sshd_host.sh).
 
 # With HARNESS_OWNER_PID set, a detached watcher stops the server (TERM) once the owner process
 # is gone, so a test that crashes or is killed by a time-out leaves no server behind. The loop

@@ -15,6 +15,8 @@
 #       precedence over the defaults (e.g. "MaxStartups 1200"). DIR is made 0711; its parents
 #       must be traversable (o+x) by the accounts for key logins (sshd reads authorized_keys as
 #       the user).
+#       With HARNESS_OWNER_PID=PID (lib.sh sets the test's own), a detached watcher TERMs sshd
+#       once process PID has gone.
 #   sshd_host.sh passwd DIR USER          (new password on stdin, one line; never an argument)
 #       Runs chpasswd inside the running host's mount namespace (nsenter on its PID).
 #   sshd_host.sh authorize DIR USER       (OpenSSH public key line(s) on stdin)
@@ -35,6 +37,8 @@ die() {
 
 SSHD=/usr/sbin/sshd
 SELF=$(readlink -f "$0")
+# shellcheck source=server_process.sh
+source "$(dirname "$SELF")/server_process.sh"  # watch_owner
 
 # alive PID: the process exists and is not a zombie (kill -0 succeeds on zombies).
 alive() {
@@ -164,6 +168,10 @@ cmd_start() {
     for _ in $(seq 1 200); do
       if grep -qF "Server listening on 127.0.0.1 port $port" "$dir/sshd.log"; then
         echo "$port" >"$dir/port"
+        # sshd outlives this script (it is nobody's child once we exit): with HARNESS_OWNER_PID
+        # (lib.sh exports the test's PID) a watcher stops it once the test is gone, also when a
+        # time-out killed the test before its cleanup ran.
+        watch_owner "$pid"
         echo "$port $pid"
         return 0
       fi
