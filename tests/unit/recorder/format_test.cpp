@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <sstream>
 
 #include "recorder/text_index.hpp"
@@ -93,6 +94,45 @@ TEST(TextIndex, BinaryRecordsKeepOnlyTheirAsciiRuns) {
                                    "exactly8\x03") +
                        std::string(9, 'z')),
             "exactly8\n" + std::string(9, 'z') + "\n");
+}
+
+// ascii_runs (a branch-free scan) finds exactly what a plain scan finds: every maximal run of 8 or
+// more printable bytes, whole, at any position (start, end, touching another), at any density.
+TEST(TextIndex, AsciiRunsMatchAByteByByteScan) {
+  const auto reference = [](std::string_view d) {
+    std::string out;
+    std::size_t i = 0;
+    while (i < d.size()) {
+      std::size_t j = i;
+      while (j < d.size() && static_cast<unsigned char>(d[j] - 0x20) < 0x5f) ++j;
+      if (j - i >= 8) out.append(d.substr(i, j - i)).push_back('\n');
+      i = j + 1;
+    }
+    return out;
+  };
+  std::uint32_t x = 88172645u;
+  const auto next = [&x] {
+    x ^= x << 13;
+    x ^= x >> 17;
+    x ^= x << 5;
+    return x;
+  };
+  std::size_t runs_seen = 0;
+  for (const std::uint32_t printable_per_256 : {40u, 128u, 220u, 250u}) {
+    for (std::size_t size = 0; size < 400; size += 1 + size / 8) {
+      for (int round = 0; round < 20; ++round) {
+        std::string d;
+        for (std::size_t i = 0; i < size; ++i) {
+          d.push_back(next() % 256 < printable_per_256 ? static_cast<char>('a' + next() % 26)
+                                                       : static_cast<char>(next() % 0x20));
+        }
+        const std::string want = reference(d);
+        runs_seen += static_cast<std::size_t>(std::count(want.begin(), want.end(), '\n'));
+        ASSERT_EQ(ascii_runs(d), want) << "density " << printable_per_256 << ", size " << size;
+      }
+    }
+  }
+  EXPECT_GT(runs_seen, 1000u);  // the inputs did hold runs to find
 }
 
 // Terminal output is not judged binary: escapes, line ends, UTF-8 text and a stray invalid byte
