@@ -78,6 +78,8 @@ Result<SshSession> connect_target(Worker& w) {
   SshKey presented(raw);
   auto cred = w.core.ask({{"type", "credential"}, {"host_key", public_key_line(presented.get())}});
   if (!w.core.ok(cred)) {
+    // The core refused (a host key that is not the pinned one, no vaulted credential): it
+    // audited why and ended the conversation. kPermissionDenied says so to run_session.
     return fail(ErrorCode::kPermissionDenied,
                 cred ? cred->value("message", "refused") : "gateway error");
   }
@@ -480,8 +482,10 @@ void run_session(Worker& w, ssh_event event) {
   auto target = connect_target(w);
   if (!target) {
     // The core audits it (ssh.target_failed): a vaulted credential the target refuses means it
-    // was changed outside the gateway.
-    (void)w.core.ask({{"type", "target_failed"}, {"detail", target.error().message}});
+    // was changed outside the gateway. A refusal by the core itself is audited already.
+    if (target.error().code != ErrorCode::kPermissionDenied) {
+      (void)w.core.ask({{"type", "target_failed"}, {"detail", target.error().message}});
+    }
     refuse_session(w, target.error().message);
     return;
   }

@@ -187,6 +187,11 @@ for _ in $(seq 1 100); do
 done
 expect_ssh_refusal "does not match the key pinned at registration" alice root@web01@127.0.0.1 'id -un'
 [ "$(audit_count ssh.host_key_mismatch SHA256)" -eq 1 ] || fail "host key mismatch not audited"
+# The core refused the credential itself: the worker reports nothing more (no failed login to
+# audit twice, and no message the ended conversation would take as a protocol violation).
+[ "$(audit_count ssh.protocol_violation '')" -eq 0 ] ||
+  fail "a worker was audited as breaking the protocol: $(sql "$dir" "SELECT details FROM audit_events WHERE action = 'ssh.protocol_violation';")"
+[ "$(audit_count ssh.target_failed '')" -eq 1 ] || fail "the host key refusal was also audited as a failed login"
 pass "a re-keyed target is refused and audited"
 
 stop_gateway TERM
