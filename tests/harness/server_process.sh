@@ -33,8 +33,7 @@ stop_pid() {
   local pid=$1 tries=$2 i
   kill -TERM "$pid" 2>/dev/null || return 0
   for i in $(seq 1 "$tries"); do
-    [ -d "/proc/$pid" ] || return 0
-    grep -q '^State:.*Z' "/proc/$pid/status" 2>/dev/null && return 0
+    live "$pid" || return 0
     sleep 0.02
   done
   kill -KILL "$pid" 2>/dev/null || true

@@ -38,14 +38,7 @@ die() {
 SSHD=/usr/sbin/sshd
 SELF=$(readlink -f "$0")
 # shellcheck source=server_process.sh
-source "$(dirname "$SELF")/server_process.sh"  # watch_owner
-
-# alive PID: the process exists and is not a zombie (kill -0 succeeds on zombies).
-alive() {
-  local state
-  state=$(awk '/^State:/ {print $2}' "/proc/$1/status" 2>/dev/null) || return 1
-  [ -n "$state" ] && [ "$state" != Z ] && [ "$state" != X ]
-}
+source "$(dirname "$SELF")/server_process.sh"  # live, watch_owner
 
 # host_pid DIR: the PID of DIR's running sshd, or nothing. Checks the command line so that a
 # recycled PID is never signalled.
@@ -54,7 +47,7 @@ host_pid() {
   [ -f "$dir/pid" ] || return 0
   pid=$(cat "$dir/pid")
   [[ "$pid" =~ ^[0-9]+$ ]] || return 0
-  alive "$pid" || return 0
+  live "$pid" || return 0
   tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -qF -- "-f $dir/sshd_config" || return 0
   echo "$pid"
 }
@@ -175,10 +168,10 @@ cmd_start() {
         echo "$port $pid"
         return 0
       fi
-      alive "$pid" || break
+      live "$pid" || break
       sleep 0.05
     done
-    if alive "$pid"; then
+    if live "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
       die "sshd did not listen within 10 s: $(tail -n 3 "$dir/sshd.log" | tr '\n' ' ')"
     fi
@@ -196,12 +189,12 @@ cmd_stop() {
   [ -n "$pid" ] || return 0
   kill -TERM "$pid" 2>/dev/null || true
   for _ in $(seq 1 100); do
-    alive "$pid" || return 0
+    live "$pid" || return 0
     sleep 0.05
   done
   kill -KILL "$pid" 2>/dev/null || true
   for _ in $(seq 1 40); do
-    alive "$pid" || return 0
+    live "$pid" || return 0
     sleep 0.05
   done
   die "sshd $pid did not stop"
