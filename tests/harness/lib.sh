@@ -30,10 +30,11 @@ fail() {
 pass() { echo "ok [$TEST_NAME]: $*"; }
 
 # expect_refusal NEEDLE EXPECTED_RC CMD...: the command exits EXPECTED_RC with exactly one line on
-# stderr that contains NEEDLE.
+# stderr that contains NEEDLE. An empty NEEDLE is a test bug (it would accept any failure).
 expect_refusal() {
   local needle=$1 want_rc=$2
   shift 2
+  [ -n "$needle" ] || fail "expect_refusal needs the message it expects, got an empty needle for: $*"
   local rc=0
   "$@" >"$TMP/out" 2>"$TMP/err" </dev/null || rc=$?
   [ "$rc" -eq "$want_rc" ] || fail "exit $rc (wanted $want_rc) from: $* ; stderr: $(cat "$TMP/err")"

@@ -32,8 +32,8 @@ alice="$TMP/home-alice"
 
 # --- usage errors and refusals that need no gateway state -----------------------------------
 expect_refusal "NAME is required" 2 as "$admin" users add --roles requester
-expect_refusal "" 2 as "$admin" hosts add web01 --address 10.0.0.1 --protocol telnet
-expect_refusal "" 2 as "$admin" accounts add root@web01 --password-stdin --key /etc/hostname
+expect_refusal "--protocol: telnet not in {ssh,rdp}" 2 as "$admin" hosts add web01 --address 10.0.0.1 --protocol telnet
+expect_refusal "--password-stdin excludes --key" 2 as "$admin" accounts add root@web01 --password-stdin --key /etc/hostname
 expect_refusal "--password-stdin" 1 as "$admin" login --user admin
 expect_refusal "not logged in to $SEKISHO_SERVER" 1 as "$admin" whoami
 pass "usage errors exit 2; no terminal and no --password-stdin is refused; whoami needs a login"
@@ -59,7 +59,7 @@ if grep -qF -- "$admin_pw" "$GW_LOG" || grep -qF -- "$otp" "$GW_LOG"; then
   fail "a password reached the gateway log"
 fi
 # The one-time password is spent: it no longer logs in.
-expect_refusal "" 1 sh -c "printf '%s\n' '$otp' | SEKISHO_HOME='$TMP/home-x' setsid -w '$SEKISHO' login --user admin --password-stdin"
+expect_refusal "wrong user name or password" 1 sh -c "printf '%s\n' '$otp' | SEKISHO_HOME='$TMP/home-x' setsid -w '$SEKISHO' login --user admin --password-stdin"
 pass "first login changes the one-time password, pins the certificate, keeps the token private"
 
 as "$admin" whoami >"$TMP/who" || fail "whoami failed"
@@ -73,7 +73,7 @@ pass "whoami shows the operator (table and --json)"
 echo "alice-Initial-1" | as "$admin" users add alice --roles requester,approver --password-stdin \
   >"$TMP/ua" || fail "users add failed"
 grep -q "user alice created" "$TMP/ua" || fail "users add said: $(cat "$TMP/ua")"
-expect_refusal "" 1 sh -c "echo x | SEKISHO_HOME='$admin' '$SEKISHO' users add alice --roles requester --password-stdin"
+expect_refusal "password: at least 12 characters" 1 sh -c "echo x | SEKISHO_HOME='$admin' '$SEKISHO' users add alice --roles requester --password-stdin"
 as "$admin" users list >"$TMP/ul"
 head -1 "$TMP/ul" | grep -qE '^NAME +ROLES +SOURCE +STATE +CREATED$' || fail "users list header: $(head -1 "$TMP/ul")"
 grep -qE '^alice +approver,requester +local +active ' "$TMP/ul" || fail "users list: $(cat "$TMP/ul")"
@@ -89,7 +89,7 @@ printf 'alice-Initial-1\nalice-New-Passw0rd\n' | as "$alice" login --user alice 
   >/dev/null 2>"$TMP/alice.err" || fail "alice's login failed: $(cat "$TMP/alice.err")"
 grep -qE '^user +alice$' <(as "$alice" whoami) || fail "alice's home does not act as alice"
 grep -qE '^user +admin$' <(as "$admin" whoami) || fail "admin's home changed user"
-expect_refusal "" 1 as "$alice" users list
+expect_refusal "this needs the operator or auditor role" 1 as "$alice" users list
 pass "two SEKISHO_HOME dirs act as two users; alice (no operator role) cannot list users"
 
 # --- keys --------------------------------------------------------------------------------------
@@ -121,14 +121,14 @@ as "$admin" hosts show win01 >"$TMP/hs"
 grep -qE '^address +\[::1\]:3389$' "$TMP/hs" || fail "hosts show: $(cat "$TMP/hs")"
 grep -qE '^Administrator +password +30d' "$TMP/hs" || fail "hosts show accounts: $(cat "$TMP/hs")"
 if grep -qF "Vaulted-Secret-9" "$TMP/hs" "$GW_LOG"; then fail "the vaulted password was shown"; fi
-expect_refusal "" 1 as "$alice" hosts remove win01
+expect_refusal "this needs the operator role" 1 as "$alice" hosts remove win01
 as "$admin" hosts remove win01 >/dev/null || fail "hosts remove failed"
 expect_refusal "win01" 1 as "$admin" hosts show win01
 pass "hosts list/show/add/remove and accounts add (ACCOUNT@HOST, rotate-every)"
 
 # --- disable, logout ---------------------------------------------------------------------------
 as "$admin" users disable alice >/dev/null || fail "users disable failed"
-expect_refusal "" 1 as "$alice" whoami
+expect_refusal "session expired or revoked" 1 as "$alice" whoami
 as "$admin" logout >"$TMP/lo" || fail "logout failed"
 [ ! -e "$admin/token" ] || fail "the token file survived logout"
 expect_refusal "not logged in" 1 as "$admin" whoami

@@ -62,7 +62,7 @@ code=$(curl -s -o "$TMP/empty" -w '%{http_code}' --cacert "$dir/tls.crt" \
 pass "an empty password is refused by the server"
 
 expect_refusal "departed" 1 login_as x5 dave dave-Pw-94
-expect_refusal "" 1 login_as x6 erin erin-Pw-95
+expect_refusal "user erin is disabled" 1 login_as x6 erin erin-Pw-95
 pass "departed and locked staff are refused even with the right password"
 
 bash "$harness/slapd.sh" stop "$TMP/slapd" >/dev/null

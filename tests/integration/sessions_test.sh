@@ -161,7 +161,7 @@ cmp "$TMP/bin.skr" "$dir/recordings/$id_bin.skr" || fail "the .skr export is not
 cli_as audrey export "$id_text" --format skr >"$TMP/text.skr" || fail "export skr to stdout"
 cmp "$TMP/text.skr" "$dir/recordings/$id_text.skr" || fail "the .skr on stdout is not the recording"
 expect_refusal "for RDP recordings" 1 cli_as audrey export "$id_text" --format png
-expect_refusal "" 2 cli_as audrey export "$id_text" --format gif
+expect_refusal "--format: gif not in {asciicast,skr,png,mp4}" 2 cli_as audrey export "$id_text" --format gif
 code=$(curl -sS --cacert "$dir/tls.crt" -o "$TMP/gif.json" -w '%{http_code}' \
   -H "Authorization: Bearer $(cat "$TMP/home-audrey/token")" \
   "https://127.0.0.1:$GW_PORT/v1/sessions/$id_text/export?format=gif")
