@@ -56,7 +56,8 @@ Result<ApiReply> login(ApiContext& ctx, ApiRequest& req) {
                    {"user", result->user},
                    {"roles", result->roles},
                    {"expires_at", result->expires_at},
-                   {"totp_enrollment_required", result->totp_enrollment_required}}};
+                   {"totp_enrollment_required", result->totp_enrollment_required},
+                   {"signing_key", ctx.signing_public_pem}}};
 }
 
 Result<ApiReply> whoami(ApiContext& ctx, ApiRequest& req) {

@@ -25,6 +25,9 @@ struct ApiContext {
   RequestService* requests = nullptr;
   // The SSH listener, for killing live sessions; null when [ssh] is off (kill answers 503).
   SshGateway* ssh = nullptr;
+  // The PEM of the key that signs recordings and audit checkpoints: the login answer carries it,
+  // so the CLI pins it (over the pinned TLS connection) for `sekisho verify`.
+  std::string signing_public_pem{};
 };
 
 // login, logout, whoami, totp, users, keys.

@@ -155,6 +155,7 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   ApiContext ctx{**store, **audit, auth, clock};
   ctx.requests = &requests;
   ctx.data_dir = &dir;
+  ctx.signing_public_pem = signing->public_pem();
   auto api = ApiServer::create(dir, config, ctx);
   if (!api) return tl::make_unexpected(api.error());
   auto port = (*api)->bind(config.api);

@@ -131,12 +131,10 @@ Result<void> CliHome::clear_session() const {
 }
 
 Result<std::optional<std::string>> CliHome::pinned_certificate(const std::string& server) const {
-  std::error_code ec;
-  if (!std::filesystem::exists(pins_file(), ec)) return std::optional<std::string>();
-  auto j = read_json_file(pins_file());
-  if (!j) return tl::make_unexpected(j.error());
-  auto it = j->find(server);
-  if (it == j->end()) return std::optional<std::string>();
+  auto pins = read_pins();
+  if (!pins) return tl::make_unexpected(pins.error());
+  auto it = pins->find(server);
+  if (it == pins->end()) return std::optional<std::string>();
   if (!it->is_object() || !it->contains("certificate") || !(*it)["certificate"].is_string()) {
     return fail(ErrorCode::kCorrupt, pins_file().string() + " has a malformed entry for " + server);
   }
@@ -146,15 +144,58 @@ Result<std::optional<std::string>> CliHome::pinned_certificate(const std::string
 Result<void> CliHome::pin_certificate(const std::string& server, const std::string& fingerprint,
                                       const std::string& pinned_at) const {
   if (auto r = ensure(); !r) return r;
-  nlohmann::json pins = nlohmann::json::object();
+  auto pins = read_pins();
+  if (!pins) return tl::make_unexpected(pins.error());
+  auto& entry = (*pins)[server];
+  if (!entry.is_object()) entry = nlohmann::json::object();
+  entry["certificate"] = fingerprint;
+  entry["pinned_at"] = pinned_at;
+  return write_json_file(pins_file(), *pins);
+}
+
+Result<nlohmann::json> CliHome::read_pins() const {
   std::error_code ec;
-  if (std::filesystem::exists(pins_file(), ec)) {
-    auto j = read_json_file(pins_file());
-    if (!j) return tl::make_unexpected(j.error());
-    pins = std::move(*j);
+  if (!std::filesystem::exists(pins_file(), ec)) return nlohmann::json::object();
+  auto j = read_json_file(pins_file());
+  if (!j) return tl::make_unexpected(j.error());
+  if (!j->is_object()) return fail(ErrorCode::kCorrupt, pins_file().string() + " is not an object");
+  return j;
+}
+
+Result<std::optional<std::string>> CliHome::pinned_signing_key(const std::string& server) const {
+  auto pins = read_pins();
+  if (!pins) return tl::make_unexpected(pins.error());
+  auto it = pins->find(server);
+  if (it == pins->end() || !it->is_object() || !it->contains("signing_key")) {
+    return std::optional<std::string>();
   }
-  pins[server] = {{"certificate", fingerprint}, {"pinned_at", pinned_at}};
-  return write_json_file(pins_file(), pins);
+  if (!(*it)["signing_key"].is_string()) {
+    return fail(ErrorCode::kCorrupt, pins_file().string() + " has a malformed entry for " + server);
+  }
+  return std::optional<std::string>((*it)["signing_key"].get<std::string>());
+}
+
+Result<void> CliHome::pin_signing_key(const std::string& server,
+                                      const std::string& public_pem) const {
+  if (auto r = ensure(); !r) return r;
+  auto pins = read_pins();
+  if (!pins) return tl::make_unexpected(pins.error());
+  auto& entry = (*pins)[server];
+  if (!entry.is_object()) entry = nlohmann::json::object();
+  entry["signing_key"] = public_pem;
+  return write_json_file(pins_file(), *pins);
+}
+
+Result<std::vector<CliHome::PinnedKey>> CliHome::pinned_signing_keys() const {
+  auto pins = read_pins();
+  if (!pins) return tl::make_unexpected(pins.error());
+  std::vector<PinnedKey> keys;
+  for (const auto& [server, entry] : pins->items()) {
+    if (entry.is_object() && entry.contains("signing_key") && entry["signing_key"].is_string()) {
+      keys.push_back({server, entry["signing_key"].get<std::string>()});
+    }
+  }
+  return keys;
 }
 
 }  // namespace sekisho::cli

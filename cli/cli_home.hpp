@@ -2,14 +2,19 @@
 //
 //   session.json         {"server","user","expires_at"}   which gateway the token belongs to
 //   token                the bearer token, raw (43 characters), read only into a Secret
-//   known_gateways.json  {"https://host:port": {"certificate": "SHA256:<hex>", "pinned_at"}}
+//   known_gateways.json  {"https://host:port": {"certificate": "SHA256:<hex>", "pinned_at",
+//                                             "signing_key": "<PEM>"}}
+//                        the TLS certificate pinned at the first login, and the public key that
+//                        signs the gateway's recordings (pinned at login, used by `verify`)
 //
 // The directory is 0700 and every file 0600, written atomically (temp file, fsync, rename).
 #pragma once
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "base/result.hpp"
 #include "base/secret.hpp"
@@ -57,7 +62,23 @@ class CliHome {
                                              const std::string& fingerprint,
                                              const std::string& pinned_at) const;
 
+  // The recording signing key (PEM) pinned for `server`, or nullopt.
+  [[nodiscard]] Result<std::optional<std::string>> pinned_signing_key(
+      const std::string& server) const;
+  // Pins `public_pem` as the signing key of `server`, keeping its certificate pin.
+  [[nodiscard]] Result<void> pin_signing_key(const std::string& server,
+                                             const std::string& public_pem) const;
+  // Every pinned signing key with the server it belongs to (none when nothing is pinned).
+  struct PinnedKey {
+    std::string server;
+    std::string public_pem;
+  };
+  [[nodiscard]] Result<std::vector<PinnedKey>> pinned_signing_keys() const;
+
  private:
+  // known_gateways.json as an object ({} when the file does not exist).
+  [[nodiscard]] Result<nlohmann::json> read_pins() const;
+
   std::filesystem::path dir_;
 };
 

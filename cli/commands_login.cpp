@@ -5,15 +5,18 @@
 #include <iostream>
 
 #include "base/clock.hpp"
+#include "base/crypto.hpp"
 #include "cli/commands.hpp"
 #include "cli/prompt.hpp"
 #include "cli/table.hpp"
+#include "recorder/format.hpp"
 
 namespace sekisho::cli {
 
 namespace {
 
 constexpr std::size_t kMaxToken = 1024;
+constexpr std::size_t kMaxSigningKey = 4096;  // an Ed25519 public key PEM is 113 bytes
 
 bool is_token_char(char c) {
   return std::isalnum(static_cast<unsigned char>(c)) != 0 || c == '-' || c == '_' || c == '.' ||
@@ -70,6 +73,34 @@ Result<nlohmann::json> login_exchange(ApiClient& api, const LoginOptions& option
   }
 }
 
+// The login answer's recording signing key, checked against the one pinned for `server` (pinned
+// here at the first login that carries one). A different key is refused: recordings signed by it
+// would not verify against the pin, and a gateway whose key changed must be re-trusted on purpose
+// (remove its entry from known_gateways.json).
+Result<void> check_signing_key(const CliHome& home, const std::string& server,
+                               const nlohmann::json& body) {
+  if (!body.contains("signing_key") || !body["signing_key"].is_string()) return ok();
+  const std::string pem = body["signing_key"].get<std::string>();
+  if (pem.size() > kMaxSigningKey || !ed25519_verify(pem, {}, {})) {
+    return fail(ErrorCode::kCorrupt, "the gateway's login answer has a malformed signing key");
+  }
+  auto pinned = home.pinned_signing_key(server);
+  if (!pinned) return tl::make_unexpected(pinned.error());
+  if (*pinned) {
+    if (recorder::format::key_fingerprint(**pinned) == recorder::format::key_fingerprint(pem)) {
+      return ok();
+    }
+    return fail(ErrorCode::kPermissionDenied,
+                "the gateway's recording signing key " + recorder::format::key_fingerprint(pem) +
+                    " differs from the one pinned at first login (" +
+                    recorder::format::key_fingerprint(**pinned) + "); refused");
+  }
+  if (auto r = home.pin_signing_key(server, pem); !r) return r;
+  std::cerr << "pinned gateway signing key " << recorder::format::key_fingerprint(pem)
+            << std::endl;
+  return ok();
+}
+
 }  // namespace
 
 Result<void> run_login(const GlobalOptions& global, const LoginOptions& options) {
@@ -96,6 +127,7 @@ Result<void> run_login(const GlobalOptions& global, const LoginOptions& options)
     }
     std::cerr << "pinned gateway certificate " << presented << std::endl;
   }
+  if (auto r = check_signing_key(g.home(), server, *body); !r) return r;
   SessionInfo info{server, cell(*body, "user"), cell(*body, "expires_at")};
   if (info.user.empty()) info.user = options.user;
   if (auto r = g.home().save_session(info, *token); !r) return r;

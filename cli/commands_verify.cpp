@@ -4,9 +4,11 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "cli/cli_home.hpp"
 #include "cli/commands.hpp"
 #include "cli/replay_timing.hpp"
 #include "cli/table.hpp"
+#include "recorder/format.hpp"
 #include "recorder/recording.hpp"
 
 namespace sekisho::cli {
@@ -17,12 +19,20 @@ using recorder::SignatureStatus;
 
 constexpr std::size_t kMaxPublicKeyFile = 16 * 1024;
 
-std::string signature_text(const recorder::VerifyReport& r) {
+// Who vouches for the signer: the key given with --public-key, a gateway's key pinned at login,
+// or nobody (the file names its own key, which proves integrity, not authorship).
+struct Trust {
+  bool trusted = false;
+  std::string source;  // "--public-key" or "the key pinned at login for URL"
+};
+
+std::string signature_text(const recorder::VerifyReport& r, const Trust& trust) {
   switch (r.signature) {
     case SignatureStatus::kValid:
-      return r.key_pinned ? "valid, by the pinned key (--public-key)"
-                          : "valid, by the key named in the file (not pinned: this proves the "
-                            "file is intact, not who signed it; pass --public-key)";
+      return trust.trusted ? "valid, by the pinned key (" + trust.source + ")"
+                           : "valid, by the key named in the file, which is not pinned: no "
+                             "--public-key, and no gateway key pinned at login matches it (this "
+                             "proves the file is intact, not who signed it)";
     case SignatureStatus::kInvalid:
       return "INVALID";
     case SignatureStatus::kMissing:
@@ -52,15 +62,17 @@ std::string start_time(std::int64_t unix_us) {
       std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(unix_us))));
 }
 
-nlohmann::json report_json(const std::string& file, const recorder::VerifyReport& r) {
+nlohmann::json report_json(const std::string& file, const recorder::VerifyReport& r,
+                           const Trust& trust) {
   const auto& h = r.header;
   return {{"file", file},
-          {"ok", r.ok()},
+          {"ok", r.ok() && trust.trusted},
           {"chain_ok", r.chain_ok},
           {"chunks", r.chunks},
           {"truncated_after", r.truncated_after ? nlohmann::json(*r.truncated_after) : nullptr},
           {"signature", signature_name(r.signature)},
-          {"key_pinned", r.key_pinned},
+          {"key_pinned", trust.trusted},
+          {"trusted_by", trust.trusted ? trust.source : ""},
           {"signer", r.signer.empty() ? "-" : r.signer},
           {"duration_us", r.duration_us},
           {"size_bytes", r.size_bytes},
@@ -78,13 +90,13 @@ nlohmann::json report_json(const std::string& file, const recorder::VerifyReport
             {"rows", h.rows}}}};
 }
 
-void print_report(const std::string& file, const recorder::VerifyReport& r) {
+void print_report(const std::string& file, const recorder::VerifyReport& r, const Trust& trust) {
   const auto& h = r.header;
   std::vector<std::vector<std::string>> rows = {
-      {"result", r.ok() ? "OK" : "FAILED"},
+      {"result", r.ok() && trust.trusted ? "OK" : "FAILED"},
       {"chain", std::string(r.chain_ok ? "intact" : "BROKEN") + " (" + std::to_string(r.chunks) +
                     " chunks)"},
-      {"signature", signature_text(r)},
+      {"signature", signature_text(r, trust)},
       {"signer", r.signer.empty() ? "-" : r.signer},
       {"session", h.session_id},
       {"user", h.user},
@@ -103,6 +115,23 @@ void print_report(const std::string& file, const recorder::VerifyReport& r) {
   std::cout << format_table({"recording", file}, rows);
 }
 
+// Without --public-key: the signer is trusted when it is a gateway signing key pinned at login in
+// this SEKISHO_HOME (any gateway's: an auditor may hold several). A home that cannot be read trusts
+// nothing, and says so.
+Result<Trust> trust_by_pins(const recorder::VerifyReport& r) {
+  if (r.signature != SignatureStatus::kValid) return Trust{};
+  auto home = CliHome::locate();
+  if (!home) return Trust{};
+  auto keys = home->pinned_signing_keys();
+  if (!keys) return tl::make_unexpected(keys.error());
+  for (const auto& key : *keys) {
+    if (recorder::format::key_fingerprint(key.public_pem) == r.signer) {
+      return Trust{true, "the key pinned at login for " + key.server};
+    }
+  }
+  return Trust{};
+}
+
 }  // namespace
 
 Result<void> run_verify(const GlobalOptions& global, const VerifyOptions& options) {
@@ -114,14 +143,23 @@ Result<void> run_verify(const GlobalOptions& global, const VerifyOptions& option
   }
   auto report = recorder::verify(options.file, pem);
   if (!report) return fail(report.error().code, options.file + ": " + report.error().message);
-  if (global.json) {
-    print_json(report_json(options.file, *report));
-  } else {
-    print_report(options.file, *report);
+  Trust trust{report->key_pinned && report->signature == SignatureStatus::kValid, "--public-key"};
+  if (!pem) {
+    auto pinned = trust_by_pins(*report);
+    if (!pinned) return fail(pinned.error().code, "pinned keys: " + pinned.error().message);
+    trust = *pinned;
   }
-  if (report->ok()) return ok();
+  if (global.json) {
+    print_json(report_json(options.file, *report, trust));
+  } else {
+    print_report(options.file, *report, trust);
+  }
+  if (report->ok() && trust.trusted) return ok();
   std::string why;
-  if (!report->problems.empty()) {
+  if (report->ok()) {
+    why = "the chain is intact but the signer " + report->signer +
+          " is unknown (pass --public-key FILE, or log in to its gateway once to pin its key)";
+  } else if (!report->problems.empty()) {
     why = report->problems.front();
   } else if (!report->chain_ok) {
     why = "hash chain broken";

@@ -42,8 +42,14 @@ pass "usage errors exit 2; no terminal and no --password-stdin is refused; whoam
 admin_pw="admin-New-Passw0rd!"
 printf '%s\n%s\n' "$otp" "$admin_pw" | as "$admin" login --user admin --password-stdin \
   >"$TMP/login.out" 2>"$TMP/login.err" || fail "first login failed: $(cat "$TMP/login.err")"
-[ "$(cat "$TMP/login.err")" = "pinned gateway certificate $cert_fp" ] \
-  || fail "pin line on stderr: $(cat "$TMP/login.err")"
+# The signing key's fingerprint as recordings name it: the first 16 hex digits of the SHA-256 of
+# its PEM text.
+signing_fp=$(python3 -c 'import hashlib,sys
+print(hashlib.sha256(open(sys.argv[1]).read().strip().encode()).hexdigest()[:16])' "$dir/signing.pub")
+[ "$(sed -n 1p "$TMP/login.err")" = "pinned gateway certificate $cert_fp" ] \
+  && [ "$(sed -n 2p "$TMP/login.err")" = "pinned gateway signing key $signing_fp" ] \
+  && [ "$(wc -l <"$TMP/login.err")" -eq 2 ] \
+  || fail "pin lines on stderr (wanted the certificate, then the signing key $signing_fp): $(cat "$TMP/login.err")"
 grep -q "logged in to $SEKISHO_SERVER as admin" "$TMP/login.out" || fail "login said: $(cat "$TMP/login.out")"
 [ "$(mode_of "$admin")" = 700 ] || fail "SEKISHO_HOME mode $(mode_of "$admin")"
 for f in session.json token known_gateways.json; do

@@ -17,6 +17,29 @@ expect_refusal "wrong user name or password" 1 login_as op2 admin "$otp"
 login_as op admin "operator-Password-1" || fail "login with the new password"
 pass "the one-time password must be replaced at first login and is then dead"
 
+# The first login pinned the gateway's recording signing key beside its certificate; a gateway
+# that later presents another key is refused (and no session is saved).
+grep -q "pinned gateway signing key " "$TMP/pin" || fail "first login did not report the pinned signing key"
+python3 - "$TMP/home-op/known_gateways.json" "$dir/signing.pub" <<'PY' || fail "the pinned signing key is not the gateway's"
+import json, sys
+pins = json.load(open(sys.argv[1]))
+assert [e["signing_key"].strip() for e in pins.values()] == [open(sys.argv[2]).read().strip()]
+PY
+cp -a "$TMP/home-op" "$TMP/home-op3"
+rm -f "$TMP/home-op3/session.json" "$TMP/home-op3/token"
+openssl genpkey -algorithm ed25519 -out "$TMP/other.key" 2>/dev/null
+openssl pkey -in "$TMP/other.key" -pubout -out "$TMP/other.pub"
+python3 - "$TMP/home-op3/known_gateways.json" "$TMP/other.pub" <<'PY'
+import json, sys
+pins = json.load(open(sys.argv[1]))
+for e in pins.values():
+    e["signing_key"] = open(sys.argv[2]).read()
+json.dump(pins, open(sys.argv[1], "w"))
+PY
+expect_refusal "differs from the one pinned at first login" 1 login_as op3 admin "operator-Password-1"
+[ ! -e "$TMP/home-op3/token" ] || fail "a refused signing key still saved a session"
+pass "login pins the gateway's signing key and refuses another one"
+
 printf '%s\n' "alice-Initial-pw1" | cli_as op users add alice --roles requester --password-stdin >/dev/null \
   || fail "users add alice"
 login_as alice alice "alice-Initial-pw1" "alice-Password-22" || fail "alice's first login"

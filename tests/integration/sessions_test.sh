@@ -175,7 +175,22 @@ grep -qE '^result +OK$' "$TMP/v.out" && grep -qE '^chain +intact' "$TMP/v.out" \
   && grep -qE '^signature +valid, by the pinned key' "$TMP/v.out" \
   && grep -qE "^session +$id_bin$" "$TMP/v.out" && grep -qE '^target +root@web01$' "$TMP/v.out" \
   || fail "verify report: $(cat "$TMP/v.out")"
-offline verify "$TMP/bin.skr" | grep -qF "not pinned" || fail "verify without --public-key must say the key is not pinned"
+# With neither --public-key nor a key pinned at login, an intact file's signer is unknown: exit 1.
+expect_refusal "the chain is intact but the signer " 1 offline verify "$TMP/bin.skr"
+grep -qF "is unknown (pass --public-key FILE, or log in to its gateway once to pin its key)" "$TMP/err" \
+  && grep -qE '^result +FAILED$' "$TMP/out" && grep -qE '^chain +intact' "$TMP/out" \
+  && grep -qF "which is not pinned" "$TMP/out" || fail "verify without a trusted key: $(cat "$TMP/out" "$TMP/err")"
+# The auditor's login pinned the gateway's signing key (known_gateways.json): verify uses it.
+cli_as audrey verify "$TMP/bin.skr" >"$TMP/v-pin.out" || fail "verify with the pinned key: $(cat "$TMP/v-pin.out")"
+grep -qE '^result +OK$' "$TMP/v-pin.out" \
+  && grep -qF "valid, by the pinned key (the key pinned at login for https://127.0.0.1:$GW_PORT)" "$TMP/v-pin.out" \
+  || fail "verify with the pinned key: $(cat "$TMP/v-pin.out")"
+# A forged recording signed by a key of the forger's own, which the file carries: it used to
+# verify (exit 0) for anyone who did not pass --public-key.
+"$SEKISHO_BUILD_DIR/tests/recorder_tool" record --keys "$TMP/forger" --out "$TMP/forged.skr" \
+  -- printf 'nothing happened here' >/dev/null </dev/null || fail "recording the forged file"
+expect_refusal "the chain is intact but the signer " 1 cli_as audrey verify "$TMP/forged.skr"
+grep -qE '^result +FAILED$' "$TMP/out" || fail "verify of a forged file: $(cat "$TMP/out")"
 offline --json verify "$TMP/bin.skr" --public-key "$dir/signing.pub" >"$TMP/v.json" || fail "verify --json"
 final_hash=$(jq_py "$TMP/v.json" 'd["final_hash"]')
 openssl genpkey -algorithm ed25519 -out "$TMP/other.key" 2>/dev/null
