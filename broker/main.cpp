@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 
+#include "base/core_dumps.hpp"
 #include "base/logging.hpp"
 #include "broker/config.hpp"
 #include "broker/init.hpp"
@@ -112,6 +113,8 @@ CLI::App* add_record_demo(CLI::App& app, broker::RecordDemoOptions& demo) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Before anything reads a key, a password or the store: no core file, no same-user ptrace.
+  if (auto r = sekisho::forbid_core_dumps(); !r) return failed(r.error());
   CLI::App app{"sekishod — Sekisho privileged access gateway daemon"};
   app.require_subcommand(1);
   app.set_version_flag("--version", SEKISHO_VERSION);

@@ -64,3 +64,27 @@ assert all({"time", "level", "logger", "msg"} <= set(l) for l in lines)
 assert any(l["logger"] == "api" and "/v1/health 200" in l["msg"] for l in lines)
 PY
 pass "[log] format = \"json\" writes one JSON object per line"
+
+# No core dumps of the core: RLIMIT_CORE is 0 (soft and hard) and the process is not dumpable.
+# Non-dumpable is visible from outside only for a process that is not root: the kernel then gives
+# its /proc files to root instead of the process's own user (and refuses same-user ptrace). So a
+# second data dir is served by nobody.
+nobody_dir="$TMP/nobody-var"
+init_data_dir "$nobody_dir"
+chown -R 65534:65534 "$nobody_dir"
+chmod 755 "$TMP"
+GW_LOG="$TMP/serve-nobody.log"
+setpriv --reuid=65534 --regid=65534 --clear-groups \
+  "$SEKISHOD" serve --data-dir "$nobody_dir" --config "$TMP/json.toml" >"$GW_LOG" 2>&1 &
+GW_PID=$!
+STARTED_PIDS+=("$GW_PID")
+wait_for_listen "$GW_LOG" "$GW_PID" 100
+grep -qE '^Max core file size +0 +0 ' "/proc/$GW_PID/limits" \
+  || fail "core file limit of sekishod: $(grep core "/proc/$GW_PID/limits")"
+uid=$(awk '/^Uid:/ {print $2}' "/proc/$GW_PID/status")
+[ "$uid" = 65534 ] || fail "sekishod runs as uid $uid, not nobody"
+[ "$(stat -c %u "/proc/$GW_PID/environ")" = 0 ] \
+  || fail "sekishod is dumpable: its /proc/PID/environ belongs to uid $(stat -c %u "/proc/$GW_PID/environ")"
+stop_gateway TERM
+[ "$GW_RC" -eq 0 ] || fail "gateway as nobody exited $GW_RC: $(tail -3 "$GW_LOG")"
+pass "sekishod runs non-dumpable with RLIMIT_CORE 0 (no core file, no same-user ptrace)"
