@@ -5,7 +5,7 @@ set -euo pipefail
 
 # Build: compiler, CMake and the libraries from shared/notes/build.md that the code links today.
 BUILD_PKGS=(
-  g++ cmake make pkg-config
+  g++ cmake make pkg-config ccache
   libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
   libexpected-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev

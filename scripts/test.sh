@@ -7,11 +7,19 @@ jobs=$(nproc)
 
 "$root/scripts/setup.sh"
 
+# ccache (installed by setup.sh) keeps compiled objects between runs; CCACHE_BASEDIR makes its
+# keys relative to the checkout, so a fresh clone in another folder reuses them.
+launcher=()
+if command -v ccache >/dev/null; then
+  export CCACHE_BASEDIR="$root"
+  launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
+fi
+
 run_suite() {
   local build=$1
   shift
   echo "== build $build ($*)"
-  cmake -S "$root" -B "$build" "$@" >/dev/null
+  cmake -S "$root" -B "$build" "${launcher[@]}" "$@" >/dev/null
   cmake --build "$build" -j"$jobs"
   echo "== tests in $build"
   ctest --test-dir "$build" -j"$jobs" --output-on-failure --timeout 900
