@@ -138,6 +138,26 @@ TEST_F(CliHomeTest, PinsAreKeptPerServer) {
   EXPECT_EQ(entries(home.dir()), (std::vector<std::string>{"known_gateways.json"}));
 }
 
+TEST_F(CliHomeTest, SigningKeysArePinnedBesideCertificatesAndSurviveARepin) {
+  const CliHome home(root_ / "h");
+  EXPECT_TRUE(home.pinned_signing_keys()->empty());
+  ASSERT_TRUE(home.pin_certificate("https://a:1", "SHA256:aa", "t1"));
+  EXPECT_FALSE(home.pinned_signing_key("https://a:1")->has_value());
+  ASSERT_TRUE(home.pin_signing_key("https://a:1", "PEM-A"));
+  ASSERT_TRUE(home.pin_signing_key("https://b:2", "PEM-B"));
+  // Pinning the certificate again keeps the signing key of the same server.
+  ASSERT_TRUE(home.pin_certificate("https://a:1", "SHA256:a2", "t3"));
+  EXPECT_EQ(**home.pinned_signing_key("https://a:1"), "PEM-A");
+  EXPECT_EQ(**home.pinned_certificate("https://a:1"), "SHA256:a2");
+  auto keys = home.pinned_signing_keys();
+  ASSERT_TRUE(keys);
+  ASSERT_EQ(keys->size(), 2u);
+  EXPECT_EQ((*keys)[0].server, "https://a:1");
+  EXPECT_EQ((*keys)[0].public_pem, "PEM-A");
+  EXPECT_EQ((*keys)[1].server, "https://b:2");
+  EXPECT_EQ(mode_of(home.pins_file()), 0600u);
+}
+
 TEST_F(CliHomeTest, DamagedFilesAreReportedNotIgnored) {
   const CliHome home(root_ / "h");
   ASSERT_TRUE(home.ensure());
