@@ -29,6 +29,18 @@ struct TransferEvent {
   std::string note;              // why there is no hash, or what is uncertain; "" when none
 };
 
+// An SFTP request that changes the target without moving file contents through the stream
+// (remove, rename, setstat, symlink, hardlink, mkdir, rmdir, copy), with the server's answer.
+struct FileChange {
+  std::string operation;  // "remove", "rename", "setstat", "symlink", "hardlink", "mkdir", ...
+  std::string path;       // the path acted on (for rename/symlink/hardlink/copy: the existing one)
+  std::string new_path;   // rename/symlink/hardlink/copy: the path created; "" otherwise
+  std::string result;     // "ok", "failed", or "no reply" (the session ended first)
+};
+
+// Paths go to the recording and the audit log: bounded, control characters replaced.
+std::string clean_transfer_path(std::string_view p);
+
 // SHA-256 over a file's bytes in offset order, fed pieces in any order. Pieces ahead of the
 // hashed prefix wait (bounded by `budget`, shared by all files of a session); a piece that
 // overlaps what was hashed, starts a gap that is never filled, or does not fit the budget makes
@@ -65,11 +77,14 @@ struct TransferPolicy {
   bool download = true;
 };
 
-// The SFTP subsystem. Client→target bytes are forwarded in whole packets so that an OPEN the
-// policy denies is answered here (SSH_FX_PERMISSION_DENIED) and never reaches the target;
-// target→client bytes are forwarded in whole packets too, so that such a reply is put between two
-// packets. A packet over kMaxSftpPacket or a malformed one stops the tracking ("lost"): from then
-// on bytes pass through unparsed (the relay ends the session when the policy denies anything).
+// The SFTP subsystem, fully parsed: client->target bytes are forwarded in whole packets, each
+// checked against the policy by what OpenSSH's sftp-server will do with it (an OPEN without READ
+// or WRITE opens read-only; READ and WRITE are allowed per handle, by how it was opened). A
+// request the policy denies, or one that could move file contents and that is not understood
+// (an unknown type or extension), is answered here with a STATUS and never reaches the target.
+// Target->client bytes are forwarded in whole packets too, so that such a reply goes between two
+// packets. A packet over kMaxSftpPacket or a malformed one ends the parse ("lost"): from then on
+// nothing more is forwarded, and the relay ends the session.
 class SftpFilter {
  public:
   explicit SftpFilter(TransferPolicy policy);
@@ -79,9 +94,10 @@ class SftpFilter {
 
   void from_client(std::string_view in, std::string& to_target, std::string& to_client);
   void from_target(std::string_view in, std::string& to_client);
-  // Files still open when the session ends become events with a note.
+  // Files still open and changes still unanswered when the session ends become events.
   void finish();
   std::vector<TransferEvent> take_events();
+  std::vector<FileChange> take_changes();
   // "upload PATH" / "download PATH" refused since the last call.
   std::vector<std::string> take_refusals();
   bool lost() const { return !lost_.empty(); }
@@ -95,12 +111,24 @@ class SftpFilter {
   };
   struct Open {
     std::string path;
-    std::uint32_t pflags = 0;
+    bool can_read = false, can_write = false, append = false;
   };
   // False when the packet was answered here and must not be forwarded.
   bool client_packet(std::string_view p, std::string& to_client);
+  bool open_packet(std::uint32_t id, std::string_view body, std::string& to_client);
+  bool read_packet(std::uint32_t id, std::string_view body, std::string& to_client);
+  bool write_packet(std::uint32_t id, std::string_view body, std::string& to_client);
+  bool change_packet(std::uint8_t type, std::uint32_t id, std::string_view body,
+                     std::string& to_client);
+  bool extended_packet(std::uint32_t id, std::string_view body, std::string& to_client);
+  bool copy_data(std::uint32_t id, std::string_view body, std::string& to_client);
+  bool track_change(std::uint32_t id, FileChange change, std::string& to_client);
+  bool deny(std::uint32_t id, std::uint32_t code, const std::string& message,
+            std::string& to_client);
+  bool refuse(const char* what, std::uint32_t id, std::string_view path, std::string& to_client);
   bool lose_forward(const std::string& why);
   void target_packet(std::string_view p);
+  const File* file(std::string_view handle) const;
   void close_file(const std::string& handle, const std::string& note);
   void lose(const std::string& why);
 
@@ -110,17 +138,22 @@ class SftpFilter {
   std::size_t budget_ = kMaxOutOfOrder;
   std::map<std::uint32_t, Open> opens_;
   std::map<std::uint32_t, Read> reads_;
+  std::map<std::uint32_t, FileChange> changes_;  // waiting for the server's STATUS
   std::map<std::string, std::unique_ptr<File>> files_;
   std::vector<TransferEvent> events_;
+  std::vector<FileChange> changed_;
   std::vector<std::string> refusals_;
 };
 
 // The legacy scp protocol of `scp -t PATH` (upload: parse client→target) or `scp -f PATH`
-// (download: parse target→client). Observes only; a line over 8 KiB or a malformed one stops it.
+// (download: parse target→client). Observes only; a line over 8 KiB or a malformed one stops it
+// (lost), and the relay then ends the session.
 class ScpTracker {
  public:
-  // Parses the command of an exec request: nullopt unless it runs scp in sink (-t) or source
-  // (-f) mode.
+  // Parses the command of an exec request: null unless it is exactly what OpenSSH's scp sends
+  // to run its remote end, "scp[ -v][ -r][ -p][ -d] -t|-f [-- ]PATH", with PATH free of
+  // anything a shell would read as more than one plain word. Any other command is not a
+  // transfer (the relay records it byte for byte).
   static std::unique_ptr<ScpTracker> from_command(std::string_view command);
   ScpTracker(bool upload, std::string path, bool dir_target);
   ScpTracker(const ScpTracker&) = delete;
@@ -132,6 +165,7 @@ class ScpTracker {
   void finish();
   std::vector<TransferEvent> take_events();
   bool lost() const { return !lost_.empty(); }
+  const std::string& lost_reason() const { return lost_; }
 
  private:
   std::string file_path(const std::string& name, std::string& note) const;

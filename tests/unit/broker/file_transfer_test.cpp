@@ -211,34 +211,44 @@ TEST(SftpFilter, OutOfOrderBeyondTheBudgetGivesNoHash) {
   EXPECT_NE(e[0].note.find("out of order"), std::string::npos) << e[0].note;
 }
 
-TEST(SftpFilter, OversizePacketStopsTrackingButPassesBytes) {
+// A stream the parser loses sync with is never passed through unparsed (the relay ends it).
+TEST(SftpFilter, OversizePacketEndsTheStream) {
   SftpFilter f({});
   std::string t, c;
   f.from_client(open_req(1, "/x", 0x1a), t, c);
   f.from_target(handle_rep(1, "h"), c);
+  t.clear();
   std::string huge;
   u32(huge, kMaxSftpPacket + 1);
   huge += "garbage that follows";
   f.from_client(huge, t, c);
   EXPECT_TRUE(f.lost());
-  EXPECT_TRUE(t.ends_with(huge));
+  EXPECT_EQ(t, "");
   f.from_client("more", t, c);
-  EXPECT_TRUE(t.ends_with("more"));
+  EXPECT_EQ(t, "");
+  std::string from_target;
+  f.from_target(data_rep(9, "anything"), from_target);
+  EXPECT_EQ(from_target, "");
   auto e = f.take_events();  // the open file is reported without a hash
   ASSERT_EQ(e.size(), 1U);
   EXPECT_FALSE(e[0].sha256);
 }
 
-TEST(SftpFilter, GarbageNeverThrowsAndIsForwarded) {
+TEST(SftpFilter, GarbageNeverThrowsAndIsNotForwarded) {
   for (unsigned seed = 0; seed < 200; ++seed) {
     const std::string junk = random_bytes(1 + seed * 7, seed);
     SftpFilter f({});
     std::string t, c, c2;
     f.from_client(junk, t, c);
     f.from_target(junk, c2);
-    // Whatever was held back is a packet prefix: nothing forwarded is made up.
+    // Only whole packets the filter parsed go on: nothing forwarded is made up.
     EXPECT_TRUE(junk.starts_with(t));
     EXPECT_TRUE(junk.starts_with(c2));
+    if (f.lost()) {
+      const std::size_t before = t.size();
+      f.from_client(junk, t, c);
+      EXPECT_EQ(t.size(), before);
+    }
     f.finish();
   }
   // Malformed body inside a well-framed packet.
@@ -246,7 +256,7 @@ TEST(SftpFilter, GarbageNeverThrowsAndIsForwarded) {
   std::string t, c;
   f.from_client(packet(3, "xx"), t, c);
   EXPECT_TRUE(f.lost());
-  EXPECT_EQ(t, packet(3, "xx"));
+  EXPECT_EQ(t, "");
 }
 
 TEST(SftpFilter, DeniedUploadIsAnsweredHereAndNotForwarded) {
@@ -272,6 +282,208 @@ TEST(SftpFilter, DeniedDownload) {
   EXPECT_EQ(t, "");
   EXPECT_FALSE(c.empty());
   EXPECT_EQ(f.take_refusals(), std::vector<std::string>{"download /etc/shadow"});
+}
+
+std::string extended_req(std::uint32_t id, const std::string& name, const std::string& rest) {
+  std::string b;
+  u32(b, id);
+  str(b, name);
+  return packet(200, b + rest);
+}
+// The STATUS code of the one reply in `c` for request `id`, or -1.
+int status_of(const std::string& c, std::uint32_t id) {
+  if (c.size() < 13 || c[4] != char(101)) return -1;
+  std::string want;
+  u32(want, id);
+  if (c.substr(5, 4) != want) return -1;
+  return static_cast<unsigned char>(c[12]);
+}
+
+// OpenSSH's sftp-server opens O_RDONLY when neither READ nor WRITE is set (flags_from_portable):
+// the policy decides by what the server will allow, not by the flag the client chose.
+TEST(SftpFilter, OpenWithoutReadFlagIsStillARead) {
+  for (std::uint32_t pflags : {0x00U, 0x04U /* APPEND alone: O_RDONLY|O_APPEND */}) {
+    SftpFilter f({.upload = true, .download = false});
+    std::string t, c;
+    f.from_client(open_req(5, "/etc/shadow", pflags), t, c);
+    EXPECT_EQ(t, "") << pflags;
+    EXPECT_EQ(status_of(c, 5), 3) << pflags;  // SSH_FX_PERMISSION_DENIED
+    EXPECT_EQ(f.take_refusals(), std::vector<std::string>{"download /etc/shadow"});
+  }
+  // TRUNC or CREAT without WRITE still changes the file (O_RDONLY|O_TRUNC truncates on Linux).
+  for (std::uint32_t pflags : {0x10U, 0x08U, 0x01U | 0x10U}) {
+    SftpFilter f({.upload = false, .download = true});
+    std::string t, c;
+    f.from_client(open_req(6, "/etc/passwd", pflags), t, c);
+    EXPECT_EQ(t, "") << pflags;
+    EXPECT_EQ(status_of(c, 6), 3) << pflags;
+  }
+}
+
+// READ/WRITE are decided per handle: a handle opened for writing cannot be read under
+// allow_download = false, a read-only one cannot be written under allow_upload = false, and a
+// handle the filter does not know (guessed, or from OPENDIR) moves no file contents.
+TEST(SftpFilter, ReadAndWriteRefusedOnHandlesThePolicyDoesNotAllow) {
+  SftpFilter f({.upload = true, .download = false});
+  std::string t, c;
+  f.from_client(open_req(1, "/tmp/w", 0x02 | 0x08), t, c);
+  ASSERT_EQ(t, open_req(1, "/tmp/w", 0x0a));
+  f.from_target(handle_rep(1, "hw"), c);
+  t.clear();
+  c.clear();
+  f.from_client(read_req(2, "hw", 0, 100), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 2), 3);
+  c.clear();
+  f.from_client(read_req(3, "guessed", 0, 100), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 3), 3);
+  c.clear();
+  f.from_client(write_req(4, "hw", 0, "ok"), t, c);
+  EXPECT_EQ(t, write_req(4, "hw", 0, "ok"));
+  EXPECT_EQ(c, "");
+
+  SftpFilter g({.upload = false, .download = true});
+  t.clear();
+  c.clear();
+  g.from_client(open_req(1, "/etc/hosts", 0x01), t, c);
+  g.from_target(handle_rep(1, "hr"), c);
+  t.clear();
+  c.clear();
+  g.from_client(write_req(2, "hr", 0, "x"), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 2), 3);
+  c.clear();
+  g.from_client(write_req(3, "guessed", 0, "x"), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 3), 3);
+}
+
+// Requests that can move file contents and that the filter does not follow are refused here:
+// unknown packet types and extensions, and copy-data (a server-side copy) under allow_upload =
+// false; SETSTAT of a size (truncation) under allow_upload = false.
+TEST(SftpFilter, UnknownRequestsThatCouldMoveContentsAreRefused) {
+  SftpFilter f({.upload = false, .download = true});
+  std::string t, c;
+  f.from_client(extended_req(1, "x-upload@example.com", "data"), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 1), 8);  // SSH_FX_OP_UNSUPPORTED
+  c.clear();
+  std::string body;
+  u32(body, 2);
+  body += "junk";
+  f.from_client(packet(42, body), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 2), 8);
+  c.clear();
+  std::string copy;
+  str(copy, "hr");
+  u64(copy, 0);
+  u64(copy, 0);
+  str(copy, "hw");
+  u64(copy, 0);
+  f.from_client(extended_req(3, "copy-data", copy), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 3), 3);
+  c.clear();
+  std::string setstat;
+  u32(setstat, 4);
+  str(setstat, "/etc/passwd");
+  u32(setstat, 0x01);  // SSH_FILEXFER_ATTR_SIZE
+  u64(setstat, 0);
+  f.from_client(packet(9, setstat), t, c);
+  EXPECT_EQ(t, "");
+  EXPECT_EQ(status_of(c, 4), 3);
+  // Metadata-only extensions pass.
+  c.clear();
+  std::string sv;
+  str(sv, "/");
+  f.from_client(extended_req(5, "statvfs@openssh.com", sv), t, c);
+  EXPECT_EQ(t, extended_req(5, "statvfs@openssh.com", sv));
+  EXPECT_EQ(c, "");
+}
+
+// Requests that change the target are reported with their paths and the server's answer.
+TEST(SftpFilter, ChangesAreReportedWithPathsAndResults) {
+  SftpFilter f({.upload = false, .download = false});
+  std::string t, c;
+  const auto one = [](std::uint8_t type, std::uint32_t id, const std::string& a,
+                      const std::string& rest = "") {
+    std::string b;
+    u32(b, id);
+    str(b, a);
+    return packet(type, b + rest);
+  };
+  const auto two = [](std::uint8_t type, std::uint32_t id, const std::string& a,
+                      const std::string& z) {
+    std::string b;
+    u32(b, id);
+    str(b, a);
+    str(b, z);
+    return packet(type, b);
+  };
+  std::string attrs;
+  u32(attrs, 0x04);  // permissions only: no size
+  u32(attrs, 0600);
+  f.from_client(one(13, 1, "/srv/rm"), t, c);                       // REMOVE
+  f.from_client(two(18, 2, "/srv/a", "/srv/b"), t, c);              // RENAME
+  f.from_client(one(14, 3, "/srv/d", std::string(4, '\0')), t, c);  // MKDIR, no attrs
+  f.from_client(one(15, 4, "/srv/d"), t, c);                        // RMDIR
+  f.from_client(one(9, 5, "/srv/b", attrs), t, c);                  // SETSTAT (chmod)
+  f.from_client(two(20, 6, "/srv/b", "/srv/ln"), t, c);             // SYMLINK
+  std::string ext;
+  str(ext, "/srv/b");
+  str(ext, "/srv/hard");
+  f.from_client(extended_req(7, "hardlink@openssh.com", ext), t, c);
+  f.from_client(extended_req(8, "posix-rename@openssh.com", ext), t, c);
+  EXPECT_EQ(c, "");  // all forwarded, none answered here
+  for (std::uint32_t id = 1; id <= 7; ++id) f.from_target(status_rep(id, id == 4 ? 4 : 0), c);
+  auto changes = f.take_changes();
+  ASSERT_EQ(changes.size(), 7U);
+  EXPECT_EQ(changes[0].operation, "remove");
+  EXPECT_EQ(changes[0].path, "/srv/rm");
+  EXPECT_EQ(changes[0].result, "ok");
+  EXPECT_EQ(changes[1].operation, "rename");
+  EXPECT_EQ(changes[1].path, "/srv/a");
+  EXPECT_EQ(changes[1].new_path, "/srv/b");
+  EXPECT_EQ(changes[2].operation, "mkdir");
+  EXPECT_EQ(changes[3].operation, "rmdir");
+  EXPECT_EQ(changes[3].result, "failed");
+  EXPECT_EQ(changes[4].operation, "setstat");
+  EXPECT_EQ(changes[5].operation, "symlink");
+  EXPECT_EQ(changes[5].new_path, "/srv/ln");
+  EXPECT_EQ(changes[6].operation, "hardlink");
+  EXPECT_EQ(changes[6].new_path, "/srv/hard");
+  f.finish();  // the posix-rename never got an answer
+  changes = f.take_changes();
+  ASSERT_EQ(changes.size(), 1U);
+  EXPECT_EQ(changes[0].operation, "rename");
+  EXPECT_EQ(changes[0].result, "no reply");
+}
+
+// copy-data between two handles seen opened (read, write) passes and is reported as a change.
+TEST(SftpFilter, CopyDataBetweenAllowedHandlesIsAChange) {
+  SftpFilter f({});
+  std::string t, c;
+  f.from_client(open_req(1, "/srv/src", 0x01), t, c);
+  f.from_target(handle_rep(1, "r"), c);
+  f.from_client(open_req(2, "/srv/dst", 0x1a), t, c);
+  f.from_target(handle_rep(2, "w"), c);
+  std::string copy;
+  str(copy, "r");
+  u64(copy, 0);
+  u64(copy, 0);
+  str(copy, "w");
+  u64(copy, 0);
+  t.clear();
+  f.from_client(extended_req(3, "copy-data", copy), t, c);
+  EXPECT_EQ(t, extended_req(3, "copy-data", copy));
+  f.from_target(status_rep(3, 0), c);
+  auto changes = f.take_changes();
+  ASSERT_EQ(changes.size(), 1U);
+  EXPECT_EQ(changes[0].operation, "copy");
+  EXPECT_EQ(changes[0].path, "/srv/src");
+  EXPECT_EQ(changes[0].new_path, "/srv/dst");
 }
 
 TEST(SftpFilter, UnclosedFileReportedAtFinish) {
@@ -305,14 +517,63 @@ TEST(ScpTracker, ParsesCommands) {
   ASSERT_TRUE(up);
   EXPECT_TRUE(up->upload());
   EXPECT_EQ(up->path(), "/tmp/dest");
-  auto down = ScpTracker::from_command("scp -v -f -- -odd name");
+  auto down = ScpTracker::from_command("scp -v -f -- -odd.name");
   ASSERT_TRUE(down);
   EXPECT_FALSE(down->upload());
-  EXPECT_EQ(down->path(), "-odd name");
+  EXPECT_EQ(down->path(), "-odd.name");
   EXPECT_FALSE(ScpTracker::from_command("ls -t /tmp"));
   EXPECT_FALSE(ScpTracker::from_command("scp /a /b"));
   EXPECT_FALSE(ScpTracker::from_command("scp -t -f /a"));
   EXPECT_FALSE(ScpTracker::from_command(""));
+}
+
+// What OpenSSH's scp sends: "scp[ -v][ -r][ -p][ -d] -t|-f [-- ]PATH" with PATH unquoted (the
+// remote shell reads it). Only that is a transfer; anything else is a recorded session.
+TEST(ScpTracker, AcceptsOnlyWhatOpenSshSends) {
+  for (const char* ok : {"scp -t /tmp/dest", "scp -f /var/log/syslog", "scp -v -r -p -d -t /srv/in",
+                         "scp -r -f dir", "scp -d -t ~/in/", "scp -t -- -dash",
+                         "scp -p -f /srv/a_b-c.d,e+f=g@h%i:j", "scp -f /srv/\xc3\xa9t\xc3\xa9"}) {
+    EXPECT_TRUE(ScpTracker::from_command(ok)) << ok;
+  }
+  for (const char* bad : {"scp -f x </dev/null; id",
+                          "scp -t x; id",
+                          "scp -f x && id",
+                          "scp -f x | id",
+                          "scp -f x >/tmp/y",
+                          "scp -f $(id)",
+                          "scp -f `id`",
+                          "scp -f 'a b'",
+                          "scp -f \"a\"",
+                          "scp -f a\\b",
+                          "scp -f a b",
+                          "scp -f x\nid",
+                          "scp -f x\tid",
+                          "scp  -f x",
+                          "scp -f x ",
+                          "scp -f *.log",
+                          "scp -f a?",
+                          "scp -f [ab]",
+                          "scp -f {a,b}",
+                          "scp -f x#y",
+                          "scp -f $HOME",
+                          "scp -f !x",
+                          "scp -f a&",
+                          "scp -f (a)",
+                          "/usr/bin/scp -f x",
+                          "scp -ft x",
+                          "scp -f -x",
+                          "scp -d -v -t x",
+                          "scp -v -v -t x",
+                          "scp -S prog -f x",
+                          "scp -f",
+                          "scp -f --",
+                          "scp -f -- ",
+                          "scp -t x -f y",
+                          "scp -o a -f x"}) {
+    EXPECT_FALSE(ScpTracker::from_command(bad)) << bad;
+  }
+  auto nul = ScpTracker::from_command(std::string("scp -f x\0; id", 14));
+  EXPECT_FALSE(nul);
 }
 
 TEST(ScpTracker, UploadSplitAtEveryByte) {
