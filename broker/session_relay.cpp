@@ -306,8 +306,57 @@ void report_transfers(Worker& w, std::vector<TransferEvent> events, const char* 
   }
 }
 
+// Each SFTP request that changed the target: a recording marker and the core's
+// session.file_change audit event (the file_transfer message with an "operation").
+void report_changes(Worker& w, std::vector<FileChange> changes) {
+  for (auto& c : changes) {
+    recorder::Record m;
+    m.kind = recorder::RecordKind::kMarker;
+    m.data = "file " + c.operation + " " + c.path +
+             (c.new_path.empty() ? "" : " -> " + c.new_path) + " (" + c.result + ")";
+    w.record(std::move(m));
+    json body = {{"type", "file_transfer"},
+                 {"operation", c.operation},
+                 {"path", c.path},
+                 {"result", c.result},
+                 {"protocol", "sftp"}};
+    if (!c.new_path.empty()) body["new_path"] = c.new_path;
+    if (!w.ended) (void)w.core.ask(body);
+  }
+}
+
+// Ends a transfer session whose stream the parser can no longer follow: its bytes would
+// otherwise pass neither parsed nor recorded.
+std::string end_unfollowed(Worker& w, const std::string& protocol, const std::string& why) {
+  const std::string shown = protocol == "sftp" ? "SFTP" : protocol;
+  tell_user(w, "sekisho: the " + shown + " stream cannot be followed; the session is ended",
+            protocol + " not followed: " + why);
+  ssh_channel_close(w.target_channel);
+  ssh_channel_send_eof(w.channel);
+  ssh_channel_close(w.channel);
+  return protocol + " stream not followed";
+}
+
+// One chunk of a legacy scp channel: the direction of the file data goes through the tracker
+// (its bytes are not recorded, the transfer records are), the other direction (the sink's
+// acknowledgements and error lines) is recorded byte for byte.
+void scp_chunk(Worker& w, bool up, std::string_view in, Outbox& out) {
+  if (w.scp->upload() == up) {
+    w.scp->feed(in);
+    if (w.scp->lost()) return;  // the relay ends the session; nothing unparsed goes on
+  } else {
+    recorder::Record r;
+    r.kind = up ? recorder::RecordKind::kInput : recorder::RecordKind::kOutput;
+    r.data.assign(in.data(), in.size());
+    w.record(std::move(r));
+  }
+  out.buf.append(in);
+}
+
 // The relay of a transfer channel's data (sftp subsystem, legacy scp): both directions go through
-// the parser. Its raw bytes are not recorded (the file-transfer records are); stderr is, by pump().
+// the parser (for scp, the direction without file data is recorded instead). Its parsed bytes are
+// not recorded (the file-transfer records are); stderr is, by pump(). Stops reading as soon as
+// the parser is lost: the caller ends the session.
 void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
   std::array<char, kRelayChunk> buf;
   flush(w.target_channel, to_target);
@@ -329,9 +378,9 @@ void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
       } else if (w.sftp) {
         w.sftp->from_target(in, to_client.buf);
       } else {
-        out.buf.append(in);
-        if (w.scp && w.scp->upload() == up) w.scp->feed(in);
+        scp_chunk(w, up, in, out);
       }
+      if ((w.sftp && w.sftp->lost()) || (w.scp && w.scp->lost())) break;
       flush(w.target_channel, to_target);
       flush(w.channel, to_client);
     }
@@ -342,6 +391,7 @@ void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
       w.report_refusal(refused.substr(0, sp), refused.substr(sp + 1));
     }
     report_transfers(w, w.sftp->take_events(), "sftp");
+    report_changes(w, w.sftp->take_changes());
   } else if (w.scp) {
     report_transfers(w, w.scp->take_events(), "scp");
   }
@@ -355,8 +405,6 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
   bool eof_to_target = false;
   Outbox to_target, to_client;
   const bool transfer = w.sftp || w.scp;
-  const TransferPolicy policy{w.grant.value("allow_upload", true),
-                              w.grant.value("allow_download", true)};
   // Whether bytes already sit in libssh's buffers with room to move them: reading one stream can
   // pull another stream's packet off the socket, and poll() would then not wake for it.
   const auto more_ready = [&] {
@@ -376,15 +424,9 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
     w.record_waiting = false;
     if (transfer) {
       pump_transfer(w, to_target, to_client);
-      if (w.sftp && w.sftp->lost() && (!policy.upload || !policy.download)) {
-        // The policy can no longer be enforced on a stream that cannot be followed.
-        tell_user(w, "sekisho: the SFTP stream cannot be followed; the session is ended",
-                  "sftp not followed: " + w.sftp->lost_reason());
-        ssh_channel_close(w.target_channel);
-        ssh_channel_send_eof(w.channel);
-        ssh_channel_close(w.channel);
-        return "sftp stream not followed";
-      }
+      // Neither the policy nor the recording holds on a stream that cannot be followed.
+      if (w.sftp && w.sftp->lost()) return end_unfollowed(w, "sftp", w.sftp->lost_reason());
+      if (w.scp && w.scp->lost()) return end_unfollowed(w, "scp", w.scp->lost_reason());
     } else {
       pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
       pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
@@ -545,6 +587,7 @@ void run_session(Worker& w, ssh_event event) {
   if (w.sftp) {
     w.sftp->finish();
     report_transfers(w, w.sftp->take_events(), "sftp");
+    report_changes(w, w.sftp->take_changes());
   } else if (w.scp) {
     w.scp->finish();
     report_transfers(w, w.scp->take_events(), "scp");

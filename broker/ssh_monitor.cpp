@@ -373,6 +373,27 @@ class Monitor {
   // are bounded and checked: a direction outside the two, a size that is no number or a hash
   // that is not 64 hex digits is written as unknown rather than trusted.
   json file_transfer(const json& body) {
+    // An SFTP request that changed the target (remove, rename, ...): session.file_change. The
+    // worker's words are bounded, and the operation and result taken from fixed lists.
+    if (body.contains("operation")) {
+      static constexpr std::string_view kOperations[] = {"remove",   "rename", "setstat", "symlink",
+                                                         "hardlink", "mkdir",  "rmdir",   "copy"};
+      const std::string op = one_line(body, "operation", 10);
+      const std::string result = one_line(body, "result", 10);
+      const bool known =
+          std::find(std::begin(kOperations), std::end(kOperations), op) != std::end(kOperations);
+      json details = {
+          {"operation", known ? op : "unknown"},
+          {"path", one_line(body, "path", 4096)},
+          {"result",
+           result == "ok" || result == "failed" || result == "no reply" ? result : "unknown"},
+          {"protocol", one_line(body, "protocol", 10)}};
+      if (const std::string to = one_line(body, "new_path", 4096); !to.empty()) {
+        details["new_path"] = to;
+      }
+      (void)audit(user_, "session.file_change", std::move(details));
+      return {{"ok", true}};
+    }
     const std::string direction = one_line(body, "direction", 10);
     std::string sha = one_line(body, "sha256", 64);
     if (sha.size() != 64 || sha.find_first_not_of("0123456789abcdef") != std::string::npos) {
