@@ -3,4 +3,5 @@
 # real sshd host, real OpenSSH sftp and scp.
 sekisho_unit_test(unit_ssh_transfer
   unit/broker/file_transfer_test.cpp
+  unit/broker/sftp_policy_test.cpp
 )
