@@ -5,7 +5,8 @@
 #    recorded session, so the output of `id` is in the recording.
 #  - Under allow_download = false, the same trick with a claimed upload (`scp -t …; cat FILE`) is
 #    a recorded session too: the file's bytes are in the recording, never passed unrecorded.
-#  - An SFTP stream the parser cannot follow is ended (with a message and a recording marker).
+#  - An SFTP or scp stream the parser cannot follow is ended (with a message and a marker).
+#  - SFTP requests that change the target are audited (session.file_change) and recorded.
 #  - allow_download = false still refuses real sftp and scp -O downloads.
 source "$(dirname "$0")/../harness/lib.sh"
 harness="$(dirname "$0")/../harness"
@@ -67,6 +68,18 @@ reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sy
 print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["end_reason"])')
 [ "$reason" = "sftp stream not followed" ] || fail "session ended with '$reason'"
 pass "an SFTP stream out of sync under a permissive policy: ended with a message and a marker"
+
+# --- an scp stream that cannot be followed is ended too ---------------------------------------
+rc=0
+printf 'Zzz not an scp line\nmore bytes\n' |
+  timeout 60 ssh "${opts[@]}" -p "$SSH_PORT" 127.0.0.1 "scp -t $tgt/lost.bin" >"$TMP/scp-lost.out" \
+    2>"$TMP/scp-lost.err" || rc=$?
+[ "$rc" -ne 0 ] || fail "an scp stream out of sync ended with rc 0"
+grep -qF "sekisho: the scp stream cannot be followed; the session is ended" "$TMP/scp-lost.err" ||
+  fail "no message for an scp stream out of sync (rc $rc): $(cat "$TMP/scp-lost.err")"
+sid=$(newest_session)
+expect_in_recording "$sid" "scp not followed: an scp line that could not be parsed"
+pass "an scp stream out of sync: ended with a message and a marker"
 
 # --- SFTP requests that change the target: audited (session.file_change) and recorded -----------
 printf 'data\n' >"$tgt/a.txt"
