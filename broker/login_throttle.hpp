@@ -2,9 +2,11 @@
 #pragma once
 
 #include <chrono>
-#include <map>
+#include <cstddef>
+#include <list>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "base/clock.hpp"
@@ -18,7 +20,12 @@ struct ThrottlePolicy {
 };
 
 // In memory: a restart forgets failures (documented in docs/api.md). Thread-safe. Keys are kept
-// per user name and per source address; at most `kMaxTracked` keys, oldest dropped first.
+// per user name and per source address; at most `kMaxTracked` keys, the one whose last failure
+// is oldest dropped first.
+//
+// User names are compared without regard to ASCII case: LDAP and Active Directory match login
+// names case-insensitively, so "Alice" and "ALICE" are one person with one budget (for the local
+// directory this only ever joins budgets, never splits them).
 class LoginThrottle {
  public:
   LoginThrottle(ThrottlePolicy policy, const Clock& clock) : policy_(policy), clock_(clock) {}
@@ -31,12 +38,16 @@ class LoginThrottle {
   // is guessing other users' passwords).
   void record_success(const std::string& user);
 
+  // The key a user name is counted under: its ASCII lower case. Pure; any thread.
+  static std::string user_key(const std::string& user);
+
   static constexpr std::size_t kMaxTracked = 100000;
 
  private:
   struct Entry {
     std::vector<TimePoint> failures;
     TimePoint locked_until{};
+    std::list<std::string>::iterator age;  // its place in age_
   };
   bool locked_locked(const std::string& key, TimePoint now);
   bool fail_locked(const std::string& key, TimePoint now);
@@ -44,7 +55,9 @@ class LoginThrottle {
   ThrottlePolicy policy_;
   const Clock& clock_;
   std::mutex mu_;
-  std::map<std::string, Entry> entries_;
+  std::unordered_map<std::string, Entry> entries_;
+  // Keys by the time of their last failure, oldest first: what a full table drops.
+  std::list<std::string> age_;
 };
 
 }  // namespace sekisho::broker
