@@ -193,12 +193,26 @@ class Monitor {
       user_id = 0;  // a hint names the user: another user's key does not log in as them
     }
     if (!found || user_id == 0) {
-      if (failures_++ < 8) {  // one event per offered key, bounded
-        (void)audit("unknown", "ssh.login",
-                    {{"result", "failure"},
-                     {"fingerprint", parsed->fingerprint},
-                     {"reason", "key not registered"}});
+      // One event per offered key, at most 8 per connection and, across connections, at most
+      // the limiter's count per source address a minute; the first one over it is summarised.
+      if (failures_++ >= 8) return refusal("key not registered");
+      const auto decision = ctx_.probe_audit == nullptr ? AuditRateLimit::Decision{}
+                                                        : ctx_.probe_audit->admit(source());
+      if (decision.verdict == AuditRateLimit::Verdict::kSuppress) {
+        return refusal("key not registered");
       }
+      if (decision.verdict == AuditRateLimit::Verdict::kSummarise) {
+        (void)audit("unknown", "ssh.probes_suppressed",
+                    {{"source", source()},
+                     {"limit", ctx_.probe_audit->per_window()},
+                     {"window_seconds", ctx_.probe_audit->window().count()}});
+        return refusal("key not registered");
+      }
+      json details = {{"result", "failure"},
+                      {"fingerprint", parsed->fingerprint},
+                      {"reason", "key not registered"}};
+      if (decision.suppressed_before > 0) details["suppressed_before"] = decision.suppressed_before;
+      (void)audit("unknown", "ssh.login", std::move(details));
       return refusal("key not registered");
     }
     if (!is_signed) return {{"ok", true}};  // a probe: the key is acceptable, nothing proven yet
