@@ -138,8 +138,14 @@ Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config)
 Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config) {
   if (!root.contains("ssh")) return ok();
   const auto& t = root.as_table().at("ssh");
-  const std::set<std::string> keys{"listen",      "max_sessions", "max_startups",
-                                   "warn_before", "worker_user",  "recording_queue_bytes"};
+  const std::set<std::string> keys{"listen",
+                                   "max_sessions",
+                                   "max_startups",
+                                   "warn_before",
+                                   "worker_user",
+                                   "recording_queue_bytes",
+                                   "per_source_max_startups",
+                                   "login_grace_time"};
   if (auto r = rd.only_keys(t, "ssh", keys); !r) return r;
   if (t.contains("worker_user")) {
     auto user = rd.string_at(t, "ssh", "worker_user");
@@ -150,8 +156,10 @@ Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config)
     config.ssh_limits.worker_user = *user;
   }
   if (auto r = rd.listen_key(t, "ssh", config.ssh); !r) return r;
-  for (auto [key, out] : {std::pair{"max_sessions", &config.ssh_limits.max_sessions},
-                          std::pair{"max_startups", &config.ssh_limits.max_startups}}) {
+  for (auto [key, out] :
+       {std::pair{"max_sessions", &config.ssh_limits.max_sessions},
+        std::pair{"max_startups", &config.ssh_limits.max_startups},
+        std::pair{"per_source_max_startups", &config.ssh_limits.per_source_max_startups}}) {
     if (!t.contains(key)) continue;
     const auto& v = t.as_table().at(key);
     if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 100000) {
@@ -177,6 +185,16 @@ Result<void> read_ssh(const ConfigReader& rd, const Table& root, Config& config)
       return tl::make_unexpected(rd.error("ssh.warn_before", "must be at most 24h"));
     }
     config.ssh_limits.warn_before = *d;
+  }
+  if (t.contains("login_grace_time")) {
+    auto text = rd.string_at(t, "ssh", "login_grace_time");
+    if (!text) return tl::make_unexpected(text.error());
+    auto d = parse_duration(*text);
+    if (!d) return tl::make_unexpected(rd.error("ssh.login_grace_time", d.error().message));
+    if (*d < std::chrono::seconds(1) || *d > std::chrono::minutes(10)) {
+      return tl::make_unexpected(rd.error("ssh.login_grace_time", "must be from 1s to 10m"));
+    }
+    config.ssh_limits.login_grace_time = *d;
   }
   return ok();
 }

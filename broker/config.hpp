@@ -37,6 +37,11 @@ struct AuthConfig {
 struct SshLimits {
   std::size_t max_sessions = 500;  // live workers; a connection over it is closed unserved
   std::size_t max_startups = 50;   // of those, connections not yet logged in
+  // Of those, from one source address ([ssh] per_source_max_startups), so that one address
+  // cannot take every slot with idle connections; logged-in sessions are not counted.
+  std::size_t per_source_max_startups = 10;
+  // A connection not logged in this long after accept is closed ([ssh] login_grace_time).
+  std::chrono::seconds login_grace_time{30};
   // The unprivileged user workers switch to when the daemon runs as root (worker_privileges.hpp).
   std::string worker_user = "nobody";
   // How long before a request's window ends its live sessions are warned ([ssh] warn_before).

@@ -47,6 +47,18 @@ void reap(pid_t pid, std::chrono::milliseconds grace) {
   ::waitpid(pid, nullptr, 0);
 }
 
+// Failed key probes one source address may put in the audit trail per minute; the rest are
+// summarised (docs/ssh_gateway.md "Login limits").
+constexpr std::size_t kProbeAuditsPerMinute = 10;
+
+// The address of "host:port" without the port: what the per-source limit counts by.
+std::string address_of(const std::string& peer) {
+  const auto colon = peer.rfind(':');
+  std::string host = colon == std::string::npos ? peer : peer.substr(0, colon);
+  if (host.starts_with("::ffff:")) host = host.substr(7);
+  return host;
+}
+
 }  // namespace
 
 struct SshGateway::Worker {
@@ -55,15 +67,21 @@ struct SshGateway::Worker {
   std::atomic<bool> done{false};
   std::atomic<bool> authenticated{false};  // counted against max_startups until set
   std::shared_ptr<WorkerLink> link;        // the registry entry: its session, once recording
+  std::string source;                      // the client's address, without the port
+  std::chrono::steady_clock::time_point accepted;
+  bool grace_killed = false;  // end_late_logins() sent SIGKILL (under mu_)
 };
 
 SshGateway::SshGateway(SshGatewayContext ctx, wire::Fd listener, std::uint16_t port,
                        std::string host_key, std::string exe)
-    : ctx_(ctx),
+    : probe_audit_(kProbeAuditsPerMinute, std::chrono::minutes(1), ctx.clock),
+      ctx_(ctx),
       listener_(std::move(listener)),
       port_(port),
       host_key_(std::move(host_key)),
-      exe_(std::move(exe)) {}
+      exe_(std::move(exe)) {
+  ctx_.probe_audit = &probe_audit_;
+}
 
 Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen,
                                                      SshGatewayContext ctx) {
@@ -178,18 +196,24 @@ void SshGateway::accept_loop() {
 }
 
 bool SshGateway::admit(const std::string& peer) {
-  std::size_t live = 0, starting = 0;
+  const std::string source = address_of(peer);
+  std::size_t live = 0, starting = 0, from_source = 0;
   {
     std::lock_guard lock(mu_);
     for (const auto& w : workers_) {
       if (w->done) continue;
       ++live;
-      if (!w->authenticated) ++starting;
+      if (!w->authenticated) {
+        ++starting;
+        if (w->source == source) ++from_source;
+      }
     }
   }
   const char* reason = live >= ctx_.limits.max_sessions ? "too many sessions"
                        : starting >= ctx_.limits.max_startups
                            ? "too many unauthenticated connections"
+                       : from_source >= ctx_.limits.per_source_max_startups
+                           ? "too many unauthenticated connections from this address"
                            : nullptr;
   if (reason == nullptr) return true;
   ++refusals_unaudited_;
@@ -252,6 +276,8 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   log->info("ssh connection from {}: worker {}", peer, pid);
   auto worker = std::make_unique<Worker>();
   worker->pid = pid;
+  worker->source = address_of(peer);
+  worker->accepted = std::chrono::steady_clock::now();
   Worker* w = worker.get();
   const int sock = core_end.release();
   w->link = std::make_shared<WorkerLink>(sock, pid);
@@ -287,8 +313,23 @@ bool request_over(const std::string& state) {
 
 }  // namespace
 
+void SshGateway::end_late_logins() {
+  const auto now = std::chrono::steady_clock::now();
+  std::lock_guard lock(mu_);
+  for (auto& w : workers_) {
+    // Not done: its monitor has not reaped it, so the pid is still the worker's.
+    if (w->done || w->authenticated || w->grace_killed) continue;
+    if (now - w->accepted < ctx_.limits.login_grace_time) continue;
+    w->grace_killed = true;
+    ::kill(w->pid, SIGKILL);  // its socket to the client closes with it
+    module_logger("ssh")->info("ssh connection from {}: not logged in within {} s; closed",
+                               w->source, ctx_.limits.login_grace_time.count());
+  }
+}
+
 void SshGateway::window_loop() {
   while (!stopping_) {
+    end_late_logins();
     check_windows();
     for (int i = 0; i < 10 && !stopping_; ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));

@@ -19,6 +19,7 @@
 #include "base/clock.hpp"
 #include "base/crypto.hpp"
 #include "base/result.hpp"
+#include "broker/audit_rate_limit.hpp"
 #include "broker/config.hpp"
 #include "broker/request_service.hpp"
 #include "broker/session_window.hpp"
@@ -43,6 +44,9 @@ struct SshGatewayContext {
   SshLimits limits{};
   // Filled by bind() from limits.worker_user; sent to each worker in its hello.
   WorkerPrivileges privileges{};
+  // Set by the SshGateway to its own limiter: how many failed key probes one source address may
+  // put in the audit trail per minute (across all its connections). Null: no limit (tests).
+  AuditRateLimit* probe_audit = nullptr;
 };
 
 class SshGateway {
@@ -77,12 +81,17 @@ class SshGateway {
              std::string exe);
   void accept_loop();
   void spawn(wire::Fd client, const std::string& peer);
-  // Whether a new connection stays under [ssh] max_sessions / max_startups; when not, logs and
-  // audits (at most one ssh.refused a minute, with the count since the last one).
+  // Whether a new connection stays under [ssh] max_sessions / max_startups /
+  // per_source_max_startups; when not, logs and audits (at most one ssh.refused a minute, with
+  // the count since the last one).
   bool admit(const std::string& peer);
+  // Kills the workers whose client has not logged in within [ssh] login_grace_time: the core
+  // enforces it, not the worker (a worker stuck in the key exchange cannot be asked to).
+  void end_late_logins();
   void reap_finished();
   void window_loop();
 
+  AuditRateLimit probe_audit_;  // before ctx_, which points at it
   SshGatewayContext ctx_;
   wire::Fd listener_;
   wire::Fd wake_read_, wake_write_;

@@ -171,6 +171,22 @@ require_totp_for = ["operator"]
   EXPECT_EQ(c->auth.require_totp_for, (std::vector<std::string>{"operator"}));
 }
 
+TEST(Config, ReadsTheSshLoginLimits) {
+  auto d = parse_config("", "test.toml");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->ssh_limits.per_source_max_startups, 10u);
+  EXPECT_EQ(d->ssh_limits.login_grace_time, std::chrono::seconds(30));
+  auto c =
+      parse_config("[ssh]\nper_source_max_startups = 3\nlogin_grace_time = \"2s\"\n", "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->ssh_limits.per_source_max_startups, 3u);
+  EXPECT_EQ(c->ssh_limits.login_grace_time, std::chrono::seconds(2));
+  expect_error("[ssh]\nper_source_max_startups = 0\n",
+               "ssh.per_source_max_startups: must be an integer from 1 to 100000");
+  expect_error("[ssh]\nlogin_grace_time = \"11m\"\n",
+               "ssh.login_grace_time: must be from 1s to 10m");
+}
+
 TEST(Config, LoadReportsMissingFile) {
   auto r = load_config("/nonexistent/sekisho.toml");
   ASSERT_FALSE(r);
