@@ -186,6 +186,17 @@ Result<ApiReply> keys_add(ApiContext& ctx, ApiRequest& req) {
             tx, c.user_id,
             {key->fingerprint, key->line(), key->comment, format_time(ctx.clock.now())});
       });
+  if (!r && r.error().code == ErrorCode::kPermissionDenied) {
+    // Someone holding another person's public key (it is public) tried to make it theirs: one
+    // key identifies one person, so the refusal is worth an audit event, without naming the owner.
+    auto seq = ctx.audit.append({c.name,
+                                 "key.add_refused",
+                                 c.name,
+                                 {{"fingerprint", key->fingerprint},
+                                  {"reason", "registered to another user"},
+                                  {"source", req.source}}});
+    if (!seq) return tl::make_unexpected(seq.error());
+  }
   if (!r) return tl::make_unexpected(r.error());
   return ApiReply{
       201, {{"fingerprint", key->fingerprint}, {"type", key->type}, {"comment", key->comment}}};
