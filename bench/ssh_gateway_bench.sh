@@ -57,8 +57,10 @@ limit=$((max_idle + 100))
 dir="$TMP/var"
 init_data_dir "$dir"
 # BENCH_LIMITS_TOML="" runs a gateway that predates these [ssh] keys (then at most 500 sessions).
+# Every client connects from 127.0.0.1: the per-source cap must not turn away part of a burst.
 write_ssh_config "$TMP/c.toml" "${BENCH_LIMITS_TOML-max_sessions = $((limit * 2))
-max_startups = $limit}"
+max_startups = $limit
+per_source_max_startups = $limit}"
 start_gateway "$dir" "$TMP/c.toml"
 wait_for_ssh_listen
 

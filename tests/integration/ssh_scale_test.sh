@@ -24,9 +24,11 @@ FIRST_KB=${SSH_SCALE_FIRST_ROUND_KB:-65536} # round 1 over the idle baseline
 
 dir="$TMP/var"
 init_data_dir "$dir"
-# The default max_startups (50) would turn away part of a burst of 100 connections.
+# The default max_startups (50) and per_source_max_startups (10) would turn away part of a burst
+# of 100 connections from one address.
 write_ssh_config "$TMP/c.toml" "${SSH_SCALE_LIMITS_TOML-max_sessions = 1000
-max_startups = 1000}"
+max_startups = 1000
+per_source_max_startups = 1000}"
 start_gateway "$dir" "$TMP/c.toml"
 wait_for_ssh_listen
 
