@@ -59,6 +59,22 @@ void address_text(const sockaddr_storage& addr, std::string& ip, int& port) {
   ip = text;
 }
 
+void ApiConnection::start_draining() {
+  if (handshake_done) SSL_shutdown(ssl);  // non-blocking: one try at close_notify
+  handshake_done = false;                 // no second close_notify from the destructor
+  ::shutdown(fd, SHUT_WR);
+  draining = true;
+}
+
+bool ApiConnection::drain() {
+  char scratch[16384];
+  for (;;) {
+    const ssize_t n = ::recv(fd, scratch, sizeof scratch, 0);
+    if (n > 0) continue;
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR);
+  }
+}
+
 ApiConnection::~ApiConnection() {
   if (ssl != nullptr) {
     if (handshake_done) SSL_shutdown(ssl);  // non-blocking: one try at close_notify

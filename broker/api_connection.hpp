@@ -22,6 +22,12 @@ struct ApiConnection {
       : fd(f), ssl(s), peer_ip(std::move(ip)), peer_port(p) {}
   // Sends a TLS close_notify when the handshake finished (without waiting) and closes the socket.
   ~ApiConnection();
+  // After the last answer: sends close_notify, shuts the socket for writing and marks it
+  // draining. Closing with unread bytes would reset the connection and could destroy the answer
+  // (a 413 to a client still sending its body).
+  void start_draining();
+  // Drops what the peer sent; false once it closed its side (or failed).
+  bool drain();
   ApiConnection(const ApiConnection&) = delete;
   ApiConnection& operator=(const ApiConnection&) = delete;
 
@@ -37,6 +43,7 @@ struct ApiConnection {
   bool last_request = false;     // serve what is buffered, then close (body not read in full)
   bool in_pool = false;           // loop thread only: handed to the serving threads
   bool close_after = false;      // set by the serving thread: close instead of waiting for more
+  bool draining = false;         // answered and shut for writing; the rest it sends is dropped
 };
 
 // What the buffered bytes of a connection hold.

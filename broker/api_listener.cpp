@@ -22,6 +22,9 @@ std::size_t buffer_limit(const ApiListenerLimits& limits) {
   return limits.max_body_bytes + 2 * (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH + CPPHTTPLIB_HEADER_MAX_LENGTH);
 }
 
+// How long an answered connection's further bytes are read and dropped before it is closed.
+constexpr std::chrono::seconds kDrainTime{2};
+
 }  // namespace
 
 ApiListener::ApiListener(SSL_CTX* ctx, ApiRequestProcessor& processor, ApiListenerLimits limits)
@@ -241,6 +244,10 @@ bool ApiListener::read_available(ApiConnection& conn) {
 
 void ApiListener::progress(ApiConnection& conn) {
   if (conn.in_pool) return;
+  if (conn.draining) {
+    if (!conn.drain()) close_connection(conn.fd);
+    return;
+  }
   if (!conn.handshake_done && !handshake(conn)) return;
   if (!read_available(conn)) return;
   dispatch_or_wait(conn);
@@ -280,7 +287,10 @@ void ApiListener::take_back_served() {
   for (ApiConnection* conn : back) {
     conn->in_pool = false;
     if (conn->close_after) {
-      close_connection(conn->fd);
+      conn->start_draining();
+      conn->want_write = false;
+      conn->deadline = Clock::now() + kDrainTime;
+      watch(*conn, true);
       continue;
     }
     conn->deadline = Clock::now() + (conn->in.empty() ? limits_.keep_alive_timeout
