@@ -92,6 +92,9 @@ class ApiRequestProcessor : public httplib::Server {
   // Serves one request from `stream`, whose buffer holds it whole (or, when `conn.last_request`,
   // all that will be read of it). Returns false when the connection must be closed after it.
   bool serve_one(BufferedTlsStream& stream, ApiConnection& conn);
+  // httplib streams a download only while its listening socket is set (it stops at shutdown):
+  // the listener's socket while serving, INVALID_SOCKET once stopping.
+  void set_listening_socket(socket_t fd) { svr_sock_ = fd; }
 };
 
 }  // namespace sekisho::broker

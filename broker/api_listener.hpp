@@ -46,6 +46,8 @@ class ApiListener {
 
   // Binds and listens; returns the bound port (the kernel's choice when configured as 0).
   [[nodiscard]] Result<int> bind(const ListenAddress& address);
+  // The listening socket (-1 before bind()).
+  int socket() const { return listen_fd_; }
   // Serves until stop(); returns false when the loop failed rather than being stopped.
   bool run();
   // Makes run() return (also when called before run()). Any thread may call it.

@@ -123,10 +123,17 @@ void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
   });
 }
 
-Result<int> ApiServer::bind(const ListenAddress& address) { return listener_->bind(address); }
+Result<int> ApiServer::bind(const ListenAddress& address) {
+  auto port = listener_->bind(address);
+  if (port) server_->set_listening_socket(listener_->socket());
+  return port;
+}
 
 bool ApiServer::run() { return listener_->run(); }
 
-void ApiServer::stop() { listener_->stop(); }
+void ApiServer::stop() {
+  server_->set_listening_socket(INVALID_SOCKET);  // downloads in progress end
+  listener_->stop();
+}
 
 }  // namespace sekisho::broker
