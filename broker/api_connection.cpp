@@ -2,15 +2,14 @@
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <openssl/err.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
-
 #include <algorithm>
-#include <cerrno>
 #include <cctype>
+#include <cerrno>
 #include <cstring>
 #include <optional>
 
@@ -162,8 +161,8 @@ void BufferedTlsStream::get_local_ip_and_port(std::string& ip, int& port) const 
 bool ApiRequestProcessor::serve_one(BufferedTlsStream& stream, ApiConnection& conn) {
   const bool last = conn.last_request || conn.served + 1 >= keep_alive_max_count_;
   bool closed = false;
-  const bool ok = process_request(stream, last, closed,
-                                  [&conn](httplib::Request& req) { req.ssl = conn.ssl; });
+  const bool ok =
+      process_request(stream, last, closed, [&conn](httplib::Request& req) { req.ssl = conn.ssl; });
   ++conn.served;
   return ok && !closed && !last;
 }

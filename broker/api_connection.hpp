@@ -3,12 +3,12 @@
 // Stream over the connection's TLS session.
 #pragma once
 
+#include <httplib.h>
 #include <openssl/ssl.h>
 #include <sys/socket.h>
 
 #include <chrono>
 #include <cstddef>
-#include <httplib.h>
 #include <string>
 #include <utility>
 
@@ -36,14 +36,14 @@ struct ApiConnection {
   std::string peer_ip;
   int peer_port;
   bool handshake_done = false;
-  bool want_write = false;       // the last TLS call asked to wait for writability
-  std::string in;                // received plaintext not yet consumed by a request
-  SteadyTime deadline;           // when the loop closes it unless its request is complete
-  std::size_t served = 0;        // requests served on it (keep-alive count)
-  bool last_request = false;     // serve what is buffered, then close (body not read in full)
-  bool in_pool = false;           // loop thread only: handed to the serving threads
-  bool close_after = false;      // set by the serving thread: close instead of waiting for more
-  bool draining = false;         // answered and shut for writing; the rest it sends is dropped
+  bool want_write = false;    // the last TLS call asked to wait for writability
+  std::string in;             // received plaintext not yet consumed by a request
+  SteadyTime deadline;        // when the loop closes it unless its request is complete
+  std::size_t served = 0;     // requests served on it (keep-alive count)
+  bool last_request = false;  // serve what is buffered, then close (body not read in full)
+  bool in_pool = false;       // loop thread only: handed to the serving threads
+  bool close_after = false;   // set by the serving thread: close instead of waiting for more
+  bool draining = false;      // answered and shut for writing; the rest it sends is dropped
 };
 
 // What the buffered bytes of a connection hold.

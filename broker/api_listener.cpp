@@ -19,7 +19,8 @@ namespace {
 // Plaintext one connection may have buffered: a whole head, a body at the limit and a little of
 // a pipelined next request.
 std::size_t buffer_limit(const ApiListenerLimits& limits) {
-  return limits.max_body_bytes + 2 * (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH + CPPHTTPLIB_HEADER_MAX_LENGTH);
+  return limits.max_body_bytes +
+         2 * (CPPHTTPLIB_REQUEST_URI_MAX_LENGTH + CPPHTTPLIB_HEADER_MAX_LENGTH);
 }
 
 // How long an answered connection's further bytes are read and dropped before it is closed.
@@ -52,8 +53,7 @@ Result<int> ApiListener::bind(const ListenAddress& address) {
   }
   const int fd = ::socket(found->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
   const int one = 1;
-  const bool bound = fd >= 0 &&
-                     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
+  const bool bound = fd >= 0 && ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) == 0 &&
                      ::bind(fd, found->ai_addr, found->ai_addrlen) == 0 && ::listen(fd, 128) == 0;
   ::freeaddrinfo(found);
   if (!bound) {
@@ -85,7 +85,8 @@ bool ApiListener::run() {
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, listen_fd_, &ev);
   ev.data.fd = wake_fd_;
   ::epoll_ctl(epoll_fd_, EPOLL_CTL_ADD, wake_fd_, &ev);
-  for (std::size_t i = 0; i < limits_.threads; ++i) threads_.emplace_back([this] { serve_forever(); });
+  for (std::size_t i = 0; i < limits_.threads; ++i)
+    threads_.emplace_back([this] { serve_forever(); });
 
   bool clean = true;
   epoll_event events[64];
@@ -293,8 +294,8 @@ void ApiListener::take_back_served() {
       watch(*conn, true);
       continue;
     }
-    conn->deadline = Clock::now() + (conn->in.empty() ? limits_.keep_alive_timeout
-                                                      : limits_.request_timeout);
+    conn->deadline =
+        Clock::now() + (conn->in.empty() ? limits_.keep_alive_timeout : limits_.request_timeout);
     watch(*conn, true);
     // A pipelined request may already be whole in the buffer.
     if (!conn->in.empty()) dispatch_or_wait(*conn);

@@ -85,8 +85,8 @@ class ApiListener {
 
   std::mutex mu_;
   std::condition_variable ready_cv_;
-  std::deque<ApiConnection*> ready_;      // whole requests waiting for a serving thread
-  std::vector<ApiConnection*> served_;    // back from a serving thread
+  std::deque<ApiConnection*> ready_;    // whole requests waiting for a serving thread
+  std::vector<ApiConnection*> served_;  // back from a serving thread
   bool pool_stopping_ = false;
   std::vector<std::thread> threads_;
 };

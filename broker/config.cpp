@@ -122,7 +122,8 @@ Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config)
   if (!root.contains("api")) return ok();
   const auto& t = root.as_table().at("api");
   if (auto r = rd.only_keys(
-          t, "api", {"listen", "max_body_bytes", "max_connections_per_source", "handshake_timeout"});
+          t, "api",
+          {"listen", "max_body_bytes", "max_connections_per_source", "handshake_timeout"});
       !r) {
     return r;
   }
