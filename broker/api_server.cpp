@@ -1,10 +1,13 @@
 #include "broker/api_server.hpp"
 
 #include <httplib.h>
+#include <openssl/ssl.h>
 
 #include <nlohmann/json.hpp>
 
 #include "base/logging.hpp"
+#include "broker/api_connection.hpp"
+#include "broker/api_listener.hpp"
 
 namespace sekisho::broker {
 
@@ -41,29 +44,49 @@ void json_error(httplib::Response& res, int status, const std::string& message) 
                   kJson);
 }
 
+// The gateway's certificate and key (ECDSA P-256 PEM from init) in a TLS 1.2+ server context.
+SSL_CTX* load_tls_identity(const storage::DataDir& dir) {
+  SSL_CTX* ctx = SSL_CTX_new(TLS_server_method());
+  if (ctx == nullptr) return nullptr;
+  SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION);
+  SSL_CTX_set_options(ctx, SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION);
+  if (SSL_CTX_use_certificate_chain_file(ctx, dir.tls_certificate().c_str()) != 1 ||
+      SSL_CTX_use_PrivateKey_file(ctx, dir.tls_key().c_str(), SSL_FILETYPE_PEM) != 1 ||
+      SSL_CTX_check_private_key(ctx) != 1) {
+    SSL_CTX_free(ctx);
+    return nullptr;
+  }
+  return ctx;
+}
+
 }  // namespace
 
-ApiServer::ApiServer(std::unique_ptr<httplib::SSLServer> server) : server_(std::move(server)) {}
+void ApiServer::TlsContextFree::operator()(SSL_CTX* ctx) const { SSL_CTX_free(ctx); }
+
 ApiServer::~ApiServer() = default;
 
 Result<std::unique_ptr<ApiServer>> ApiServer::create(const storage::DataDir& dir,
                                                      const Config& config, ApiContext& ctx) {
-  auto server =
-      std::make_unique<httplib::SSLServer>(dir.tls_certificate().c_str(), dir.tls_key().c_str());
-  if (!server->is_valid()) {
+  std::unique_ptr<ApiServer> api(new ApiServer());
+  api->tls_.reset(load_tls_identity(dir));
+  if (!api->tls_) {
     return fail(ErrorCode::kIo, "cannot load the TLS identity " + dir.tls_certificate().string() +
                                     " / " + dir.tls_key().string());
   }
-  std::unique_ptr<ApiServer> api(new ApiServer(std::move(server)));
+  api->server_ = std::make_unique<ApiRequestProcessor>();
   api->add_routes(config, ctx);
+  ApiListenerLimits limits;
+  limits.max_connections_per_source = config.api_max_connections_per_source;
+  limits.handshake_timeout = config.api_handshake_timeout;
+  limits.max_body_bytes = config.api_max_body_bytes;
+  api->listener_ = std::make_unique<ApiListener>(api->tls_.get(), *api->server_, limits);
   return api;
 }
 
 void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
   auto log = module_logger("api");
   server_->set_payload_max_length(config.api_max_body_bytes);
-  server_->set_read_timeout(10, 0);
-  server_->set_write_timeout(10, 0);
+  // Read and keep-alive timeouts are ApiListener's: httplib only sees whole requests in memory.
   server_->set_keep_alive_timeout(5);
 
   server_->Get("/v1/health", [](const httplib::Request&, httplib::Response& res) {
@@ -101,20 +124,16 @@ void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
 }
 
 Result<int> ApiServer::bind(const ListenAddress& address) {
-  if (address.port == 0) {
-    const int port = server_->bind_to_any_port(address.host);
-    if (port <= 0) return fail(ErrorCode::kIo, "cannot listen on " + address.text());
-    return port;
-  }
-  if (!server_->bind_to_port(address.host, address.port)) {
-    return fail(ErrorCode::kIo, "cannot listen on " + address.text() +
-                                    " (address in use, or not an address of this machine)");
-  }
-  return static_cast<int>(address.port);
+  auto port = listener_->bind(address);
+  if (port) server_->set_listening_socket(listener_->socket());
+  return port;
 }
 
-bool ApiServer::run() { return server_->listen_after_bind(); }
+bool ApiServer::run() { return listener_->run(); }
 
-void ApiServer::stop() { server_->stop(); }
+void ApiServer::stop() {
+  server_->set_listening_socket(INVALID_SOCKET);  // downloads in progress end
+  listener_->stop();
+}
 
 }  // namespace sekisho::broker

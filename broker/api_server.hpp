@@ -1,5 +1,5 @@
-// The HTTPS API: routes, JSON error shape and request limits (cpp-httplib on the gateway's TLS
-// identity).
+// The HTTPS API: routes, JSON error shape and request limits. cpp-httplib routes and answers;
+// ApiListener (api_listener.hpp) owns the socket, the TLS sessions and the connection limits.
 #pragma once
 
 #include <memory>
@@ -11,11 +11,12 @@
 #include "broker/config.hpp"
 #include "storage/data_dir.hpp"
 
-namespace httplib {
-class SSLServer;
-}
+typedef struct ssl_ctx_st SSL_CTX;
 
 namespace sekisho::broker {
+
+class ApiListener;
+class ApiRequestProcessor;
 
 class ApiServer {
  public:
@@ -30,15 +31,20 @@ class ApiServer {
   [[nodiscard]] Result<int> bind(const ListenAddress& address);
   // Serves until stop(); returns false when the server failed rather than being stopped.
   bool run();
-  // Makes run() return. Any thread may call it.
+  // Makes run() return. Any thread may call it, also before run().
   void stop();
 
  private:
-  explicit ApiServer(std::unique_ptr<httplib::SSLServer> server);
+  ApiServer() = default;
   void add_routes(const Config& config, ApiContext& ctx);
 
-  std::unique_ptr<httplib::SSLServer> server_;
+  struct TlsContextFree {
+    void operator()(SSL_CTX* ctx) const;
+  };
+  std::unique_ptr<SSL_CTX, TlsContextFree> tls_;
+  std::unique_ptr<ApiRequestProcessor> server_;
   std::unique_ptr<ApiRouter> router_;
+  std::unique_ptr<ApiListener> listener_;
 };
 
 }  // namespace sekisho::broker

@@ -121,7 +121,12 @@ Result<void> read_audit(const ConfigReader& rd, const Table& root, Config& confi
 Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config) {
   if (!root.contains("api")) return ok();
   const auto& t = root.as_table().at("api");
-  if (auto r = rd.only_keys(t, "api", {"listen", "max_body_bytes"}); !r) return r;
+  if (auto r = rd.only_keys(
+          t, "api",
+          {"listen", "max_body_bytes", "max_connections_per_source", "handshake_timeout"});
+      !r) {
+    return r;
+  }
   if (auto r = rd.listen_key(t, "api", config.api); !r) return r;
   if (t.contains("max_body_bytes")) {
     const auto& v = t.as_table().at("max_body_bytes");
@@ -130,6 +135,24 @@ Result<void> read_api(const ConfigReader& rd, const Table& root, Config& config)
           rd.error("api.max_body_bytes", "must be an integer from 1024 to 67108864"));
     }
     config.api_max_body_bytes = static_cast<std::size_t>(v.as_integer());
+  }
+  if (t.contains("max_connections_per_source")) {
+    const auto& v = t.as_table().at("max_connections_per_source");
+    if (!v.is_integer() || v.as_integer() < 1 || v.as_integer() > 10000) {
+      return tl::make_unexpected(
+          rd.error("api.max_connections_per_source", "must be an integer from 1 to 10000"));
+    }
+    config.api_max_connections_per_source = static_cast<std::size_t>(v.as_integer());
+  }
+  if (t.contains("handshake_timeout")) {
+    auto s = rd.string_at(t, "api", "handshake_timeout");
+    if (!s) return tl::make_unexpected(s.error());
+    auto d = parse_duration(*s);
+    if (!d || d->count() < 1 || d->count() > 300) {
+      return tl::make_unexpected(
+          rd.error("api.handshake_timeout", "must be a duration from 1s to 300s"));
+    }
+    config.api_handshake_timeout = *d;
   }
   return ok();
 }

@@ -65,6 +65,10 @@ struct Config {
   std::chrono::seconds audit_checkpoint_interval{300};
   // Largest HTTP request body the API accepts.
   std::size_t api_max_body_bytes = 1024 * 1024;
+  // Open API connections one source address may hold; more are closed at once ([api]).
+  std::size_t api_max_connections_per_source = 32;
+  // From accept to a finished TLS handshake, and again to the first request byte ([api]).
+  std::chrono::seconds api_handshake_timeout{5};
   // [[policy]] and [break_glass]; the embedded default when the file has no [[policy]].
   approval::Policy policy = approval::default_policy();
   // [[notify.webhook]]

@@ -29,6 +29,8 @@ TEST(Config, ReadsEverySupportedKey) {
 [api]
 listen = "[::1]:9443"
 max_body_bytes = 65536
+max_connections_per_source = 4
+handshake_timeout = "2s"
 [ssh]
 listen = "127.0.0.1:0"
 recording_queue_bytes = 2097152
@@ -68,6 +70,8 @@ url = "https://chat.example.com/hooks/T0/B0/secret"
   EXPECT_EQ(c->api.port, 9443);
   EXPECT_EQ(c->api.text(), "[::1]:9443");
   EXPECT_EQ(c->api_max_body_bytes, 65536u);
+  EXPECT_EQ(c->api_max_connections_per_source, 4u);
+  EXPECT_EQ(c->api_handshake_timeout, std::chrono::seconds(2));
   EXPECT_EQ(c->ssh.port, 0);
   EXPECT_EQ(c->ssh_limits.recording_queue_bytes, 2097152u);
   EXPECT_EQ(c->log_format, LogFormat::kJson);
@@ -135,6 +139,10 @@ TEST(Config, ErrorsNameFileKeyAndReason) {
   expect_error("[auth]\ntoken_ttl = \"forever\"\n", "auth.token_ttl");
   expect_error("[directory]\nkind = \"nis\"\n", "directory.kind");
   expect_error("[api]\nmax_body_bytes = 1\n", "api.max_body_bytes");
+  expect_error("[api]\nmax_connections_per_source = 0\n",
+               "api.max_connections_per_source: must be an integer from 1 to 10000");
+  expect_error("[api]\nhandshake_timeout = \"10m\"\n",
+               "api.handshake_timeout: must be a duration from 1s to 300s");
   expect_error("[ssh]\nrecording_queue_bytes = 65536\n",
                "ssh.recording_queue_bytes: must be an integer from 1048576 to 1073741824");
   expect_error("[api\nlisten = \"x\"\n", "test.toml");  // TOML syntax error, still one line
