@@ -3,7 +3,9 @@
 
 #include "base/password_hash.hpp"
 #include "broker/api_routes.hpp"
+#include "broker/ssh_gateway.hpp"
 #include "broker/ssh_keys.hpp"
+#include "broker/user_cutoff.hpp"
 #include "ldap/totp.hpp"
 #include "storage/api_tokens.hpp"
 #include "storage/user_keys.hpp"
@@ -157,17 +159,46 @@ Result<ApiReply> users_list(ApiContext& ctx, ApiRequest&) {
   return ApiReply{200, {{"users", users}}};
 }
 
+// Disabling cuts the user off at once: tokens revoked with the flag (one transaction), then
+// their live SSH sessions and open requests ended with reason "user disabled" (each audited).
 Result<ApiReply> users_disable(ApiContext& ctx, ApiRequest& req) {
   const Caller& c = *req.caller;
   const std::string& name = req.path_param;
   if (name == c.name) return fail(ErrorCode::kInvalidArgument, "you cannot disable yourself");
+  std::int64_t user_id = 0;
   auto r =
       change_with_audit(ctx, {c.name, "user.disable", name, {}}, [&](auto& tx) -> Result<void> {
         auto user = storage::find_user(tx, name);
         if (!user) return tl::make_unexpected(user.error());
         if (!user->has_value()) return fail(ErrorCode::kNotFound, "no user " + name);
-        if (auto e = storage::set_disabled(tx, (*user)->id, true); !e) return e;
-        return storage::revoke_user_tokens(tx, (*user)->id);
+        user_id = (*user)->id;
+        if (auto e = storage::set_disabled(tx, user_id, true); !e) return e;
+        return storage::revoke_user_tokens(tx, user_id);
+      });
+  if (!r) return tl::make_unexpected(r.error());
+  CutOffTargets targets{ctx.store, ctx.audit, ctx.requests, {}};
+  if (ctx.ssh != nullptr) {
+    targets.end_sessions = [&ctx](const std::string& user, const std::string& reason) {
+      return ctx.ssh->end_sessions_of(user, reason);
+    };
+  }
+  auto cut = cut_off_user(targets, user_id, name, c.name);
+  if (!cut) return tl::make_unexpected(cut.error());
+  return ApiReply{200, {{"sessions_ended", cut->sessions}, {"requests_ended", cut->requests}}};
+}
+
+// Enabling lets the user log in again; what the disable ended stays ended.
+Result<ApiReply> users_enable(ApiContext& ctx, ApiRequest& req) {
+  const std::string& name = req.path_param;
+  auto r = change_with_audit(
+      ctx, {req.caller->name, "user.enable", name, {}}, [&](auto& tx) -> Result<void> {
+        auto user = storage::find_user(tx, name);
+        if (!user) return tl::make_unexpected(user.error());
+        if (!user->has_value()) return fail(ErrorCode::kNotFound, "no user " + name);
+        if (!(*user)->disabled) {
+          return fail(ErrorCode::kInvalidArgument, "user " + name + " is not disabled");
+        }
+        return storage::set_disabled(tx, (*user)->id, false);
       });
   if (!r) return tl::make_unexpected(r.error());
   return ApiReply{};
@@ -248,6 +279,7 @@ void add_identity_routes(ApiRouter& router, ApiContext& ctx) {
   router.post("/v1/users", Access::roles_of({"operator"}), bind(users_add));
   router.get("/v1/users", Access::roles_of({"operator", "auditor"}), bind(users_list));
   router.post("/v1/users/:name/disable", Access::roles_of({"operator"}), bind(users_disable));
+  router.post("/v1/users/:name/enable", Access::roles_of({"operator"}), bind(users_enable));
   router.post("/v1/keys", Access::any_user(), bind(keys_add));
   router.get("/v1/keys", Access::any_user(), bind(keys_list));
   router.post("/v1/keys/remove", Access::any_user(), bind(keys_remove));

@@ -7,6 +7,7 @@
 #include "ldap/totp.hpp"
 #include "storage/api_tokens.hpp"
 #include "storage/requests.hpp"
+#include "storage/user_access.hpp"
 #include "storage/users.hpp"
 
 namespace sekisho::broker {
@@ -44,6 +45,7 @@ AuthService::AuthService(storage::Store& store, storage::AuditLog& audit,
     : store_(store),
       audit_(audit),
       directory_(directory),
+      local_directory_(store),
       config_(config),
       clock_(clock),
       throttle_(config.throttle, clock) {}
@@ -217,7 +219,7 @@ Result<LoginResult> AuthService::login(const LoginRequest& request) {
                     "empty_password");
     return tl::make_unexpected(r.error());
   }
-  auto identity = directory_.authenticate(request.user, request.password);
+  auto identity = directory_for(request.user).authenticate(request.user, request.password);
   if (!identity) {
     const auto code = identity.error().code;
     const std::string reason = code == ErrorCode::kUnavailable        ? "directory_unavailable"
@@ -248,6 +250,19 @@ Result<LoginResult> AuthService::login(const LoginRequest& request) {
   return issue_token(request, *user_id, *identity, totp_needed);
 }
 
+ldap::Directory& AuthService::directory_for(const std::string& user) {
+  if (dynamic_cast<ldap::LocalDirectory*>(&directory_) != nullptr) return directory_;
+  bool local = false;
+  auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto found = storage::find_user(tx, user);
+    if (!found) return tl::make_unexpected(found.error());
+    local = found->has_value() && (*found)->source == "local";
+    return ok();
+  });
+  // A store error leaves the name to the configured directory, which refuses or admits it itself.
+  return read && local ? static_cast<ldap::Directory&>(local_directory_) : directory_;
+}
+
 bool AuthService::totp_required_for(const ldap::Identity& identity) const {
   return std::any_of(identity.roles.begin(), identity.roles.end(), [&](const auto& role) {
     return std::find(config_.require_totp_for.begin(), config_.require_totp_for.end(), role) !=
@@ -268,25 +283,25 @@ tl::unexpected<LoginRefusal> AuthService::refuse_gateway(const std::string& user
          {{"source", source}, {"lockout_seconds", config_.throttle.lockout.count()}}});
     if (!seq) module_logger("auth")->error("audit login.lockout failed: {}", seq.error().message);
   }
-  return tl::make_unexpected(LoginRefusal{std::move(error), std::move(reason)});
+  return tl::make_unexpected(LoginRefusal{std::move(error), std::move(reason), user});
 }
 
 LoginStep<PasswordLogin> AuthService::gateway_password(const std::string& user,
                                                        const Secret& password,
                                                        const std::string& source) {
   if (auto r = check_login_name(user); !r) {
-    return tl::make_unexpected(LoginRefusal{r.error(), "bad_user_name"});
+    return tl::make_unexpected(LoginRefusal{r.error(), "bad_user_name", {}});
   }
   if (throttle_.locked(user, source)) {
     return tl::make_unexpected(LoginRefusal{
-        {ErrorCode::kThrottled, "too many failed logins; try again later"}, "throttled"});
+        {ErrorCode::kThrottled, "too many failed logins; try again later"}, "throttled", user});
   }
   if (password.empty()) {
     return refuse_gateway(user, source,
                           {ErrorCode::kUnauthenticated, "wrong user name or password"},
                           "empty_password");
   }
-  auto identity = directory_.authenticate(user, password);
+  auto identity = directory_for(user).authenticate(user, password);
   if (!identity) {
     const auto code = identity.error().code;
     if (code == ErrorCode::kUnavailable) {
@@ -306,7 +321,7 @@ LoginStep<PasswordLogin> AuthService::gateway_password(const std::string& user,
     secret = std::move(*s);
     return ok();
   });
-  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error"});
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error", user});
   PasswordLogin out;
   out.user_id = *user_id;
   out.login = user;
@@ -320,11 +335,52 @@ LoginStep<PasswordLogin> AuthService::gateway_password(const std::string& user,
   return out;
 }
 
+LoginStep<void> AuthService::gateway_key(const std::string& fingerprint) {
+  std::optional<storage::AccessHolder> owner;
+  auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto o = storage::find_key_owner(tx, fingerprint);
+    if (!o) return tl::make_unexpected(o.error());
+    owner = std::move(*o);
+    return ok();
+  });
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error", "unknown"});
+  if (!owner) return {};
+  const auto refused = [&](ErrorCode code, std::string message, std::string reason) {
+    return tl::make_unexpected(
+        LoginRefusal{{code, std::move(message)}, std::move(reason), owner->name});
+  };
+  if (owner->disabled) {
+    return refused(ErrorCode::kPermissionDenied,
+                   "user " + owner->name + " is disabled in the gateway", "user_disabled");
+  }
+  if (owner->source != "ldap") return {};
+  auto identity = directory_.lookup(owner->name);
+  if (!identity) {
+    const auto code = identity.error().code;
+    if (code == ErrorCode::kNotFound) {
+      return refused(ErrorCode::kPermissionDenied,
+                     "user " + owner->name + " is not in the directory", "not_in_directory");
+    }
+    module_logger("auth")->error("ssh key login for {}: {}", owner->name, identity.error().message);
+    return refused(ErrorCode::kUnavailable,
+                   "the directory cannot be reached: new logins are refused until it answers",
+                   "directory_unavailable");
+  }
+  if (identity->status != ldap::StaffStatus::kActive) {
+    const char* word = identity->status == ldap::StaffStatus::kDeparted ? "departed" : "disabled";
+    return refused(ErrorCode::kPermissionDenied, "user " + owner->name + " is " + word,
+                   "disabled_or_departed");
+  }
+  return {};
+}
+
 LoginStep<void> AuthService::gateway_totp(const PasswordLogin& login, const std::string& code,
                                           const std::string& source) {
   if (throttle_.locked(login.login, source)) {
-    return tl::make_unexpected(LoginRefusal{
-        {ErrorCode::kThrottled, "too many failed logins; try again later"}, "throttled"});
+    return tl::make_unexpected(
+        LoginRefusal{{ErrorCode::kThrottled, "too many failed logins; try again later"},
+                     "throttled",
+                     login.user});
   }
   std::optional<Secret> secret;
   auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
@@ -333,7 +389,7 @@ LoginStep<void> AuthService::gateway_totp(const PasswordLogin& login, const std:
     secret = std::move(*s);
     return ok();
   });
-  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error"});
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error", login.user});
   if (!secret || code.empty() || code.size() > 16 ||
       !ldap::totp_verify(*secret, code, clock_.now())) {
     return refuse_gateway(login.login, source, {ErrorCode::kUnauthenticated, "wrong TOTP code"},

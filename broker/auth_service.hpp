@@ -15,6 +15,7 @@
 #include "broker/config.hpp"
 #include "broker/login_throttle.hpp"
 #include "ldap/directory.hpp"
+#include "ldap/local_directory.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/store.hpp"
 
@@ -62,6 +63,7 @@ struct PasswordLogin {
 struct LoginRefusal {
   Error error;
   std::string reason;
+  std::string user;  // the user refused, when known (the audit event's actor)
 };
 template <typename T>
 using LoginStep = tl::expected<T, LoginRefusal>;
@@ -90,6 +92,13 @@ class AuthService {
   [[nodiscard]] LoginStep<PasswordLogin> gateway_password(const std::string& user,
                                                           const Secret& password,
                                                           const std::string& source);
+  // The account check of a key login, for the registered key `fingerprint` (a key nobody holds
+  // passes: the caller refuses it as unregistered). Refused: the owner is disabled in the gateway
+  // ("user_disabled"); an LDAP owner the directory marks disabled or departed
+  // ("disabled_or_departed") or no longer has ("not_in_directory"); an LDAP owner while the
+  // directory cannot be reached ("directory_unavailable": fail closed; local users, such as
+  // break-glass accounts, never ask the directory). Blocking (one directory lookup); thread-safe.
+  [[nodiscard]] LoginStep<void> gateway_key(const std::string& fingerprint);
   // The TOTP step, only after gateway_password said totp_enrolled.
   [[nodiscard]] LoginStep<void> gateway_totp(const PasswordLogin& login, const std::string& code,
                                              const std::string& source);
@@ -99,6 +108,10 @@ class AuthService {
   tl::unexpected<LoginRefusal> refuse_gateway(const std::string& user, const std::string& source,
                                               Error error, std::string reason);
   bool totp_required_for(const ldap::Identity& identity) const;
+  // The directory that checks `user`'s password: the store for a local user even when the
+  // directory is LDAP (local accounts such as break-glass ones still get in when LDAP is down),
+  // the configured directory for everyone else.
+  ldap::Directory& directory_for(const std::string& user);
   Result<std::int64_t> user_row(const ldap::Identity& identity);
   Result<void> check_totp(const LoginRequest& request, std::int64_t user_id, bool& enrolled);
   Result<void> change_password(const LoginRequest& request, std::int64_t user_id);
@@ -108,6 +121,7 @@ class AuthService {
   storage::Store& store_;
   storage::AuditLog& audit_;
   ldap::Directory& directory_;
+  ldap::LocalDirectory local_directory_;
   AuthConfig config_;
   const Clock& clock_;
   LoginThrottle throttle_;

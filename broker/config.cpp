@@ -287,12 +287,20 @@ Result<void> read_ldap_keys(const ConfigReader& rd, const Table& t, ldap::LdapCo
 Result<void> read_directory(const ConfigReader& rd, const Table& root, Config& config) {
   if (!root.contains("directory")) return ok();
   const auto& t = root.as_table().at("directory");
-  if (auto r = rd.only_keys(t, "directory",
-                            {"kind", "url", "ca_file", "start_tls", "allow_plaintext", "bind_dn",
-                             "bind_password_file", "user_base", "user_filter", "login_attribute",
-                             "group_base", "departed_filter", "active_directory", "timeout"});
+  if (auto r =
+          rd.only_keys(t, "directory",
+                       {"kind", "url", "ca_file", "start_tls", "allow_plaintext", "bind_dn",
+                        "bind_password_file", "user_base", "user_filter", "login_attribute",
+                        "group_base", "departed_filter", "active_directory", "timeout", "recheck"});
       !r) {
     return r;
+  }
+  if (t.contains("recheck")) {
+    auto s = rd.string_at(t, "directory", "recheck");
+    if (!s) return tl::make_unexpected(s.error());
+    auto d = parse_duration(*s);
+    if (!d) return tl::make_unexpected(rd.error("directory.recheck", d.error().message));
+    config.directory_recheck = *d;
   }
   if (t.contains("kind")) {
     auto s = rd.string_at(t, "directory", "kind");

@@ -58,6 +58,9 @@ struct Config {
   ListenAddress rdp{"0.0.0.0", 3389};
   std::string directory_kind = "local";
   ldap::LdapConfig ldap;  // when directory_kind == "ldap" ([directory] and [roles])
+  // [directory] recheck: how often everyone holding a token, a live session or an open request
+  // is looked up again (leavers cut off, lost roles dropped).
+  std::chrono::seconds directory_recheck{300};
   AuthConfig auth;
   LogFormat log_format = LogFormat::kText;
   spdlog::level::level_enum log_level = spdlog::level::info;

@@ -443,6 +443,34 @@ Result<void> RequestService::activate(const std::string& request_id, const std::
   });
 }
 
+Result<int> RequestService::end_requests_of(std::int64_t user_id, const std::string& actor,
+                                            const std::string& reason) {
+  const TimePoint now = clock_.now();
+  int ended = 0;
+  auto r = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
+    storage::RequestFilter filter;
+    filter.requester_id = user_id;
+    filter.states = {"pending", "approved", "active"};
+    filter.limit = 10000;
+    auto rows = storage::list_requests(tx, filter);
+    if (!rows) return tl::make_unexpected(rows.error());
+    for (const auto& row : *rows) {
+      const std::string next = row.state == "active" ? "closed" : "cancelled";
+      if (auto e = storage::set_request_state(tx, row.id, next, format_time(now)); !e) return e;
+      auto seq =
+          audit_.append(tx, {actor,
+                             "request." + next,
+                             row.account + "@" + row.host,
+                             {{"request", row.id}, {"from", row.state}, {"reason", reason}}});
+      if (!seq) return tl::make_unexpected(seq.error());
+      ++ended;
+    }
+    return ok();
+  });
+  if (!r) return tl::make_unexpected(r.error());
+  return ended;
+}
+
 Result<void> RequestService::sweep() {
   const TimePoint now = clock_.now();
   std::vector<RequestView> overdue;

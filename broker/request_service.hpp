@@ -72,6 +72,12 @@ class RequestService {
   // a request already active; refused for one that grants nothing now.
   [[nodiscard]] Result<void> activate(const std::string& request_id, const std::string& actor);
 
+  // Ends every open request of user `user_id` at once (a leaver, a disabled user): pending and
+  // approved ones become cancelled, active ones closed, each audited (request.cancelled /
+  // request.closed, actor `actor`, with `reason`). Returns how many it ended. Thread-safe.
+  [[nodiscard]] Result<int> end_requests_of(std::int64_t user_id, const std::string& actor,
+                                            const std::string& reason);
+
   // Writes the transitions that time alone causes (expired, closed) with their audit events, and
   // reminds approvers of break-glass requests still unreviewed after the policy's review time.
   // The daemon calls it every second; readers never depend on it (they evaluate on read).

@@ -15,6 +15,7 @@
 #include "broker/api_server.hpp"
 #include "broker/auth_service.hpp"
 #include "broker/directory_factory.hpp"
+#include "broker/directory_recheck.hpp"
 #include "broker/notifier.hpp"
 #include "broker/request_service.hpp"
 #include "broker/ssh_gateway.hpp"
@@ -193,6 +194,21 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
       module_logger("requests")->error("request sweep failed: {}", r.error().message);
     }
   });
+  // Leavers and lost roles: everyone holding a token, a live session or an open request is
+  // looked up again every [directory] recheck (the ticker only asks whether a pass is due).
+  CutOffTargets cut_off{**store, **audit, &requests, {}};
+  if (ssh) {
+    SshGateway* gateway = ssh.get();
+    cut_off.end_sessions = [gateway](const std::string& user, const std::string& reason) {
+      return gateway->end_sessions_of(user, reason);
+    };
+  }
+  DirectoryRecheck recheck(cut_off, **directory, clock, config.directory_recheck);
+  auto rechecker = std::make_unique<Ticker>(std::chrono::seconds(1), [&recheck] {
+    if (auto r = recheck.run_if_due(); !r) {
+      module_logger("auth")->error("directory recheck failed: {}", r.error().message);
+    }
+  });
   std::thread checkpoint_thread([&] { timer.run(); });
   std::atomic<int> stop_signal{0};
   std::atomic<bool> run_returned{false};
@@ -216,6 +232,7 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   run_returned = true;
   if (stop_signal == 0) ::kill(::getpid(), SIGTERM);  // wake the signal thread
   signal_thread.join();
+  rechecker.reset();     // before the gateway stops: a pass may be ending its sessions
   if (ssh) ssh->stop();  // workers end; their open sessions are finished before the stop event
   timer.stop();
   checkpoint_thread.join();

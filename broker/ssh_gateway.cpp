@@ -427,6 +427,38 @@ void SshGateway::check_windows() {
   }
 }
 
+std::size_t SshGateway::end_sessions_of(const std::string& user, const std::string& reason) {
+  std::vector<std::shared_ptr<WorkerLink>> links;
+  {
+    std::lock_guard lock(mu_);
+    for (const auto& w : workers_) {
+      if (!w->done && w->link) links.push_back(w->link);
+    }
+  }
+  std::vector<nlohmann::json> closed;
+  std::vector<std::string> targets;
+  const TimePoint now = ctx_.clock.now();
+  for (const auto& link : links) {
+    std::lock_guard lock(link->mu);
+    if (link->session_id.empty() || link->ended || link->user != user) continue;
+    if (!link->close_reason.empty()) continue;
+    link->close_reason = reason;
+    link->close_at = now;
+    // When the push cannot go now, the window check sends it within a second.
+    link->close_sent = try_push(*link, {{"type", "close"}, {"reason", reason}});
+    closed.push_back({{"session", link->session_id},
+                      {"request", link->request_id},
+                      {"user", link->user},
+                      {"reason", reason}});
+    targets.push_back(link->target);
+  }
+  for (std::size_t i = 0; i < closed.size(); ++i) {
+    auto seq = ctx_.audit.append({"sekishod", "session.close", targets[i], closed[i]});
+    if (!seq) module_logger("ssh")->error("audit session.close failed: {}", seq.error().message);
+  }
+  return closed.size();
+}
+
 Result<void> SshGateway::kill_session(const std::string& session_id, const std::string& reason) {
   std::shared_ptr<WorkerLink> found;
   {

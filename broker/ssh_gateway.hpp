@@ -67,6 +67,11 @@ class SshGateway {
   // worker is told to close with `reason`, and killed if it has not ended kCloseGrace later.
   // kNotFound when no such session is live; kAlreadyExists when it is already being closed.
   [[nodiscard]] Result<void> kill_session(const std::string& session_id, const std::string& reason);
+  // Ends every live session of gateway user `user` now, as kill_session does (the worker is told
+  // to close with `reason`, which becomes the session's end reason; killed if it has not ended
+  // kCloseGrace later), and audits session.close for each. Sessions already being closed keep
+  // their first reason. Returns how many it began to close. Any thread.
+  std::size_t end_sessions_of(const std::string& user, const std::string& reason);
   // One round of the window check (the gateway's own thread runs it every second): warns
   // sessions whose request's window ends within [ssh] warn_before, closes those whose window
   // ended or whose request ended early, kills workers that ignore a close.

@@ -189,6 +189,16 @@ class Monitor {
       return ok();
     });
     target_ = login->target();
+    // Leavers: a disabled or departed owner, or a directory that cannot answer, ends here.
+    if (auto ok_key = ctx_.auth ? ctx_.auth->gateway_key(parsed->fingerprint) : LoginStep<void>{};
+        !ok_key) {
+      (void)audit(ok_key.error().user, "ssh.login",
+                  {{"result", "failure"},
+                   {"method", "publickey"},
+                   {"reason", ok_key.error().reason},
+                   {"fingerprint", parsed->fingerprint}});
+      return refusal(ok_key.error().error.message);
+    }
     if (found && user_id != 0 && login->gateway_user && *login->gateway_user != name) {
       user_id = 0;  // a hint names the user: another user's key does not log in as them
     }

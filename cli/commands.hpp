@@ -30,6 +30,7 @@ struct UserAddOptions {
                                          const UserAddOptions& options);
 [[nodiscard]] Result<void> run_users_list(const GlobalOptions& global);
 [[nodiscard]] Result<void> run_users_disable(const GlobalOptions& global, const std::string& name);
+[[nodiscard]] Result<void> run_users_enable(const GlobalOptions& global, const std::string& name);
 
 [[nodiscard]] Result<void> run_keys_add(const GlobalOptions& global, const std::string& file);
 [[nodiscard]] Result<void> run_keys_list(const GlobalOptions& global);

@@ -102,7 +102,24 @@ Result<void> run_users_disable(const GlobalOptions& global, const std::string& n
   if (global.json) {
     print_json(*body);
   } else {
-    std::cout << "user " << name << " disabled; their sessions are revoked" << std::endl;
+    std::cout << "user " << name << " disabled: " << body->value("sessions_ended", 0)
+              << " SSH session(s) and " << body->value("requests_ended", 0)
+              << " request(s) ended, API tokens revoked" << std::endl;
+  }
+  return ok();
+}
+
+Result<void> run_users_enable(const GlobalOptions& global, const std::string& name) {
+  if (auto r = check_path_name("user name", name); !r) return r;
+  auto gateway = Gateway::logged_in(global);
+  if (!gateway) return tl::make_unexpected(gateway.error());
+  auto body = (*gateway)->post("/v1/users/" + name + "/enable", nlohmann::json::object());
+  if (!body) return tl::make_unexpected(body.error());
+  if (global.json) {
+    print_json(*body);
+  } else {
+    std::cout << "user " << name << " enabled; requests ended by the disable stay ended"
+              << std::endl;
   }
   return ok();
 }

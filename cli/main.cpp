@@ -59,9 +59,13 @@ void add_user_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
                 "read the initial password from line 1 of standard input");
   on_run(sub, chosen, [&g] { return run_users_add(g, add); });
   on_run(users->add_subcommand("list", "list users"), chosen, [&g] { return run_users_list(g); });
-  sub = users->add_subcommand("disable", "disable a user and revoke their sessions");
+  sub = users->add_subcommand(
+      "disable", "disable a user: end their SSH sessions and requests, revoke their API tokens");
   sub->add_option("NAME", name, "user name")->required();
   on_run(sub, chosen, [&g] { return run_users_disable(g, name); });
+  sub = users->add_subcommand("enable", "let a disabled user log in again");
+  sub->add_option("NAME", name, "user name")->required();
+  on_run(sub, chosen, [&g] { return run_users_enable(g, name); });
 
   static std::string arg;
   auto* keys = app.add_subcommand("keys", "your SSH public keys for gateway login");
