@@ -117,6 +117,10 @@ void ApiRouter::handle(const httplib::Request& req, httplib::Response& res, cons
   if (!body) return write_error(res, body.error());
   ApiRequest request{req, std::move(*body), std::nullopt, req.remote_addr,
                      req.matches.size() > 1 ? std::string(req.matches[1]) : std::string()};
+  struct BodyWiper {
+    nlohmann::json& body;
+    ~BodyWiper() { wipe_strings(body); }
+  } wiper{request.body};
   if (!access.is_public) {
     auto caller = auth_.authenticate(req.get_header_value("Authorization"));
     if (!caller) return write_error(res, caller.error());
@@ -183,6 +187,17 @@ Result<std::string> string_field(const nlohmann::json& body, const std::string& 
   if (!s->has_value() || (*s)->empty())
     return fail(ErrorCode::kInvalidArgument, key + ": required");
   return **s;
+}
+
+void wipe_strings(nlohmann::json& body) {
+  if (body.is_string()) {
+    auto& s = body.get_ref<std::string&>();
+    wipe(s.data(), s.size());
+    return;
+  }
+  if (body.is_structured()) {
+    for (auto& item : body) wipe_strings(item);
+  }
 }
 
 Result<Secret> secret_field(nlohmann::json& body, const std::string& key, std::size_t max) {

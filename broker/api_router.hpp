@@ -49,6 +49,11 @@ struct ApiReply {
 
 using ApiHandler = std::function<Result<ApiReply>(ApiRequest&)>;
 
+// Overwrites every string of `body` (nested ones too) with zeros in place. The router calls it on
+// each request's body when the request ends, whatever path it took: a body may hold a password or
+// a private key that a refusal returned before secret_field() could take out and wipe.
+void wipe_strings(nlohmann::json& body);
+
 // Who may call a route: nobody logged in (public), any logged-in user, or holders of any of the
 // listed roles.
 struct Access {

@@ -1,6 +1,7 @@
 #include "broker/login_name.hpp"
 
 #include <algorithm>
+#include <string>
 
 #include "base/names.hpp"
 
@@ -22,7 +23,11 @@ Result<std::pair<std::string, std::string>> split_target(const std::string& targ
 Result<LoginName> parse_login_name(const std::string& name) {
   constexpr const char* kForm =
       "the user name must be ACCOUNT@HOST or USER@ACCOUNT@HOST (for example root@web01)";
-  if (name.size() > kMaxLoginName) return fail(ErrorCode::kInvalidArgument, kForm);
+  if (name.size() > kMaxLoginName) {
+    return fail(
+        ErrorCode::kInvalidArgument,
+        "the user name is longer than " + std::to_string(kMaxLoginName) + " characters; refused");
+  }
   const auto host_at = name.rfind('@');
   if (host_at == std::string::npos || host_at == 0) {
     return fail(ErrorCode::kInvalidArgument, kForm);

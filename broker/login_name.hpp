@@ -19,7 +19,8 @@ struct LoginName {
   std::string target() const { return account + "@" + host; }
 };
 
-// Longest SSH user name accepted (hint + target).
+// Longest SSH user name accepted (hint + target): the one limit for login names on every path
+// (worker and core, publickey and keyboard-interactive). A longer name is refused, never cut.
 inline constexpr std::size_t kMaxLoginName = 400;
 
 // Splits "ACCOUNT@HOST" at its last '@' (host names have none; account names neither) and checks
@@ -27,7 +28,9 @@ inline constexpr std::size_t kMaxLoginName = 400;
 [[nodiscard]] Result<std::pair<std::string, std::string>> split_target(const std::string& target);
 
 // Splits at the last two '@': host and account follow split_target's rules; whatever precedes
-// them is the hint (a directory name may itself hold '@'), 1-256 visible characters. Pure.
+// them is the hint (a directory name may itself hold '@'), 1-256 visible characters. A name over
+// kMaxLoginName is refused for its length alone ("the user name is longer than 400 characters;
+// refused"). Pure.
 [[nodiscard]] Result<LoginName> parse_login_name(const std::string& name);
 
 }  // namespace sekisho::broker

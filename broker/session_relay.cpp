@@ -88,8 +88,11 @@ Result<SshSession> connect_target(Worker& w) {
   int rc = SSH_AUTH_ERROR;
   if (cred->value("kind", "") == "key") {
     ssh_key priv = nullptr;
-    const std::string text(secret->view());
-    if (ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &priv) == SSH_OK) {
+    const std::string text(secret->view());  // NUL-terminated for libssh; wiped at once
+    const int imported =
+        ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &priv);
+    wipe(const_cast<char*>(text.data()), text.size());
+    if (imported == SSH_OK) {
       SshKey k(priv);
       rc = ssh_userauth_publickey(s.get(), nullptr, k.get());
     }

@@ -5,7 +5,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
+#include <initializer_list>
+#include <map>
 #include <optional>
 #include <sstream>
 
@@ -73,6 +76,32 @@ Result<void> ensure_recordings_dir(const storage::DataDir& dir) {
   return ok();
 }
 
+class Monitor;
+
+// One request a worker may make: the stages where the core answers it and the handler that does
+// (OpenSSH's mon_dispatch_proto20[]). The table (kRequests, after Monitor) is the whole
+// whitelist: a type it does not name, a stage it does not list or a count above its limit ends
+// the conversation as a protocol violation.
+struct MonitorRequest {
+  std::string_view type;
+  std::uint32_t stages;  // stage_bit() of each stage where it is allowed
+  // Times per connection; 0: no count, for reports of what the client did (a file, a refused
+  // channel), which a long legitimate session repeats without end.
+  int limit;
+  json (Monitor::*handle)(json& body, wire::Fd& to_pass);
+};
+
+constexpr std::uint32_t stage_bit(Stage stage) { return 1U << static_cast<unsigned>(stage); }
+
+constexpr std::uint32_t stages(std::initializer_list<Stage> list) {
+  std::uint32_t bits = 0;
+  for (Stage s : list) bits |= stage_bit(s);
+  return bits;
+}
+
+// The table's entry for `type`, or null.
+const MonitorRequest* find_request(std::string_view type);
+
 // Answers one worker. Lives on the worker's monitor thread; the stage only moves forward and
 // every request outside the whitelist of the current stage ends the conversation.
 class Monitor {
@@ -106,7 +135,9 @@ class Monitor {
       log->error("worker for {}: {}", peer_, r.error().message);
       return;
     }
-    for (int i = 0; i < 10000; ++i) {  // a session needs a few dozen requests at most
+    // No count on the conversation as a whole: a long session repeats reports without end. Each
+    // request type has its own bound in the table instead.
+    for (;;) {
       auto msg = wire::receive_message(sock);
       if (!msg) {
         if (msg.error().code != ErrorCode::kNotFound) {
@@ -114,43 +145,42 @@ class Monitor {
         }
         return;
       }
-      const std::string type = msg->body["type"].get<std::string>();
-      if (!wire::allowed(stage_, type)) {
-        log->warn("worker for {} asked '{}' at stage {}; refused", peer_, type.substr(0, 40),
-                  wire::stage_name(stage_));
-        (void)audit(user_.empty() ? "unknown" : user_, "ssh.protocol_violation",
-                    {{"request", type.substr(0, 40)}, {"stage", wire::stage_name(stage_)}});
-        return;
-      }
-      int pass_fd = -1;
-      wire::Fd to_pass;
-      json reply = dispatch(type, msg->body, to_pass);
-      reply["type"] = "reply";
-      if (to_pass) pass_fd = to_pass.get();
-      const bool sent = send(sock, reply, pass_fd).has_value();
-      // A reply may hold the target credential or the recording's data key: wipe them here too,
-      // not only the serialised copy.
-      for (const char* field : {"secret", "data_key"}) {
-        (void)wire::take_secret(reply, field);  // the Secret is wiped as it goes out of scope
-      }
-      if (indexes_due_) write_index_files();  // after the reply: the user is not kept waiting
-      if (!sent) return;
+      if (!answer(sock, *msg)) return;
     }
   }
 
  private:
-  json dispatch(const std::string& type, json& body, wire::Fd& to_pass) {
-    if (type == "auth_pubkey") return auth_pubkey(body);
-    if (type == "auth_password") return auth_password(body);
-    if (type == "auth_totp") return auth_totp(body);
-    if (type == "authorize") return authorize();
-    if (type == "refused") return refused(body);
-    if (type == "target_failed") return target_failed(body);
-    if (type == "credential") return credential(body);
-    if (type == "open_recording") return open_recording(body, to_pass);
-    if (type == "sign") return sign(body);
-    if (type == "file_transfer") return file_transfer(body);
-    return session_end(body);
+  // Answers one request through the table; false ends the conversation (a protocol violation,
+  // audited, or a reply that could not be sent).
+  bool answer(int sock, wire::Message& msg) {
+    const std::string type = one_line(msg.body, "type", 40);
+    const MonitorRequest* request = find_request(msg.body["type"].get<std::string>());
+    std::string why;
+    if (request == nullptr) {
+      why = "unknown request";
+    } else if ((request->stages & stage_bit(stage_)) == 0) {
+      why = "not allowed at this stage";
+    } else if (request->limit > 0 && ++counts_[request->type] > request->limit) {
+      why = "more than " + std::to_string(request->limit) + " on one connection";
+    }
+    if (!why.empty()) {
+      module_logger("ssh")->warn("worker for {} asked '{}' at stage {}: {}; refused", peer_, type,
+                                 wire::stage_name(stage_), why);
+      (void)audit(user_.empty() ? "unknown" : user_, "ssh.protocol_violation",
+                  {{"request", type}, {"stage", wire::stage_name(stage_)}, {"reason", why}});
+      return false;
+    }
+    wire::Fd to_pass;
+    json reply = (this->*(request->handle))(msg.body, to_pass);
+    reply["type"] = "reply";
+    const bool sent = send(sock, reply, to_pass ? to_pass.get() : -1).has_value();
+    // A reply may hold the target credential or the recording's data key: wipe them here too,
+    // not only the serialised copy.
+    for (const char* field : {"secret", "data_key"}) {
+      (void)wire::take_secret(reply, field);  // the Secret is wiped as it goes out of scope
+    }
+    if (indexes_due_) write_index_files();  // after the reply: the user is not kept waiting
+    return sent;
   }
 
   Result<void> audit(const std::string& actor, const std::string& action, json details) {
@@ -164,8 +194,9 @@ class Monitor {
     return ok();
   }
 
-  json auth_pubkey(const json& body) {
-    const std::string target = one_line(body, "target", 140);
+  json auth_pubkey(json& body, wire::Fd& /*to_pass*/) {
+    // Whole, not cut: parse_login_name refuses a name above kMaxLoginName.
+    const std::string target = one_line(body, "target", wire::kMaxMessage);
     const std::string key = one_line(body, "key", wire::kMaxMessage);
     const bool is_signed = body.value("signed", false);
     auto login = parse_login_name(target);
@@ -251,16 +282,22 @@ class Monitor {
   }
 
   // keyboard-interactive, first step: the directory password of the named (or hinted) user.
-  json auth_password(json& body) {
+  json auth_password(json& body, wire::Fd& /*to_pass*/) {
     auto password = wire::take_secret(body, "password");
     if (++password_tries_ > kMaxPasswordTries) {
       return {{"ok", false}, {"message", "too many login attempts"}, {"final", true}};
     }
-    auto login = parse_login_name(one_line(body, "target", kMaxLoginName));
+    auto login = parse_login_name(one_line(body, "target", wire::kMaxMessage));
     if (!login) return {{"ok", false}, {"message", login.error().message}, {"final", true}};
     target_ = login->target();
     const std::string user =
-        login->gateway_user ? *login->gateway_user : one_line(body, "user", 300);
+        login->gateway_user ? *login->gateway_user : one_line(body, "user", wire::kMaxMessage);
+    if (user.size() > kMaxLoginName) {  // refused, never cut: a cut name is another user's
+      return {{"ok", false},
+              {"message", "the user name is longer than " + std::to_string(kMaxLoginName) +
+                              " characters; refused"},
+              {"final", true}};
+    }
     if (!password || ctx_.auth == nullptr) {
       return {{"ok", false}, {"message", "password login is not available"}, {"final", true}};
     }
@@ -278,7 +315,7 @@ class Monitor {
 
   // keyboard-interactive, second step: one TOTP code right after a good password; whatever the
   // outcome, the next try starts again from the password.
-  json auth_totp(json& body) {
+  json auth_totp(json& body, wire::Fd& /*to_pass*/) {
     auto code = wire::take_secret(body, "code");
     stage_ = Stage::kStart;
     PasswordLogin login = std::move(*pending_);
@@ -327,7 +364,7 @@ class Monitor {
     return {{"ok", true}, {"user", user_}};
   }
 
-  json authorize() {
+  json authorize(json& /*body*/, wire::Fd& /*to_pass*/) {
     const std::string hint =
         "no approved request for " + target_ + "; run: sekisho request " + target_ + " --reason …";
     auto grant = ctx_.requests.grant(user_id_, account_, host_, approval::Mode::kSession);
@@ -378,7 +415,7 @@ class Monitor {
   }
 
   // A forwarding, transfer or channel the worker turned down.
-  json refused(const json& body) {
+  json refused(json& body, wire::Fd& /*to_pass*/) {
     (void)audit(user_, "ssh.refused",
                 {{"what", one_line(body, "what", 40)}, {"detail", one_line(body, "detail")}});
     return {{"ok", true}};
@@ -386,7 +423,7 @@ class Monitor {
 
   // The target the worker could not reach or log in to; also logged, since a vaulted credential
   // the target refuses was changed outside the gateway.
-  json target_failed(const json& body) {
+  json target_failed(json& body, wire::Fd& /*to_pass*/) {
     const std::string detail = one_line(body, "detail");
     module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
     (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
@@ -396,7 +433,7 @@ class Monitor {
   // A file that crossed the session (docs/ssh_gateway.md "File transfers"). The worker's words
   // are bounded and checked: a direction outside the two, a size that is no number or a hash
   // that is not 64 hex digits is written as unknown rather than trusted.
-  json file_transfer(const json& body) {
+  json file_transfer(json& body, wire::Fd& /*to_pass*/) {
     // An SFTP request that changed the target (remove, rename, ...): session.file_change. The
     // worker's words are bounded, and the operation and result taken from fixed lists.
     if (body.contains("operation")) {
@@ -438,7 +475,7 @@ class Monitor {
     return {{"ok", true}};
   }
 
-  json credential(const json& body) {
+  json credential(json& body, wire::Fd& /*to_pass*/) {
     const std::string presented = one_line(body, "host_key", wire::kMaxMessage);
     if (key_blob(presented) != key_blob(pinned_)) {
       stage_ = Stage::kEnded;
@@ -457,10 +494,14 @@ class Monitor {
       return refusal("no vaulted credential for " + target_);
     }
     stage_ = Stage::kConnected;
-    return {{"ok", true}, {"kind", cred->kind}, {"secret", std::string(cred->secret.view())}};
+    // The secret is written straight into the reply, which answer() wipes after sending: no
+    // temporary string copy is left unwiped.
+    json reply = {{"ok", true}, {"kind", cred->kind}, {"secret", std::string()}};
+    reply["secret"].get_ref<std::string&>().assign(cred->secret.view());
+    return reply;
   }
 
-  json open_recording(const json& body, wire::Fd& to_pass) {
+  json open_recording(json& body, wire::Fd& to_pass) {
     const int cols = std::clamp(body.value("cols", 80), 1, 1000);
     const int rows = std::clamp(body.value("rows", 24), 1, 1000);
     auto opened = start_recording(static_cast<std::uint16_t>(cols),
@@ -543,16 +584,24 @@ class Monitor {
                   {"rows", rows}}}};
   }
 
-  json sign(const json& body) {
+  // Signs the session's closing record, and nothing else: the key also signs the audit
+  // checkpoints, so the core signs only the chain end of the recording file it created, checked
+  // by reading that file here (the message's label also keeps it apart from a checkpoint's).
+  json sign(json& body, wire::Fd& /*to_pass*/) {
     auto message = hex_decode_secret(one_line(body, "message", wire::kMaxMessage));
     if (!message) return refusal("bad message to sign");
+    const auto path = ctx_.dir.recordings() / (session_ + ".skr");
+    if (auto checked = recorder::check_closing_message(path, message->bytes()); !checked) {
+      (void)audit(user_, "ssh.sign_refused", {{"reason", checked.error().message}});
+      return refusal("the core signs only the chain end of this session's recording");
+    }
     auto signature = ctx_.signer.sign(message->bytes());
     if (!signature) return refusal("signing failed");
     stage_ = Stage::kSigned;  // once per session: a worker cannot collect signatures
     return {{"ok", true}, {"signature", hex_encode(*signature)}};
   }
 
-  json session_end(const json& body) {
+  json session_end(json& body, wire::Fd& /*to_pass*/) {
     const std::string hash = finish(one_line(body, "reason"));
     return {{"ok", true}, {"recording_hash", hash}};
   }
@@ -633,7 +682,41 @@ class Monitor {
   static constexpr int kMaxPasswordTries = 6;
   std::int64_t user_id_ = 0;
   std::string user_, account_, host_, target_, request_, pinned_, session_;
+  std::map<std::string_view, int> counts_;  // requests answered per type, for their limits
+
+ public:
+  static const std::array<MonitorRequest, 11> kRequests;
 };
+
+// The whitelist. "refused" reports (a forwarding the worker turned down) are audited at any
+// stage after authentication; "target_failed" only while the worker reaches and logs in to the
+// target; everything else moves the stage forward, so that no step can be taken twice (no key
+// login after a login, no second credential, no second signature).
+using M = Monitor;
+const std::array<MonitorRequest, 11> Monitor::kRequests{{
+    {"auth_pubkey", stages({Stage::kStart}), 64, &M::auth_pubkey},
+    {"auth_password", stages({Stage::kStart}), 16, &M::auth_password},
+    {"auth_totp", stages({Stage::kSecondFactor}), 16, &M::auth_totp},
+    {"authorize", stages({Stage::kAuthenticated}), 1, &M::authorize},
+    {"credential", stages({Stage::kAuthorized}), 1, &M::credential},
+    {"target_failed", stages({Stage::kAuthorized, Stage::kConnected}), 4, &M::target_failed},
+    {"open_recording", stages({Stage::kConnected}), 1, &M::open_recording},
+    {"file_transfer", stages({Stage::kRecording}), 0, &M::file_transfer},
+    // A refused message does not use up the signature: a few tries, each reading the file.
+    {"sign", stages({Stage::kRecording}), 3, &M::sign},
+    {"session_end", stages({Stage::kRecording, Stage::kSigned}), 1, &M::session_end},
+    {"refused",
+     stages({Stage::kAuthenticated, Stage::kAuthorized, Stage::kConnected, Stage::kRecording,
+             Stage::kSigned}),
+     0, &M::refused},
+}};
+
+const MonitorRequest* find_request(std::string_view type) {
+  for (const MonitorRequest& r : Monitor::kRequests) {
+    if (r.type == type) return &r;
+  }
+  return nullptr;
+}
 
 }  // namespace
 
@@ -642,6 +725,17 @@ void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int so
                    WorkerLink* link) {
   Monitor monitor(ctx, peer, std::move(on_authenticated), link);
   monitor.run(sock, host_key);
+}
+
+bool monitor_allows(wire::Stage stage, std::string_view type) {
+  const MonitorRequest* r = find_request(type);
+  return r != nullptr && (r->stages & stage_bit(stage)) != 0;
+}
+
+std::vector<std::string_view> monitor_request_types() {
+  std::vector<std::string_view> out;
+  for (const MonitorRequest& r : Monitor::kRequests) out.push_back(r.type);
+  return out;
 }
 
 }  // namespace sekisho::broker

@@ -1,12 +1,16 @@
-// The core's answers to one SSH session worker: the whitelist of broker/worker_protocol.hpp
-// applied to the store, the vault, the recording key, the signing key and the audit log.
+// The core's answers to one SSH session worker: one table of requests (type, the stages where it
+// is allowed, its handler; OpenSSH's mon_dispatch_proto20[]) applied to the store, the vault, the
+// recording key, the signing key and the audit log.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "broker/session_window.hpp"
 #include "broker/ssh_gateway.hpp"
+#include "broker/worker_protocol.hpp"
 
 namespace sekisho::broker {
 
@@ -21,5 +25,12 @@ namespace sekisho::broker {
 void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int sock,
                    const std::string& host_key, std::function<void()> on_authenticated = {},
                    WorkerLink* link = nullptr);
+
+// Whether the core answers a request of `type` at `stage`, read from the same table answer_worker
+// dispatches with (there is no second whitelist). Pure; any thread.
+bool monitor_allows(wire::Stage stage, std::string_view type);
+
+// Every request type the table names, in table order. Pure; any thread.
+std::vector<std::string_view> monitor_request_types();
 
 }  // namespace sekisho::broker

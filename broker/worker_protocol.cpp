@@ -159,32 +159,6 @@ Result<Secret> take_secret(nlohmann::json& body, const char* name) {
   return secret;
 }
 
-bool allowed(Stage stage, std::string_view type) {
-  // "refused" reports (a forwarding the worker turned down) are audited at any stage after
-  // authentication; "target_failed" only while the worker reaches and logs in to the target;
-  // everything else advances one stage at a time.
-  switch (stage) {
-    case Stage::kStart:
-      return type == "auth_pubkey" || type == "auth_password";
-    case Stage::kSecondFactor:
-      return type == "auth_totp";
-    case Stage::kAuthenticated:
-      return type == "auth_pubkey" || type == "authorize" || type == "refused";
-    case Stage::kAuthorized:
-      return type == "credential" || type == "target_failed" || type == "refused";
-    case Stage::kConnected:
-      return type == "open_recording" || type == "target_failed" || type == "refused";
-    case Stage::kRecording:
-      return type == "sign" || type == "session_end" || type == "refused" ||
-             type == "file_transfer";
-    case Stage::kSigned:
-      return type == "session_end" || type == "refused";
-    case Stage::kEnded:
-      return false;
-  }
-  return false;
-}
-
 const char* stage_name(Stage stage) {
   switch (stage) {
     case Stage::kStart:

@@ -1,8 +1,9 @@
 // The conversation between the core and an SSH session worker over their socketpair (DESIGN.md
 // "Architecture"): length-prefixed JSON messages, at most one passed descriptor each, and the
-// whitelist that says which request the core answers at which stage. The worker parses untrusted
-// SSH bytes; the core trusts nothing it says and answers only what the stage allows, as OpenSSH's
-// monitor does for its unprivileged child.
+// stages of the conversation (the table of which request the core answers at which stage is the
+// monitor's, broker/ssh_monitor.cpp). The worker parses untrusted SSH bytes; the core trusts
+// nothing it says and answers only what the stage allows, as OpenSSH's monitor does for its
+// unprivileged child.
 //
 // Frame: 4-byte big-endian length, then that many bytes of a JSON object with a string "type".
 // A descriptor travels as SCM_RIGHTS on the frame's first byte.
@@ -65,7 +66,8 @@ struct Message {
 // secret lives in one wiped place. kInvalidArgument when absent or not a string.
 [[nodiscard]] Result<Secret> take_secret(nlohmann::json& body, const char* name);
 
-// Where a worker's conversation is; each stage admits a fixed set of requests.
+// Where a worker's conversation is; each stage admits a fixed set of requests (the monitor's
+// table in broker/ssh_monitor.cpp).
 enum class Stage {
   kStart,          // nothing proven: only authentication
   kSecondFactor,   // a good password of a TOTP-enrolled user: only its TOTP code
@@ -76,9 +78,6 @@ enum class Stage {
   kSigned,         // the closing record is signed: only the end
   kEnded,
 };
-
-// Whether the core answers a request of `type` at `stage` (the whitelist). Pure.
-bool allowed(Stage stage, std::string_view type);
 
 const char* stage_name(Stage stage);
 

@@ -1,5 +1,6 @@
 #include "recorder/format.hpp"
 
+#include <algorithm>
 #include <cstring>
 
 namespace sekisho::recorder::format {
@@ -335,6 +336,24 @@ Bytes closing_message(const Digest& start, const Closing& c) {
       encode_closing(Closing{c.chunks, c.records, c.end_us, c.size_bytes, c.final_hash, {}});
   m.insert(m.end(), body.begin(), body.end() - 2);  // without the signature length
   return m;
+}
+
+Result<std::pair<Digest, Closing>> decode_closing_message(ByteView message) {
+  const std::size_t fixed = kCloseLabel.size() + sizeof(Digest);
+  if (message.size() != fixed + kCloseFixedBytes - 2 ||
+      !std::equal(kCloseLabel.begin(), kCloseLabel.end(), message.begin())) {
+    return fail(ErrorCode::kInvalidArgument, "not a recording closing message");
+  }
+  std::pair<Digest, Closing> out;
+  std::copy_n(message.begin() + static_cast<std::ptrdiff_t>(kCloseLabel.size()), sizeof(Digest),
+              out.first.begin());
+  Bytes body(message.begin() + static_cast<std::ptrdiff_t>(fixed), message.end());
+  body.push_back(0);  // an empty signature: the message ends where the signature length starts
+  body.push_back(0);
+  auto closing = decode_closing(body);
+  if (!closing) return fail(ErrorCode::kInvalidArgument, "not a recording closing message");
+  out.second = std::move(*closing);
+  return out;
 }
 
 Bytes encode_closing(const Closing& c) {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "base/crypto.hpp"
@@ -125,6 +126,9 @@ std::size_t record_size_bound(const Record& r);
 // --- Closing record. ---
 // The message the signature covers: a domain label, the chain's start and the closing fields.
 Bytes closing_message(const Digest& start, const Closing& c);
+// Reads a closing_message() back (its chain start and fields; no signature). kInvalidArgument for
+// anything closing_message() could not have written.
+Result<std::pair<Digest, Closing>> decode_closing_message(ByteView message);
 Bytes encode_closing(const Closing& c);
 Result<Closing> decode_closing(ByteView data);
 

@@ -203,6 +203,16 @@ struct VerifyReport {
 [[nodiscard]] Result<VerifyReport> verify(const std::filesystem::path& path,
                                           std::optional<std::string> public_key_pem);
 
+// Whether `message` is exactly the closing message (what a closing record's signature covers) of
+// the recording at `path` as it stands: the hash chain from the header through the last complete
+// chunk verifies, the file ends right after that chunk (not closed yet, not cut), and `message`
+// names that chain start, chunk count, chain end, size and last chunk's end time. Only the record
+// count, which the frames do not show unopened, is taken from `message`. kPermissionDenied (with
+// the reason) when it is not; kIo/kNotFound when the file cannot be read. What the core checks
+// before it signs a worker's closing record (docs/ssh_gateway.md "Worker privileges").
+[[nodiscard]] Result<void> check_closing_message(const std::filesystem::path& path,
+                                                 ByteView message);
+
 // The header of a recording, read without any key (listing, auditing). Checked like open() does.
 [[nodiscard]] Result<Header> read_header(const std::filesystem::path& path);
 

@@ -1,5 +1,6 @@
 // verify(): checks a recording's structure, hash chain and signature without any secret, and
 // names each problem in one line.
+#include <algorithm>
 #include <set>
 
 #include "recorder/format.hpp"
@@ -155,6 +156,42 @@ Result<VerifyReport> verify(const std::filesystem::path& path,
     }
   }
   return report;
+}
+
+Result<void> check_closing_message(const std::filesystem::path& path, ByteView message) {
+  auto claimed = format::decode_closing_message(message);
+  if (!claimed) return fail(ErrorCode::kPermissionDenied, claimed.error().message);
+  auto file = open_recording(path);
+  if (!file) return tl::make_unexpected(file.error());
+  const OpenedFile& f = **file;
+  VerifyReport report;
+  report.chain_ok = true;
+  ChainCheck chain{report, f.start_hash, std::nullopt, 0, {}, 0};
+  auto end =
+      scan_frames(f, true,
+                  [&](const format::FrameHeader& frame, std::uint64_t,
+                      const std::optional<Digest>& hash) { return chain.visit(frame, *hash); });
+  if (!end) return tl::make_unexpected(end.error());
+  chain.report_missing();
+  if (!report.problems.empty()) {
+    return fail(ErrorCode::kPermissionDenied,
+                "the recording does not verify: " + report.problems.front());
+  }
+  if (end->kind != ScanEnd::Kind::kCleanEnd) {
+    return fail(ErrorCode::kPermissionDenied,
+                "the recording does not end after a whole chunk (closed already, or cut)");
+  }
+  format::Closing expected;
+  expected.chunks = chain.count;
+  expected.records = claimed->second.records;
+  expected.end_us = chain.last_us;
+  expected.size_bytes = end->offset;
+  expected.final_hash = chain.running;
+  const Bytes rebuilt = format::closing_message(f.start_hash, expected);
+  if (!std::equal(rebuilt.begin(), rebuilt.end(), message.begin(), message.end())) {
+    return fail(ErrorCode::kPermissionDenied, "the message is not the recording's chain end");
+  }
+  return ok();
 }
 
 }  // namespace sekisho::recorder

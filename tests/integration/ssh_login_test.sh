@@ -116,6 +116,20 @@ run_ssh root@web01@127.0.0.1 'id -un'
 [ "$(audit_count ssh.login 'wrong_password')" -eq 1 ] || fail "wrong password not audited"
 pass "a wrong password is refused and audited"
 
+# One limit for login names: above 400 characters the name is refused whole, never cut (its first
+# 140 characters alone would be the well-formed name aaa…@root@web01). The worker refuses before
+# asking the core, so no ssh.login event is written for it.
+long_name="$(printf '%0129d' 0 | tr 0 a)@root@web01$(printf '%0261d' 0 | tr 0 b)"
+[ "${#long_name}" -eq 401 ] || fail "test setup: name of ${#long_name} characters"
+logins_before=$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.login';")
+answers alice alice-Password-22
+run_ssh "$long_name@127.0.0.1" 'id -un'
+[ "$RC" -eq 255 ] && grep -qF "the user name is longer than 400 characters; refused" <<<"$ERR" \
+  || fail "401-character name: exit $RC: $ERR"
+[ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.login';")" -eq "$logins_before" ] \
+  || fail "a 401-character name reached a login"
+pass "a 401-character login name is refused with its length, not cut"
+
 # fresh: right one-time password, refused with the way out.
 answers fresh fresh-Initial-pw1
 run_ssh root@web01@127.0.0.1 'id -un'

@@ -75,8 +75,14 @@ for i in 1 2 3; do
   [ "$rc" -eq 0 ] || fail "download $i: rc $rc, $(stat -c %s "$TMP/client/cat.bin") of 3145728" \
     "bytes: $(cat "$TMP/cat.err")"
   [ "${got%% *}" = "$sha3" ] || fail "download $i: other bytes arrived"
-  reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
+  # The worker closes the client's channel first, then signs the recording (the core reads and
+  # checks the file first) and ends the session: the end lands just after ssh exits.
+  for _ in $(seq 1 50); do
+    reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
 print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["end_reason"])')
+    [ "$reason" != None ] && break
+    sleep 0.1
+  done
   [ "$reason" = "exit 0" ] || fail "download $i: session ended with '$reason'"
 done
 rc=0

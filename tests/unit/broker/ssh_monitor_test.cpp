@@ -1,22 +1,43 @@
 // The core's side of the worker conversation, driven over a real socketpair by a scripted
-// "worker": requests out of order end the conversation and are audited; unknown keys are refused.
+// "worker": requests out of order end the conversation and are audited; unknown keys are refused;
+// a whole session (login, grant, credential, recording, signature, end) is walked with the real
+// store, request service and recorder, as a compromised worker could walk it.
 #include "broker/ssh_monitor.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 
+#include <fstream>
+#include <map>
+#include <set>
 #include <thread>
 
+#include "base/crypto.hpp"
+#include "broker/ssh_keys.hpp"
+#include "recorder/format.hpp"
+#include "recorder/recording.hpp"
+#include "storage/audit_checkpoint.hpp"
+#include "storage/hosts.hpp"
+#include "storage/user_keys.hpp"
+#include "storage/users.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/unit/storage/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {
 
+using nlohmann::json;
+
+constexpr char kUserKey[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
+constexpr char kHostKey[] =
+    "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAICPIAOb0Y56Jaee+Q6ztJkv7rRlkTcGl6uKuzBSZxkeh";
+
 struct MonitorFixture : ::testing::Test {
   std::unique_ptr<testing::TestStore> t = testing::make_test_store();
   storage::DataDir dir{t->dir.path()};
   SigningKey signer = *SigningKey::generate();
-  RequestService requests{*t->store, *t->log, approval::Policy{}, nullptr, t->clock};
+  RequestService requests{*t->store, *t->log, approval::default_policy(), nullptr, t->clock};
   SshGatewayContext ctx{*t->store, *t->log, requests, dir, signer, t->clock};
   wire::Fd worker, core;
   std::thread monitor;
@@ -39,6 +60,13 @@ struct MonitorFixture : ::testing::Test {
     worker = wire::Fd();
     if (monitor.joinable()) monitor.join();
   }
+  // The core's reply to `request`, or nothing when the core ended the conversation.
+  std::optional<wire::Message> ask(const json& request) {
+    EXPECT_TRUE(wire::send_message(worker.get(), request));
+    auto reply = wire::receive_message(worker.get());
+    if (!reply) return std::nullopt;
+    return std::move(*reply);
+  }
   std::string last_action() {
     std::string action;
     auto r = t->store->read([&](storage::Store::Tx& tx) -> Result<void> {
@@ -51,30 +79,290 @@ struct MonitorFixture : ::testing::Test {
     EXPECT_TRUE(r);
     return action;
   }
+  // The conversation was ended as a protocol violation, audited.
+  void expect_violation(const json& request) {
+    EXPECT_FALSE(ask(request)) << request.dump();
+    worker = wire::Fd();  // a core that answered would wait for the next request
+    monitor.join();
+    EXPECT_EQ(last_action(), "ssh.protocol_violation") << request.dump();
+  }
 };
 
+// alice (requester, kUserKey registered) holds an approved request for root@web01, whose host
+// key is pinned and whose password is vaulted.
+struct SessionFixture : MonitorFixture {
+  void SetUp() override {
+    MonitorFixture::SetUp();
+    const std::string now = "2026-01-01T00:00:00.000Z";
+    Caller alice, bob;
+    ASSERT_TRUE(t->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
+      auto a = storage::create_user(tx, {"alice", "x", {"requester"}, false, now});
+      auto b = storage::create_user(tx, {"bob", "x", {"approver"}, false, now});
+      if (!a || !b) return fail(ErrorCode::kInternal, "users");
+      alice = Caller{*a, "alice", "local", {"requester"}, {}, ""};
+      bob = Caller{*b, "bob", "local", {"approver"}, {}, ""};
+      auto key = parse_ssh_public_key(kUserKey);
+      if (!key) return tl::make_unexpected(key.error());
+      if (auto r = storage::add_user_key(tx, *a, {key->fingerprint, kUserKey, "", now}); !r) {
+        return r;
+      }
+      storage::HostRecord h;
+      h.name = "web01";
+      h.address = "127.0.0.1";
+      h.port = 22;
+      h.protocol = "ssh";
+      h.host_key = kHostKey;
+      h.created_at = now;
+      auto host = storage::insert_host(tx, h);
+      if (!host) return tl::make_unexpected(host.error());
+      auto acct = storage::add_account(tx, *host, "root", "password",
+                                       Secret::copy_of(std::string_view("root-Secret-1")),
+                                       std::nullopt, now);
+      if (!acct) return tl::make_unexpected(acct.error());
+      return ok();
+    }));
+    CreateRequest create;
+    create.target = "root@web01";
+    create.reason = "patch openssl";
+    create.duration = std::chrono::hours(1);
+    auto req = requests.create(alice, create);
+    ASSERT_TRUE(req) << req.error().message;
+    auto approved = requests.review(bob, req->row.id, approval::Decision::kApprove, "ok");
+    ASSERT_TRUE(approved) << approved.error().message;
+  }
+
+  json login() {
+    return {{"type", "auth_pubkey"}, {"target", "root@web01"}, {"key", kUserKey}, {"signed", true}};
+  }
+
+  // Logs in, takes the grant and the credential and opens the recording as the worker does,
+  // then writes a few records into the file the core passed.
+  std::unique_ptr<recorder::Writer> open_session() {
+    for (const json& step : {login(), json{{"type", "authorize"}},
+                             json{{"type", "credential"}, {"host_key", kHostKey}}}) {
+      auto reply = ask(step);
+      EXPECT_TRUE(reply && reply->body.value("ok", false)) << step.dump();
+      if (!reply) return nullptr;
+    }
+    auto opened = ask({{"type", "open_recording"}, {"cols", 80}, {"rows", 24}});
+    EXPECT_TRUE(opened && opened->body.value("ok", false) && opened->fd);
+    if (!opened || !opened->fd) return nullptr;
+    json& r = opened->body;
+    recorder::Header header;
+    header.session_id = r["session"];
+    header.user = r["header"]["user"];
+    header.host = r["header"]["host"];
+    header.account = r["header"]["account"];
+    header.request_id = r["header"]["request"];
+    header.protocol = "ssh";
+    header.start_unix_us = r["header"]["start_unix_us"];
+    auto key = hex_decode_secret(r["data_key"].get<std::string>());
+    auto wrapped = hex_decode_secret(r["wrapped_key"].get<std::string>());
+    EXPECT_TRUE(key && wrapped);
+    recorder::DataKey dk{std::move(*key), Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
+    auto w = recorder::Writer::create_at(opened->fd.release(), r["file"], header, std::move(dk),
+                                         r["signer_pem"]);
+    EXPECT_TRUE(w) << w.error().message;
+    if (!w) return nullptr;
+    for (int i = 0; i < 20; ++i) {
+      recorder::Record rec;
+      rec.kind = recorder::RecordKind::kOutput;
+      rec.at_us = i * 1000;
+      rec.data = "line " + std::to_string(i) + "\r\n";
+      EXPECT_EQ((*w)->append(std::move(rec)), recorder::AppendStatus::kOk);
+    }
+    return std::move(*w);
+  }
+
+  // Closes the recording through the core's `sign`, as the worker does.
+  Result<recorder::RecordingSummary> close_through_core(recorder::Writer& w) {
+    return w.close([this](ByteView message) -> Result<Bytes> {
+      auto reply = ask({{"type", "sign"}, {"message", hex_encode(message)}});
+      if (!reply || !reply->body.value("ok", false)) {
+        return fail(ErrorCode::kPermissionDenied, "the core did not sign");
+      }
+      auto sig = hex_decode_secret(reply->body["signature"].get<std::string>());
+      if (!sig) return tl::make_unexpected(sig.error());
+      return Bytes(sig->bytes().begin(), sig->bytes().end());
+    });
+  }
+
+  std::string session_end_reason() {
+    std::string reason;
+    EXPECT_TRUE(t->store->read([&](storage::Store::Tx& tx) -> Result<void> {
+      auto q = tx.prepare("SELECT coalesce(end_reason, '') FROM sessions");
+      if (!q) return tl::make_unexpected(q.error());
+      auto row = q->step();
+      if (row && *row) reason = q->column_text(0);
+      return ok();
+    }));
+    return reason;
+  }
+};
+
+// Every stage against every request type the table knows, and one it does not: the expected
+// whitelist written out once more here, so that a change to the table is a visible change here.
+TEST(MonitorRequests, TheTableAllowsEachRequestOnlyInItsStages) {
+  using wire::Stage;
+  const std::map<std::string, std::set<Stage>> expected = {
+      {"auth_pubkey", {Stage::kStart}},
+      {"auth_password", {Stage::kStart}},
+      {"auth_totp", {Stage::kSecondFactor}},
+      {"authorize", {Stage::kAuthenticated}},
+      {"credential", {Stage::kAuthorized}},
+      {"target_failed", {Stage::kAuthorized, Stage::kConnected}},
+      {"open_recording", {Stage::kConnected}},
+      {"file_transfer", {Stage::kRecording}},
+      {"sign", {Stage::kRecording}},
+      {"session_end", {Stage::kRecording, Stage::kSigned}},
+      {"refused",
+       {Stage::kAuthenticated, Stage::kAuthorized, Stage::kConnected, Stage::kRecording,
+        Stage::kSigned}},
+  };
+  std::set<std::string> known;
+  for (std::string_view type : monitor_request_types()) known.emplace(type);
+  std::set<std::string> listed;
+  for (const auto& [type, stages] : expected) listed.insert(type);
+  EXPECT_EQ(known, listed);
+  for (Stage stage :
+       {Stage::kStart, Stage::kSecondFactor, Stage::kAuthenticated, Stage::kAuthorized,
+        Stage::kConnected, Stage::kRecording, Stage::kSigned, Stage::kEnded}) {
+    for (const auto& [type, stages] : expected) {
+      EXPECT_EQ(monitor_allows(stage, type), stages.contains(stage))
+          << type << " at " << wire::stage_name(stage);
+    }
+    for (const char* unknown : {"hello", "reply", "", "anything", "auth_pubkey "}) {
+      EXPECT_FALSE(monitor_allows(stage, unknown)) << unknown;
+    }
+  }
+}
+
 TEST_F(MonitorFixture, ACredentialBeforeAnyGrantEndsTheConversation) {
-  ASSERT_TRUE(wire::send_message(worker.get(), {{"type", "credential"}, {"host_key", "x"}}));
-  auto reply = wire::receive_message(worker.get());
-  ASSERT_FALSE(reply);  // no answer: the core closed its side
-  monitor.join();
-  EXPECT_EQ(last_action(), "ssh.protocol_violation");
+  expect_violation({{"type", "credential"}, {"host_key", "x"}});
+}
+
+TEST_F(MonitorFixture, AnUnknownRequestIsAProtocolViolation) {
+  expect_violation({{"type", "no_such_request"}});
 }
 
 TEST_F(MonitorFixture, AnUnregisteredKeyIsRefusedAndAudited) {
   const std::string key =
       "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl";
-  ASSERT_TRUE(wire::send_message(
-      worker.get(),
-      {{"type", "auth_pubkey"}, {"target", "root@web01"}, {"key", key}, {"signed", true}}));
-  auto reply = wire::receive_message(worker.get());
+  auto reply =
+      ask({{"type", "auth_pubkey"}, {"target", "root@web01"}, {"key", key}, {"signed", true}});
   ASSERT_TRUE(reply);
   EXPECT_EQ(reply->body["type"], "reply");
   EXPECT_FALSE(reply->body.value("ok", true));
   EXPECT_EQ(last_action(), "ssh.login");
   // Still unauthenticated: authorize is out of order.
-  ASSERT_TRUE(wire::send_message(worker.get(), {{"type", "authorize"}}));
-  EXPECT_FALSE(wire::receive_message(worker.get()));
+  expect_violation({{"type", "authorize"}});
+}
+
+TEST_F(MonitorFixture, ALoginNameAbove400CharactersIsRefusedNotCut) {
+  // Its first 140 characters are a well-formed name (hint, root@web01): the core once cut there
+  // and logged in what was left.
+  std::string name = std::string(129, 'a') + "@root@web01";
+  name += std::string(kMaxLoginName + 1 - name.size(), 'b');
+  auto reply =
+      ask({{"type", "auth_pubkey"}, {"target", name}, {"key", kUserKey}, {"signed", false}});
+  ASSERT_TRUE(reply);
+  EXPECT_FALSE(reply->body.value("ok", true));
+  EXPECT_EQ(reply->body.value("message", ""),
+            "the user name is longer than 400 characters; refused");
+}
+
+TEST_F(SessionFixture, AKeyLoginAfterAuthenticationIsAProtocolViolation) {
+  auto first = ask(login());
+  ASSERT_TRUE(first && first->body.value("ok", false));
+  expect_violation(login());
+}
+
+TEST_F(SessionFixture, AWholeSessionSignsItsChainEndAndEndsWithTheVerifiedHash) {
+  auto writer = open_session();
+  ASSERT_TRUE(writer);
+  auto summary = close_through_core(*writer);
+  ASSERT_TRUE(summary) << summary.error().message;
+  auto end = ask({{"type", "session_end"}, {"reason", "closed"}});
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->body.value("recording_hash", ""), summary->final_hash);
+  EXPECT_EQ(session_end_reason(), "closed");
+}
+
+TEST_F(SessionFixture, MoreThan10000FileTransfersDoNotEndTheSession) {
+  auto writer = open_session();
+  ASSERT_TRUE(writer);
+  const json report = {{"type", "file_transfer"},
+                       {"path", "/tmp/f"},
+                       {"direction", "upload"},
+                       {"size", 1},
+                       {"protocol", "sftp"}};
+  for (int i = 0; i < 10'050; ++i) {
+    auto reply = ask(report);
+    ASSERT_TRUE(reply) << "the core ended the session at report " << i;
+  }
+  auto summary = close_through_core(*writer);
+  ASSERT_TRUE(summary) << summary.error().message;
+  auto end = ask({{"type", "session_end"}, {"reason", "closed"}});
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->body.value("recording_hash", ""), summary->final_hash);
+}
+
+TEST_F(SessionFixture, TheCoreSignsOnlyTheChainEndOfTheFileItVerified) {
+  auto writer = open_session();
+  ASSERT_TRUE(writer);
+  // An audit checkpoint for a made-up head: what a worker would want signed to forge the trail.
+  const storage::AuditCheckpoint forged{999, Digest{}, "2026-01-01T00:00:00.000Z"};
+  const std::string checkpoint = storage::checkpoint_message(forged);
+  auto reply = ask({{"type", "sign"}, {"message", hex_encode(as_bytes(checkpoint))}});
+  ASSERT_TRUE(reply);
+  EXPECT_FALSE(reply->body.value("ok", true));
+  EXPECT_FALSE(reply->body.contains("signature"));
+  EXPECT_EQ(last_action(), "ssh.sign_refused");
+  // A refusal does not use up the one signature: the true chain end is still signed.
+  auto summary = close_through_core(*writer);
+  ASSERT_TRUE(summary) << summary.error().message;
+  auto end = ask({{"type", "session_end"}, {"reason", "closed"}});
+  ASSERT_TRUE(end);
+  EXPECT_EQ(end->body.value("recording_hash", ""), summary->final_hash);
+}
+
+// The key that closes recordings also signs audit checkpoints: the two messages are kept apart by
+// their labels, so that neither signature can stand for the other.
+TEST(SigningDomains, ACheckpointSignatureNeverClosesARecordingAndViceVersa) {
+  testing::TempDir tmp;
+  testing::RecordingKeys keys;
+  const storage::AuditCheckpoint checkpoint{1, Digest{}, "2026-01-01T00:00:00.000Z"};
+  const std::string checkpoint_text = storage::checkpoint_message(checkpoint);
+
+  // A recording whose closing record carries a checkpoint's signature does not verify.
+  auto writer = testing::make_writer(keys, tmp.path() / "a.skr");
+  ASSERT_TRUE(writer);
+  ASSERT_EQ(writer->append(testing::output(0, "hello\r\n")), recorder::AppendStatus::kOk);
+  Bytes closing;
+  ASSERT_TRUE(writer->close([&](ByteView message) {
+    closing.assign(message.begin(), message.end());
+    return keys.signer.sign(as_bytes(checkpoint_text));
+  }));
+  auto report = recorder::verify(tmp.path() / "a.skr", keys.signer.public_pem());
+  ASSERT_TRUE(report);
+  EXPECT_EQ(report->signature, recorder::SignatureStatus::kInvalid);
+  EXPECT_FALSE(recorder::format::decode_closing_message(as_bytes(checkpoint_text)));
+
+  // A checkpoint line carrying a recording close's signature does not verify.
+  auto close_sig = keys.signer.sign(closing);
+  ASSERT_TRUE(close_sig);
+  {
+    std::ofstream out(tmp.path() / "checkpoints");
+    out << json{{"seq", 1},
+                {"hash", hex_encode(ByteView(checkpoint.hash))},
+                {"time", checkpoint.time},
+                {"sig", hex_encode(*close_sig)}}
+               .dump()
+        << "\n";
+  }
+  auto read = storage::read_checkpoints(tmp.path() / "checkpoints", keys.signer.public_pem());
+  ASSERT_FALSE(read);
+  EXPECT_NE(read.error().message.find("does not verify"), std::string::npos);
 }
 
 }  // namespace

@@ -1,4 +1,5 @@
-// The core ↔ worker wire: framing, descriptor passing, size limits, and the stage whitelist.
+// The core ↔ worker wire: framing, descriptor passing and size limits (the stage whitelist is
+// the monitor's table: ssh_monitor_test.cpp).
 #include "broker/worker_protocol.hpp"
 
 #include <fcntl.h>
@@ -112,43 +113,6 @@ TEST(WorkerProtocol, TakeSecretMovesItOutOfTheMessage) {
   EXPECT_FALSE(body.contains("secret"));
   EXPECT_EQ(body.dump().find("Root-Secret"), std::string::npos);
   EXPECT_FALSE(take_secret(body, "secret"));
-}
-
-TEST(WorkerProtocol, WhitelistFollowsTheSessionInOrder) {
-  // Nothing but authentication before a key is proven.
-  for (const char* t : {"authorize", "credential", "open_recording", "sign", "session_end",
-                        "refused", "hello", "anything"}) {
-    EXPECT_FALSE(allowed(Stage::kStart, t)) << t;
-  }
-  EXPECT_TRUE(allowed(Stage::kStart, "auth_pubkey"));
-  EXPECT_TRUE(allowed(Stage::kStart, "auth_password"));
-  EXPECT_FALSE(allowed(Stage::kStart, "auth_totp"));  // a code only right after a good password
-  EXPECT_TRUE(allowed(Stage::kSecondFactor, "auth_totp"));
-  for (const char* t : {"auth_pubkey", "auth_password", "authorize", "credential"}) {
-    EXPECT_FALSE(allowed(Stage::kSecondFactor, t)) << t;
-  }
-  // No credential before a grant, no recording before the target's host key is checked.
-  EXPECT_FALSE(allowed(Stage::kAuthenticated, "credential"));
-  EXPECT_TRUE(allowed(Stage::kAuthenticated, "authorize"));
-  EXPECT_FALSE(allowed(Stage::kAuthorized, "open_recording"));
-  EXPECT_FALSE(allowed(Stage::kAuthorized, "authorize"));
-  EXPECT_TRUE(allowed(Stage::kAuthorized, "credential"));
-  // A failed target login is reported while reaching the target, before or after the credential.
-  EXPECT_FALSE(allowed(Stage::kAuthenticated, "target_failed"));
-  EXPECT_TRUE(allowed(Stage::kAuthorized, "target_failed"));
-  EXPECT_TRUE(allowed(Stage::kConnected, "target_failed"));
-  EXPECT_FALSE(allowed(Stage::kRecording, "target_failed"));
-  EXPECT_FALSE(allowed(Stage::kConnected, "credential"));  // one credential per session
-  EXPECT_FALSE(allowed(Stage::kConnected, "sign"));
-  EXPECT_TRUE(allowed(Stage::kConnected, "open_recording"));
-  EXPECT_FALSE(allowed(Stage::kRecording, "open_recording"));
-  EXPECT_TRUE(allowed(Stage::kRecording, "sign"));
-  EXPECT_FALSE(allowed(Stage::kSigned, "sign"));  // one signature per session
-  EXPECT_TRUE(allowed(Stage::kSigned, "session_end"));
-  for (const char* t : {"auth_pubkey", "authorize", "credential", "open_recording", "sign",
-                        "session_end", "refused", "target_failed"}) {
-    EXPECT_FALSE(allowed(Stage::kEnded, t)) << t;
-  }
 }
 
 }  // namespace
