@@ -46,7 +46,7 @@ constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like
 // that the reason reaches the user on the session channel's stderr (OpenSSH shows no banner
 // after a failed authentication).
 void authorize_login(Worker& w) {
-  auto grant = w.core.ask({{"type", "authorize"}});
+  auto grant = w.core.ask({{"type", "authorize"}}, &w.target_fd);
   if (!w.core.ok(grant)) {
     w.refusal = grant ? grant->value("message", "refused") : "gateway error";
     w.ended = true;
