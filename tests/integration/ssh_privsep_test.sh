@@ -50,10 +50,13 @@ grep -qE '^Gid:\s+65534\s+65534\s+65534\s+65534$' <<<"$status" || fail "Gid: $(g
 grep -qE '^Groups:\s*$' <<<"$status" || fail "supplementary groups: $(grep ^Groups <<<"$status")"
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "NoNewPrivs: $(grep ^NoNewPrivs <<<"$status")"
 grep -qE '^CapEff:\s+0+$' <<<"$status" || fail "CapEff: $(grep ^CapEff <<<"$status")"
+# Mode 2: a seccomp filter (broker/worker_sandbox.cpp; tests/unit/broker/worker_sandbox_test.cpp
+# shows what it kills). The session above ran under it: the target connection needed no connect().
+grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter: $(grep ^Seccomp <<<"$status")"
 limits=$(cat "/proc/$w_pid/limits")
 grep -qE '^Max core file size\s+0\s+0\s' <<<"$limits" || fail "core limit: $(grep core <<<"$limits")"
 grep -qE '^Max open files\s+32\s+32\s' <<<"$limits" || fail "files limit: $(grep 'open files' <<<"$limits")"
-pass "the live worker runs as nobody:nogroup, no groups, no capabilities, NoNewPrivs, no core, 32 files"
+pass "the live worker runs as nobody:nogroup, no groups, no capabilities, NoNewPrivs, seccomp, no core, 32 files"
 
 # Its root is the empty root-owned directory: the data dir (master.key, the store) is not in it.
 root=$(readlink "/proc/$w_pid/root")
