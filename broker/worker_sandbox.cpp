@@ -25,6 +25,8 @@ constexpr SandboxRule kRelease[] = {
     {"writev", A::kAllow},
     {"pread64", A::kAllow},
     {"pwrite64", A::kAllow},
+    {"preadv", A::kAllow},
+    {"pwritev", A::kAllow},  // the recorder's writer: header + chunk in one call
     {"lseek", A::kAllow},
     {"close", A::kAllow},
     {"fstat", A::kAllow},
@@ -51,7 +53,9 @@ constexpr SandboxRule kRelease[] = {
     {"munmap", A::kAllow},
     {"mremap", A::kAllow},
     {"mprotect", A::kAllow},  // glibc guards new thread stacks
-    {"madvise", A::kAllow},
+    {"madvise", A::kAllow},  // also MADV_DONTDUMP on secrets (base/secret.cpp)
+    {"mlock", A::kAllow},    // secrets stay out of swap
+    {"munlock", A::kAllow},
     // time, randomness, identity
     {"clock_gettime", A::kAllow},
     {"clock_getres", A::kAllow},
@@ -91,7 +95,7 @@ constexpr SandboxRule kSanitizer[] = {
     {"sched_getaffinity", A::kAllow}, {"getppid", A::kAllow}, {"readlink", A::kEacces},
     {"readlinkat", A::kEacces}, {"kill", A::kSelfOnly},  {"pipe2", A::kAllow},
     {"getdents64", A::kAllow},  {"dup", A::kAllow},      {"dup2", A::kAllow},
-    {"munlock", A::kAllow},     {"mlock", A::kAllow},    {"uname", A::kAllow},
+    {"uname", A::kAllow},
 };
 
 struct FilterFree {
