@@ -350,10 +350,12 @@ class Monitor {
                                    kTargetConnectTimeout);
     if (!conn) {
       stage_ = Stage::kEnded;
+      const std::string detail = "connect to " + host.address + ":" + std::to_string(host.port) +
+                                 ": " + conn.error().message;
       (void)audit(user_, "ssh.grant_used", {{"request", request_}});
-      module_logger("ssh")->warn("session for {} to {}: {}", user_, target_,
-                                 conn.error().message);
-      (void)audit(user_, "ssh.target_failed", {{"detail", conn.error().message}});
+      module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
+      (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
+      // The user's words as when the worker connected: the reason, not the address.
       return refusal("cannot reach the target host: " + conn.error().message);
     }
     target_source_port_ = conn->local_port;

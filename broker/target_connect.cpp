@@ -77,7 +77,6 @@ int connect_one(const addrinfo& ai, Clock::time_point deadline, wire::Fd& out) {
 
 Result<TargetConnection> connect_target_tcp(const std::string& address, std::uint16_t port,
                                             std::chrono::milliseconds timeout) {
-  const std::string where = address + ":" + std::to_string(port);
   const auto deadline = Clock::now() + timeout;
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -86,7 +85,7 @@ Result<TargetConnection> connect_target_tcp(const std::string& address, std::uin
   addrinfo* raw = nullptr;
   const int gai = ::getaddrinfo(address.c_str(), std::to_string(port).c_str(), &hints, &raw);
   if (gai != 0) {
-    return fail(ErrorCode::kUnavailable, "connect to " + where + ": " + ::gai_strerror(gai));
+    return fail(ErrorCode::kUnavailable, ::gai_strerror(gai));
   }
   std::unique_ptr<addrinfo, AddrInfoFree> list(raw);
   int err = EHOSTUNREACH;
@@ -100,7 +99,7 @@ Result<TargetConnection> connect_target_tcp(const std::string& address, std::uin
     }
     if (err == ETIMEDOUT) break;  // the time is spent for every address
   }
-  return fail(ErrorCode::kUnavailable, "connect to " + where + ": " + errno_text(err));
+  return fail(ErrorCode::kUnavailable, errno_text(err));
 }
 
 }  // namespace sekisho::broker

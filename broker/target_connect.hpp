@@ -23,7 +23,8 @@ struct TargetConnection {
 // Resolves `address` (an IP address or a host name; numeric service) and connects to each
 // resolved address in turn until one accepts, all within `timeout` together (non-blocking
 // connect + poll: a host that drops SYNs costs `timeout`, never the kernel's minutes). Errors
-// (kUnavailable) read "connect to ADDRESS:PORT: REASON" (refused, timed out, no such host).
+// (kUnavailable) carry only the reason ("Connection refused", "Connection timed out", the
+// resolver's "Name or service not known"): the caller names the address.
 // Blocking; any thread.
 [[nodiscard]] Result<TargetConnection> connect_target_tcp(const std::string& address,
                                                           std::uint16_t port,

@@ -140,7 +140,7 @@ printf '%s\n' "Root-Vaulted-$RANDOM$RANDOM-pw" | cli_as op accounts add root@web
 id02=$(cli_as alice request root@web02 --reason "unreachable target" --duration 1h) || fail "request"
 cli_as bob approve "$id02" >/dev/null || fail "approve"
 bash "$harness/sshd_host.sh" stop "$TMP/web02"
-expect_refusal "sekisho: cannot reach the target host: connect to 127.0.0.1:$web02_port: Connection refused" 1 \
+expect_refusal "sekisho: cannot reach the target host: Connection refused" 1 \
   timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes \
   -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" root@web02@127.0.0.1 'id'
 [ "$(audit_detail ssh.target_failed detail)" = "connect to 127.0.0.1:$web02_port: Connection refused" ] ||
