@@ -30,14 +30,16 @@ void set_nodelay(ssh_session s) {
 namespace {
 
 constexpr std::size_t kRelayChunk = 32 * 1024;
-// libssh's limit on each blocking step with the target: reaching it and the key exchange, then
+// libssh's limit on each blocking step with the target: the key exchange, then
 // the login (a loaded target, or one whose PAM asks a directory, can take seconds to answer).
 constexpr long kTargetConnectSeconds = 30;
 constexpr long kTargetLoginSeconds = 60;
 
-// Connects to the granted target, has the core check its host key against the pinned one, and
-// logs in with the vaulted credential. Returns a message for the user when refused.
+// Speaks SSH on the target connection the core opened, has the core check the target's host key
+// against the pinned one, and logs in with the vaulted credential. Returns a message for the user
+// when refused.
 Result<SshSession> connect_target(Worker& w) {
+  if (!w.target_fd) return fail(ErrorCode::kInternal, "no target connection from the core");
   const std::string address = w.grant.value("address", "");
   const unsigned int port = w.grant.value("port", 22U);
   const std::string pinned = w.grant.value("host_key", "");
@@ -64,11 +66,17 @@ Result<SshSession> connect_target(Worker& w) {
       ssh_options_set(s.get(), SSH_OPTIONS_HOSTKEYS, host_keys.c_str()) != SSH_OK) {
     return fail(ErrorCode::kInternal, "bad options for the target");
   }
+  // libssh owns the socket from here (ssh_free closes it); SSH_OPTIONS_HOST above only names the
+  // target in libssh's messages, ssh_connect connects nothing when it has a descriptor.
+  socket_t fd = w.target_fd.get();
+  if (ssh_options_set(s.get(), SSH_OPTIONS_FD, &fd) != SSH_OK) {
+    return fail(ErrorCode::kInternal, "bad options for the target");
+  }
+  (void)w.target_fd.release();
   if (ssh_connect(s.get()) != SSH_OK) {
     return fail(ErrorCode::kUnavailable,
                 std::string("cannot reach the target host: ") + ssh_get_error(s.get()));
   }
-  set_nodelay(s.get());
   timeout = kTargetLoginSeconds;
   (void)ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout);
   ssh_key raw = nullptr;

@@ -23,6 +23,7 @@
 #include "broker/session_worker_state.hpp"
 #include "broker/worker_privileges.hpp"
 #include "broker/worker_protocol.hpp"
+#include "broker/worker_sandbox.hpp"
 
 namespace sekisho::broker {
 
@@ -46,7 +47,7 @@ constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like
 // that the reason reaches the user on the session channel's stderr (OpenSSH shows no banner
 // after a failed authentication).
 void authorize_login(Worker& w) {
-  auto grant = w.core.ask({{"type", "authorize"}});
+  auto grant = w.core.ask({{"type", "authorize"}}, &w.target_fd);
   if (!w.core.ok(grant)) {
     w.refusal = grant ? grant->value("message", "refused") : "gateway error";
     w.ended = true;
@@ -403,6 +404,12 @@ int run_session_worker() {
   // worker_user in the empty root (libssh and OpenSSL are initialised and the key imported).
   if (auto r = apply_worker_privileges(drop); !r) {
     log->error("cannot drop privileges: {}", r.error().message);
+    return 1;
+  }
+  // Then the seccomp filter: from here on no socket, connect, open or exec (the core passes the
+  // target connection and the recording as descriptors).
+  if (auto r = install_worker_sandbox(); !r) {
+    log->error("cannot install the sandbox: {}", r.error().message);
     return 1;
   }
   if (ssh_bind_accept_fd(bind.get(), client.get(), wire::kClientFd) != SSH_OK) {

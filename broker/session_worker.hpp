@@ -3,9 +3,11 @@
 // and its end of the core's socketpair on wire::kCoreFd. It speaks SSH to the client (libssh
 // server) and to the target (libssh client) and relays between them in one event loop holding
 // exactly those two sessions, recording through recorder::Writer. It never opens the store and
-// never sees the master key; it holds the gateway's SSH host key (sent by the core at start, as
-// OpenSSH's session process holds sshd's), the target credential of its one granted session, and
-// its recording's data key.
+// never sees the master key; it holds the gateway's SSH host private key (sent by the core at
+// start: libssh 0.10 signs the key exchange in-process, where OpenSSH's unprivileged child asks
+// its monitor), the target credential of its one granted session, and its recording's data key.
+// It never connects anywhere: the core passes the target connection (and the recording file) as
+// descriptors, and its seccomp filter (broker/worker_sandbox.hpp) refuses socket and connect.
 #pragma once
 
 namespace sekisho::broker {

@@ -48,6 +48,9 @@ struct Worker {
   std::string refusal;  // set when login succeeded but the core granted nothing
   bool ended = false;   // the core has the session end; nothing more may be reported
   json grant;
+  // The TCP connection to the target, opened by the core and passed with the grant: the worker
+  // never connects anywhere itself (docs/ssh_gateway.md "Target connection").
+  wire::Fd target_fd;
   ssh_channel channel = nullptr;  // the client's session channel (one per connection)
   bool pty = false;
   std::string term = "xterm";

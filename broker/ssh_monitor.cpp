@@ -17,6 +17,7 @@
 #include "broker/login_name.hpp"
 #include "broker/session_recording.hpp"
 #include "broker/ssh_keys.hpp"
+#include "broker/target_connect.hpp"
 #include "broker/worker_protocol.hpp"
 #include "recorder/recording.hpp"
 #include "storage/hosts.hpp"
@@ -32,6 +33,9 @@ using wire::Stage;
 
 // Nice value of a monitor thread while it builds a closed recording's index files.
 constexpr int kIndexNice = 10;
+// The core's TCP connect to a target (all its addresses together); the worker's key exchange
+// with it then has libssh's own limit.
+constexpr std::chrono::seconds kTargetConnectTimeout{30};
 
 std::int64_t unix_us(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::microseconds>(t.time_since_epoch()).count();
@@ -364,7 +368,7 @@ class Monitor {
     return {{"ok", true}, {"user", user_}};
   }
 
-  json authorize(json& /*body*/, wire::Fd& /*to_pass*/) {
+  json authorize(json& /*body*/, wire::Fd& to_pass) {
     const std::string hint =
         "no approved request for " + target_ + "; run: sekisho request " + target_ + " --reason …";
     auto grant = ctx_.requests.grant(user_id_, account_, host_, approval::Mode::kSession);
@@ -394,24 +398,48 @@ class Monitor {
       return refusal("host " + host_ + " has no pinned SSH host key");
     }
     pinned_ = host->host_key;
+    return connect_target(*host, (*grant)->policy, to_pass);
+  }
+
+  // The core opens the target connection and passes the socket with the reply: the worker needs
+  // no connect() (its sandbox refuses it), and the source port the target logs is audited for
+  // reconciliation with the host's own log. An unreachable target gets the refusal (and audit)
+  // the worker gave before the core connected for it.
+  json connect_target(const storage::HostRecord& host, const std::string& policy,
+                      wire::Fd& to_pass) {
+    auto conn = connect_target_tcp(host.address, static_cast<std::uint16_t>(host.port),
+                                   kTargetConnectTimeout);
+    if (!conn) {
+      stage_ = Stage::kEnded;
+      const std::string detail = "connect to " + host.address + ":" + std::to_string(host.port) +
+                                 ": " + conn.error().message;
+      (void)audit(user_, "ssh.grant_used", {{"request", request_}});
+      module_logger("ssh")->warn("session for {} to {}: {}", user_, target_, detail);
+      (void)audit(user_, "ssh.target_failed", {{"detail", detail}});
+      // The user's words as when the worker connected: the reason, not the address.
+      return refusal("cannot reach the target host: " + conn.error().message);
+    }
+    target_source_port_ = conn->local_port;
+    to_pass = std::move(conn->fd);
     stage_ = Stage::kAuthorized;
     // Transfers follow the rule the request was admitted under; a rule since removed from the
     // configuration allows none (the session itself was approved and goes on).
     const approval::Rule* rule = nullptr;
     for (const auto& r : ctx_.requests.policy().rules) {
-      if (r.name == (*grant)->policy) rule = &r;
+      if (r.name == policy) rule = &r;
     }
-    const bool upload = rule != nullptr && rule->allow_upload;
-    const bool download = rule != nullptr && rule->allow_download;
-    (void)audit(user_, "ssh.grant_used", {{"request", request_}});
+    (void)audit(user_, "ssh.grant_used",
+                {{"request", request_},
+                 {"target_address", conn->peer},
+                 {"target_source_port", target_source_port_}});
     return {{"ok", true},
             {"request", request_},
             {"account", account_},
-            {"address", host->address},
-            {"port", host->port},
+            {"address", host.address},
+            {"port", host.port},
             {"host_key", key_blob(pinned_)},
-            {"allow_upload", upload},
-            {"allow_download", download}};
+            {"allow_upload", rule != nullptr && rule->allow_upload},
+            {"allow_download", rule != nullptr && rule->allow_download}};
   }
 
   // A forwarding, transfer or channel the worker turned down.
@@ -543,7 +571,8 @@ class Monitor {
                                          {"protocol", "ssh"},
                                          {"request", request_},
                                          {"recording", relative},
-                                         {"peer", peer_}}});
+                                         {"peer", peer_},
+                                         {"target_source_port", target_source_port_}}});
       if (!seq) return tl::make_unexpected(seq.error());
       return ok();
     });
@@ -681,6 +710,7 @@ class Monitor {
   // The worker allows 3 rounds like sshd; the core does not rely on it.
   static constexpr int kMaxPasswordTries = 6;
   std::int64_t user_id_ = 0;
+  std::uint16_t target_source_port_ = 0;  // of the core's connection to the target
   std::string user_, account_, host_, target_, request_, pinned_, session_;
   std::map<std::string_view, int> counts_;  // requests answered per type, for their limits
 

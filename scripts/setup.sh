@@ -9,7 +9,7 @@ BUILD_PKGS=(
   libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
   libexpected-dev nlohmann-json3-dev libcli11-dev libtoml11-dev libcpp-httplib-dev
   libgtest-dev libgmock-dev
-  libldap-dev liboath-dev libzstd-dev
+  libldap-dev liboath-dev libzstd-dev libseccomp-dev
 )
 # Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
 # show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI, python3

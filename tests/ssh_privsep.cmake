@@ -1,9 +1,10 @@
 # SSH gateway privilege separation: the recorder writing into a descriptor the core created, the
-# worker's privilege drop, and (integration/ssh_privsep_test.sh, picked up by the glob) a live
+# worker's privilege drop, its seccomp filter, and (integration/ssh_privsep_test.sh, picked up by the glob) a live
 # session checked from /proc.
 add_executable(unit_ssh_privsep
   unit/recorder/writer_fd_test.cpp
   unit/broker/worker_privileges_test.cpp
+  unit/broker/worker_sandbox_test.cpp
   unit/storage/test_store.cpp
 )
 target_link_libraries(unit_ssh_privsep PRIVATE sekisho_broker GTest::gtest GTest::gtest_main)

@@ -50,10 +50,13 @@ grep -qE '^Gid:\s+65534\s+65534\s+65534\s+65534$' <<<"$status" || fail "Gid: $(g
 grep -qE '^Groups:\s*$' <<<"$status" || fail "supplementary groups: $(grep ^Groups <<<"$status")"
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "NoNewPrivs: $(grep ^NoNewPrivs <<<"$status")"
 grep -qE '^CapEff:\s+0+$' <<<"$status" || fail "CapEff: $(grep ^CapEff <<<"$status")"
+# Mode 2: a seccomp filter (broker/worker_sandbox.cpp; tests/unit/broker/worker_sandbox_test.cpp
+# shows what it kills). The session above ran under it: the target connection needed no connect().
+grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter: $(grep ^Seccomp <<<"$status")"
 limits=$(cat "/proc/$w_pid/limits")
 grep -qE '^Max core file size\s+0\s+0\s' <<<"$limits" || fail "core limit: $(grep core <<<"$limits")"
 grep -qE '^Max open files\s+32\s+32\s' <<<"$limits" || fail "files limit: $(grep 'open files' <<<"$limits")"
-pass "the live worker runs as nobody:nogroup, no groups, no capabilities, NoNewPrivs, no core, 32 files"
+pass "the live worker runs as nobody:nogroup, no groups, no capabilities, NoNewPrivs, seccomp, no core, 32 files"
 
 # Its root is the empty root-owned directory: the data dir (master.key, the store) is not in it.
 root=$(readlink "/proc/$w_pid/root")
@@ -110,6 +113,39 @@ grep -qx "privsep-exec-42" "$TMP/replay.out" || fail "replay: $(cat "$TMP/replay
 hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$e_sid';")
 [ -n "$hash" ] || fail "session $e_sid has no recording hash"
 pass "through the dropped worker: exec status 3 relayed, recording closed, verifies, replays"
+
+# --- the core opened the target connection: its source port is audited and is the one sshd logged
+# audit_detail ACTION FIELD [SESSION]: FIELD of the details of the last ACTION event (of SESSION).
+audit_detail() {
+  sql "$dir" "SELECT details FROM audit_events WHERE action = '$1' AND details LIKE '%${3:-}%' ORDER BY seq DESC LIMIT 1;" |
+    python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
+}
+sport=$(audit_detail session.start target_source_port "$e_sid")
+[[ "$sport" =~ ^[0-9]+$ ]] && [ "$sport" -gt 0 ] || fail "session.start of $e_sid has no target_source_port: '$sport'"
+gport=$(audit_detail ssh.grant_used target_source_port)
+[ "$gport" = "$sport" ] || fail "ssh.grant_used port $gport, session.start port $sport"
+[ "$(audit_detail ssh.grant_used target_address)" = "127.0.0.1:$(cat "$TMP/web01/port")" ] ||
+  fail "ssh.grant_used target_address: $(audit_detail ssh.grant_used target_address)"
+grep -qE "Accepted password for root from 127\.0\.0\.1 port $sport ssh2" "$TMP/web01/sshd.log" ||
+  fail "sshd logged no login from port $sport: $(grep Accepted "$TMP/web01/sshd.log" | tail -3)"
+pass "the audited target_source_port $sport is the port web01's sshd logged for the login"
+
+# --- a target that cannot be reached: the core's connect fails; same refusal and audit as before
+mkdir -p "$TMP/web02"
+read -r web02_port web02_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web02" web02)
+STARTED_PIDS+=("$web02_pid")
+cli_as op hosts add web02 --address "127.0.0.1:$web02_port" >/dev/null || fail "hosts add web02"
+printf '%s\n' "Root-Vaulted-$RANDOM$RANDOM-pw" | cli_as op accounts add root@web02 --password-stdin \
+  >/dev/null || fail "accounts add root@web02"
+id02=$(cli_as alice request root@web02 --reason "unreachable target" --duration 1h) || fail "request"
+cli_as bob approve "$id02" >/dev/null || fail "approve"
+bash "$harness/sshd_host.sh" stop "$TMP/web02"
+expect_refusal "sekisho: cannot reach the target host: Connection refused" 1 \
+  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes \
+  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" root@web02@127.0.0.1 'id'
+[ "$(audit_detail ssh.target_failed detail)" = "connect to 127.0.0.1:$web02_port: Connection refused" ] ||
+  fail "ssh.target_failed: $(audit_detail ssh.target_failed detail)"
+pass "an unreachable target: 'cannot reach the target host' on stderr, audited ssh.target_failed"
 
 stop_gateway TERM
 [ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
