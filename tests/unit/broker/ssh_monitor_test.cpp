@@ -5,6 +5,8 @@
 #include "broker/ssh_monitor.hpp"
 
 #include <gtest/gtest.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <fstream>
@@ -91,8 +93,26 @@ struct MonitorFixture : ::testing::Test {
 // alice (requester, kUserKey registered) holds an approved request for root@web01, whose host
 // key is pinned and whose password is vaulted.
 struct SessionFixture : MonitorFixture {
+  // The core connects to the target itself at `authorize`: a listening socket on loopback stands
+  // in for web01's sshd (the kernel completes the connection; nothing needs to accept it).
+  wire::Fd target_listener;
+
+  std::uint16_t listen_on_loopback() {
+    target_listener = wire::Fd(::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    EXPECT_TRUE(target_listener);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    socklen_t len = sizeof(addr);
+    EXPECT_EQ(::bind(target_listener.get(), reinterpret_cast<sockaddr*>(&addr), len), 0);
+    EXPECT_EQ(::listen(target_listener.get(), 8), 0);
+    EXPECT_EQ(::getsockname(target_listener.get(), reinterpret_cast<sockaddr*>(&addr), &len), 0);
+    return ntohs(addr.sin_port);
+  }
+
   void SetUp() override {
     MonitorFixture::SetUp();
+    const std::uint16_t target_port = listen_on_loopback();
     const std::string now = "2026-01-01T00:00:00.000Z";
     Caller alice, bob;
     ASSERT_TRUE(t->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
@@ -109,7 +129,7 @@ struct SessionFixture : MonitorFixture {
       storage::HostRecord h;
       h.name = "web01";
       h.address = "127.0.0.1";
-      h.port = 22;
+      h.port = target_port;
       h.protocol = "ssh";
       h.host_key = kHostKey;
       h.created_at = now;
