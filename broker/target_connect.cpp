@@ -41,8 +41,8 @@ std::uint16_t local_port_of(int fd) {
 
 // One address: 0 when connected, else the errno that says why not (ETIMEDOUT at the deadline).
 int connect_one(const addrinfo& ai, Clock::time_point deadline, wire::Fd& out) {
-  wire::Fd fd(::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC,
-                       ai.ai_protocol));
+  wire::Fd fd(
+      ::socket(ai.ai_family, ai.ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, ai.ai_protocol));
   if (!fd) return errno;
   if (::connect(fd.get(), ai.ai_addr, ai.ai_addrlen) != 0) {
     if (errno != EINPROGRESS) return errno;

@@ -53,8 +53,8 @@ constexpr SandboxRule kRelease[] = {
     {"munmap", A::kAllow},
     {"mremap", A::kAllow},
     {"mprotect", A::kAllow},  // glibc guards new thread stacks
-    {"madvise", A::kAllow},  // also MADV_DONTDUMP on secrets (base/secret.cpp)
-    {"mlock", A::kAllow},    // secrets stay out of swap
+    {"madvise", A::kAllow},   // also MADV_DONTDUMP on secrets (base/secret.cpp)
+    {"mlock", A::kAllow},     // secrets stay out of swap
     {"munlock", A::kAllow},
     // time, randomness, identity
     {"clock_gettime", A::kAllow},
@@ -90,11 +90,21 @@ constexpr SandboxRule kRelease[] = {
 // (absent in the empty root: the opens fail, not the process), sets up alternate signal stacks
 // and names threads.
 constexpr SandboxRule kSanitizer[] = {
-    {"clone", A::kAllow},       {"ptrace", A::kAllow},   {"wait4", A::kAllow},
-    {"waitid", A::kAllow},      {"prctl", A::kAllow},    {"sigaltstack", A::kAllow},
-    {"sched_getaffinity", A::kAllow}, {"getppid", A::kAllow}, {"readlink", A::kEacces},
-    {"readlinkat", A::kEacces}, {"kill", A::kSelfOnly},  {"pipe2", A::kAllow},
-    {"getdents64", A::kAllow},  {"dup", A::kAllow},      {"dup2", A::kAllow},
+    {"clone", A::kAllow},
+    {"ptrace", A::kAllow},
+    {"wait4", A::kAllow},
+    {"waitid", A::kAllow},
+    {"prctl", A::kAllow},
+    {"sigaltstack", A::kAllow},
+    {"sched_getaffinity", A::kAllow},
+    {"getppid", A::kAllow},
+    {"readlink", A::kEacces},
+    {"readlinkat", A::kEacces},
+    {"kill", A::kSelfOnly},
+    {"pipe2", A::kAllow},
+    {"getdents64", A::kAllow},
+    {"dup", A::kAllow},
+    {"dup2", A::kAllow},
     {"uname", A::kAllow},
 };
 
@@ -148,8 +158,8 @@ Result<void> install_worker_sandbox() {
       return fail(ErrorCode::kInternal, "seccomp: unknown system call " + name);
     }
     if (const int rc = add_rule(ctx.get(), nr, r.action); rc != 0) {
-      return fail(ErrorCode::kInternal, "seccomp rule for " + name + ": error " +
-                                            std::to_string(-rc));
+      return fail(ErrorCode::kInternal,
+                  "seccomp rule for " + name + ": error " + std::to_string(-rc));
     }
   }
   // Every thread, also the ones started later, runs under the filter (TSYNC); it must be the

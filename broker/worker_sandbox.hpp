@@ -16,8 +16,8 @@ namespace sekisho::broker {
 // How the filter answers a system call.
 enum class SandboxAction {
   kAllow,
-  kEacces,  // fails with EACCES: library probes that have a fallback (opening a file)
-  kEnosys,  // fails with ENOSYS: glibc then uses the older call the filter can inspect
+  kEacces,       // fails with EACCES: library probes that have a fallback (opening a file)
+  kEnosys,       // fails with ENOSYS: glibc then uses the older call the filter can inspect
   kThreadsOnly,  // clone: allowed with CLONE_THREAD (a thread), a new process kills
   kSelfOnly,     // tgkill: allowed when the first argument is the worker's own pid (abort)
 };

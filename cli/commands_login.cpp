@@ -96,8 +96,7 @@ Result<void> check_signing_key(const CliHome& home, const std::string& server,
                     recorder::format::key_fingerprint(**pinned) + "); refused");
   }
   if (auto r = home.pin_signing_key(server, pem); !r) return r;
-  std::cerr << "pinned gateway signing key " << recorder::format::key_fingerprint(pem)
-            << std::endl;
+  std::cerr << "pinned gateway signing key " << recorder::format::key_fingerprint(pem) << std::endl;
   return ok();
 }
 

@@ -4,8 +4,8 @@
 // store, request service and recorder, as a compromised worker could walk it.
 #include "broker/ssh_monitor.hpp"
 
-#include <gtest/gtest.h>
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 

@@ -5,6 +5,7 @@
 #include "broker/worker_sandbox.hpp"
 
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/random.h>
@@ -16,8 +17,6 @@
 #include <cstdlib>
 #include <functional>
 #include <thread>
-
-#include <gtest/gtest.h>
 
 namespace sekisho::broker {
 namespace {
