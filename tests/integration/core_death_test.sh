@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# When the core dies, its workers stop at once (issue 13), with real parts: a real sekishod, a
+# real sshd host web01, the real OpenSSH client in an interactive pty shell typed into through a
+# fifo. SIGKILL the core in the middle of the session: within a bounded wait the client exits with
+# the worker's one line on its stderr, the worker process is gone (no 30 s wait for the client's
+# hang-up), and the recording holds complete chunks only, up to and including what was shown just
+# before the kill (the worker flushed its last chunk). A gateway started again replays it.
+source "$(dirname "$0")/../harness/lib.sh"
+harness="$(dirname "$0")/../harness"
+TOOL="${SEKISHO_BUILD_DIR:?}/tests/recorder_tool"
+[ -x "$TOOL" ] || fail "recorder_tool not built: $TOOL"
+
+GONE_LINE='sekisho: the gateway stopped; this session is closed and its recording kept'
+
+dir="$TMP/var"
+init_data_dir "$dir"
+write_ssh_config "$TMP/c.toml"
+start_gateway "$dir" "$TMP/c.toml"
+wait_for_ssh_listen
+first_log=$GW_LOG
+
+mkdir -p "$TMP/web01"
+# A plain account: root's shell here reads /root/.bashrc, which costs seconds per session.
+chmod 0711 "$TMP"
+read -r _ web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01 app)
+STARTED_PIDS+=("$web_pid")
+SSH_ACCOUNT=app ssh_granted_session "$dir" "$TMP/web01" web01
+
+# gone PID: the process has ended (a zombie counts: it runs no more code).
+gone() { [ ! -e "/proc/$1/status" ] || grep -q '^State:[[:space:]]*Z' "/proc/$1/status" 2>/dev/null; }
+# wait_for_text FILE TEXT TENTHS: bounded wait until FILE holds TEXT.
+wait_for_text() {
+  local i
+  for i in $(seq 1 "$3"); do
+    grep -qaF -- "$2" "$1" 2>/dev/null && return 0
+    sleep 0.1
+  done
+  return 1
+}
+
+# start_session NAME [SSH_OPTION...]: an interactive `ssh -tt` shell through the gateway in the
+# background, keystrokes through a fifo held open on ${FD[NAME]}; sets ${PID[NAME]}; waits (bounded)
+# until the shell answered.
+declare -A FD PID
+start_session() {
+  local name=$1 fd
+  shift
+  mkfifo "$TMP/$name.in"
+  timeout 120 ssh -tt -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
+    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+    -o ConnectTimeout=10 "$@" app@web01@127.0.0.1 <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  PID[$name]=$!
+  STARTED_PIDS+=("$!")
+  exec {fd}>"$TMP/$name.in"
+  FD[$name]=$fd
+  printf 'echo started-$((6*7))\n' >&"$fd"
+  wait_for_text "$TMP/$name.out" started-42 300 \
+    || fail "session $name did not start: $(cat "$TMP/$name.err"); gateway: $(tail -5 "$GW_LOG")"
+}
+
+# Two sessions: a plain client, which hangs up as soon as its session channel closes, and a client
+# whose connection outlives its session (ControlPersist, as people keep a master connection open):
+# a worker must not wait for that one to hang up when the core is gone.
+start_session plain
+start_session mux -o ControlMaster=yes -o ControlPersist=60 -o ControlPath="$TMP/mux.sock"
+master=$(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
+[ -n "$master" ] || fail "no ControlPersist master: $(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1)"
+STARTED_PIDS+=("$master")
+sids=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
+print(" ".join(x["id"] for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"))')
+read -r -a sids <<<"$sids"
+[ "${#sids[@]}" -eq 2 ] || fail "wanted two open sessions: ${sids[*]:-none}"
+mapfile -t workers < <(descendant_pids "$GW_PID" sekisho-worker)
+[ "${#workers[@]}" -eq 2 ] || fail "wanted two workers under the core, found: ${workers[*]:-none}"
+
+# Shown less than a second before the kill: still in the recorder's open chunk (a chunk is sealed
+# a second after its first record), so only a worker that flushes on the core's death keeps it.
+for name in plain mux; do
+  printf 'echo flushed-%s-$((6*7))\n' "$name" >&"${FD[$name]}"
+done
+for name in plain mux; do
+  wait_for_text "$TMP/$name.out" "flushed-$name-42" 100 || fail "no echo in $name: $(cat "$TMP/$name.err")"
+done
+kill -KILL "$GW_PID"
+wait "$GW_PID" 2>/dev/null || true
+
+# Bounded at 10 s: well inside the 30 s a worker otherwise gives a client to hang up.
+all_gone() {
+  local p
+  for p in "${PID[plain]}" "${PID[mux]}" "$master" "${workers[@]}"; do gone "$p" || return 1; done
+}
+for _ in $(seq 1 100); do
+  all_gone && break
+  sleep 0.1
+done
+for name in plain mux; do
+  gone "${PID[$name]}" || fail "the $name ssh client still runs 10 s after the core died: $(cat "$TMP/$name.err")"
+done
+for w in "${workers[@]}"; do
+  gone "$w" || fail "worker $w still runs 10 s after the core died: $(tail -5 "$first_log")"
+done
+gone "$master" || fail "the ControlPersist master is still connected 10 s after the core died"
+for name in plain mux; do
+  fd=${FD[$name]}
+  exec {fd}>&-
+  rc=0
+  wait "${PID[$name]}" || rc=$?
+  [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "$name: ssh exit $rc after the core died: $(cat "$TMP/$name.err")"
+  [ "$(grep -caF "$GONE_LINE" "$TMP/$name.err")" -eq 1 ] \
+    || fail "$name: the client's stderr lacks the one line '$GONE_LINE': $(cat "$TMP/$name.err")"
+done
+pass "SIGKILL of the core: both clients exit with the one line, both workers are gone, the master too"
+
+# The files as the workers left them: complete chunks whose hash chain verifies, no closing record
+# (the core seals it at its next start), no torn frame at the end.
+for sid in "${sids[@]}"; do
+  rec="$dir/recordings/$sid.skr"
+  [ -s "$rec" ] || fail "no recording $rec: $(ls "$dir/recordings")"
+  report=$("$TOOL" verify "$rec" --pub "$dir/signing.pub" 2>&1) && fail "an unsealed recording verified: $report"
+  chunks=$(sed -n 's/^chunks \([0-9]*\) .*/\1/p' <<<"$report")
+  [ "${chunks:-0}" -ge 1 ] && grep -q '^chunks [0-9]* chain ok ' <<<"$report" \
+    || fail "$sid: the recording's chunks do not verify: $report"
+  [ "$(grep -c '^problem: ' <<<"$report")" -eq 1 ] &&
+    grep -qx "problem: file ends after $chunks chunks without a closing record (cut, or the writer stopped)" <<<"$report" \
+    || fail "$sid: wanted a clean end after the last complete chunk (no torn frame): $report"
+done
+pass "both recordings hold complete chunks whose chain verifies"
+
+# A gateway started again on the same data dir replays each session up to the kill (the CLI's
+# token names the old server URL: the auditor logs in again).
+start_gateway "$dir" "$TMP/c.toml"
+login_as audrey audrey audrey-Password-22 >/dev/null 2>&1 || fail "audrey login after the restart"
+for sid in "${sids[@]}"; do
+  cli_as audrey replay "$sid" --speed 1000 --idle-limit 0.01 >"$TMP/replay.out" </dev/null \
+    || fail "replay of $sid after the restart: $(cat "$TMP/replay.out"); $(tail -5 "$GW_LOG")"
+  grep -qaE 'flushed-(plain|mux)-42' "$TMP/replay.out" || fail "the replay of $sid lacks what was shown before the kill"
+done
+pass "after a restart each replay shows what was shown right before the kill"
