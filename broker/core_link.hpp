@@ -3,6 +3,10 @@
 // "Window end and kill"): `notice {text}` and `close {reason}`. ask() sets aside pushes that
 // arrive while it waits for its reply, so that any caller (authentication, file transfers) can
 // ask without knowing about them; the relay takes them with take_pushes().
+//
+// The core's death (docs/ssh_gateway.md "When the core dies") shows as the socket's hang-up, or as
+// a failed send or receive: whichever finds it first, take_pushes() then returns one close marked
+// "core_gone", so that the relay stops at once and does not ask the dead core for anything more.
 #pragma once
 
 #include <poll.h>
@@ -29,7 +33,10 @@ class CoreLink {
 
   // Sends `request` and returns the core's reply; pushes that come first are set aside.
   Result<nlohmann::json> ask(const nlohmann::json& request, wire::Fd* fd_out = nullptr) {
-    if (auto r = wire::send_message(fd_, request); !r) return tl::make_unexpected(r.error());
+    if (auto r = wire::send_message(fd_, request); !r) {
+      down_ = true;
+      return tl::make_unexpected(r.error());
+    }
     for (;;) {
       auto msg = wire::receive_message(fd_);
       if (!msg) {
@@ -46,8 +53,9 @@ class CoreLink {
   bool ok(const Result<nlohmann::json>& reply) { return reply && reply->value("ok", false); }
 
   // The pushes set aside by ask(), then those waiting on the socket now (never blocks for one
-  // that has not begun to arrive), oldest first. When the core is gone, a close is made up: a
-  // session the core no longer watches must not go on.
+  // that has not begun to arrive), oldest first. When the core is gone, a close with "core_gone"
+  // is made up, once, after what the core sent before: a session the core no longer watches must
+  // not go on.
   std::vector<nlohmann::json> take_pushes() {
     for (int i = 0; i < kMaxReadPerTake && !down_; ++i) {
       pollfd p{fd_, POLLIN, 0};
@@ -55,10 +63,13 @@ class CoreLink {
       auto msg = wire::receive_message(fd_);
       if (!msg) {
         down_ = true;
-        keep({{"type", "close"}, {"reason", "the gateway core is gone"}});
         break;
       }
       if (msg->body["type"] != "reply") keep(std::move(msg->body));  // a stray reply: dropped
+    }
+    if (down_ && !gone_told_) {
+      gone_told_ = true;
+      keep({{"type", "close"}, {"reason", "the gateway core is gone"}, {"core_gone", true}});
     }
     std::vector<nlohmann::json> out(std::make_move_iterator(pending_.begin()),
                                     std::make_move_iterator(pending_.end()));
@@ -67,6 +78,13 @@ class CoreLink {
   }
 
   bool down() const { return down_; }
+  // Whether the core has hung up (died, or ended the conversation), seen without reading from the
+  // socket, so that a push waiting there is still taken by take_pushes(). Never blocks.
+  bool peer_gone() {
+    if (down_) return true;
+    pollfd p{fd_, POLLIN, 0};
+    return ::poll(&p, 1, 0) > 0 && (p.revents & (POLLHUP | POLLERR)) != 0;
+  }
   // Pushes ask() set aside and nobody took yet.
   bool has_pending() const { return !pending_.empty(); }
 
@@ -80,6 +98,7 @@ class CoreLink {
 
   int fd_;
   bool down_ = false;
+  bool gone_told_ = false;  // take_pushes() has returned the made-up close
   std::deque<nlohmann::json> pending_;
 };
 

@@ -236,8 +236,10 @@ void tell_user(Worker& w, const std::string& line, const std::string& marker) {
 // recorded; a close ends the session with the core's reason, which the caller returns.
 std::optional<std::string> handle_pushes(Worker& w) {
   // Looking at the socket costs a poll() per relay round: only when the event loop saw it
-  // readable (or a push was set aside by ask()).
-  if (w.core_watched && !w.core_readable && !w.core.has_pending()) return std::nullopt;
+  // readable (a hang-up counts), a push was set aside by ask(), or an ask() found the core gone.
+  if (w.core_watched && !w.core_readable && !w.core.has_pending() && !w.core.down()) {
+    return std::nullopt;
+  }
   w.core_readable = false;
   for (const auto& push : w.core.take_pushes()) {
     const auto text_of = [&](const char* key) {
@@ -256,7 +258,13 @@ std::optional<std::string> handle_pushes(Worker& w) {
     }
     std::string reason = text_of("reason");
     if (reason.empty()) reason = "closed by the gateway";
-    tell_user(w, "sekisho: session closed: " + reason, "session closed: " + reason);
+    if (push.value("core_gone", false)) {
+      // Nobody watches this session any more: it stops here, and the core seals its recording
+      // when it starts again (docs/ssh_gateway.md "When the core dies").
+      tell_user(w, kCoreGoneLine, "gateway stopped: the core is gone");
+    } else {
+      tell_user(w, "sekisho: session closed: " + reason, "session closed: " + reason);
+    }
     ssh_channel_close(w.target_channel);
     ssh_channel_send_eof(w.channel);
     ssh_channel_close(w.channel);
@@ -517,6 +525,33 @@ Result<void> start_target_channel(Worker& w, ssh_session target) {
   return ok();
 }
 
+// Closes the recording with the closing record the core signs and reports the end; returns the
+// end reason for the log. With the core gone nothing more is asked of it: close() still seals
+// and syncs every record the writer took as complete chunks, but writes no closing record (only
+// the core signs one, and it seals the file when it starts again: docs/ssh_gateway.md "When the
+// core dies").
+std::string end_recording(Worker& w, recorder::Writer& writer, std::string reason) {
+  auto summary = writer.close([&w](ByteView message) -> Result<Bytes> {
+    if (w.core.down()) return fail(ErrorCode::kUnavailable, "the gateway core is gone");
+    auto reply = w.core.ask({{"type", "sign"}, {"message", hex_encode(message)}});
+    if (!w.core.ok(reply)) return fail(ErrorCode::kInternal, "the core did not sign");
+    auto sig = hex_decode_secret(reply->value("signature", ""));
+    if (!sig) return fail(ErrorCode::kInternal, "bad signature from the core");
+    return Bytes(sig->bytes().begin(), sig->bytes().end());
+  });
+  w.ended = true;
+  if (w.core.down()) {
+    const auto failed = writer.failure();
+    return reason +
+           (failed ? "; recording failed: " + failed->message
+                   : std::string("; recording flushed without its closing record")) +
+           " (the core is gone)";
+  }
+  if (!summary) reason += "; recording not closed: " + summary.error().message;
+  (void)w.core.ask({{"type", "session_end"}, {"reason", reason}});
+  return reason;
+}
+
 }  // namespace
 
 // Tells the client why its session cannot start, then ends the channel with status 1.
@@ -603,16 +638,7 @@ void run_session(Worker& w, ssh_event event) {
     w.scp->finish();
     report_transfers(w, w.scp->take_events(), "scp");
   }
-  auto summary = (*writer)->close([&w](ByteView message) -> Result<Bytes> {
-    auto reply = w.core.ask({{"type", "sign"}, {"message", hex_encode(message)}});
-    if (!w.core.ok(reply)) return fail(ErrorCode::kInternal, "the core did not sign");
-    auto sig = hex_decode_secret(reply->value("signature", ""));
-    if (!sig) return fail(ErrorCode::kInternal, "bad signature from the core");
-    return Bytes(sig->bytes().begin(), sig->bytes().end());
-  });
-  if (!summary) reason += "; recording not closed: " + summary.error().message;
-  (void)w.core.ask({{"type", "session_end"}, {"reason", reason}});
-  w.ended = true;
+  reason = end_recording(w, **writer, std::move(reason));
   ssh_disconnect(target->get());
   log->info("session {}: ended: {}", w.session_id, reason);
 }

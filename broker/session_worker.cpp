@@ -38,6 +38,10 @@ constexpr auto kSetupLimit = std::chrono::seconds(120);  // login + first reques
                                                          // LoginGraceTime
 // How long a worker waits for the client to hang up after the session channel closed.
 constexpr auto kHangUpLimit = std::chrono::seconds(30);
+// The same wait once the core is gone: long enough for a client on a sound network to read the
+// last line and hang up (OpenSSH does within milliseconds), short enough that a client whose
+// connection outlives its session (ControlPersist) does not keep an unwatched worker alive.
+constexpr auto kCoreGoneHangUpLimit = std::chrono::seconds(1);
 
 constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like sshd
 
@@ -330,7 +334,8 @@ int on_message(ssh_session, ssh_message msg, void* ud) noexcept {
   return 1;  // the default reply: refused
 }
 
-// Waits (bounded) until the client has the last packets, then disconnects.
+// Waits (bounded) until the client has the last packets, then disconnects; not long once the
+// core is gone (docs/ssh_gateway.md "When the core dies").
 void finish_client(Worker& w, ssh_event event) {
   for (int i = 0; i < 20 && ssh_is_connected(w.client) &&
                   (w.channel == nullptr || !ssh_channel_is_closed(w.channel));
@@ -342,11 +347,14 @@ void finish_client(Worker& w, ssh_event event) {
   // window adjustments lie unread in the receive queue makes the kernel send a reset, which throws
   // away what the client has not read yet (the tail of a download). So after the channel close,
   // read on until the client, which has then read everything, hangs up.
+  constexpr auto kStep = std::chrono::milliseconds(100);
   const int waits = w.channel != nullptr && ssh_channel_is_closed(w.channel)
-                        ? static_cast<int>(kHangUpLimit / std::chrono::milliseconds(100))
+                        ? static_cast<int>(kHangUpLimit / kStep)
                         : 0;
-  for (int i = 0; i < waits && ssh_is_connected(w.client); ++i) {
-    if (ssh_event_dopoll(event, 100) == SSH_ERROR) break;
+  const int gone_waits = static_cast<int>(kCoreGoneHangUpLimit / kStep);
+  for (int i = 0, gone_for = 0; i < waits && ssh_is_connected(w.client); ++i) {
+    if (w.core.peer_gone() && ++gone_for > gone_waits) break;
+    if (ssh_event_dopoll(event, static_cast<int>(kStep.count())) == SSH_ERROR) break;
   }
   ssh_disconnect(w.client);
 }
@@ -436,6 +444,11 @@ int run_session_worker() {
   while (w.start == Start::kNone && !w.drop && ssh_is_connected(client.get()) &&
          std::chrono::steady_clock::now() < deadline) {
     if (ssh_event_dopoll(event.get(), 200) == SSH_ERROR) break;
+    if (w.core.peer_gone()) {
+      // Nothing can be granted or recorded without the core: no session starts.
+      w.drop = true;
+      w.refusal = "the gateway stopped; this session is closed";
+    }
   }
   if (w.start != Start::kNone && w.channel != nullptr) {
     if (w.refusal.empty()) {

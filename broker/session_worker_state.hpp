@@ -28,6 +28,11 @@ using SshKey = CHandle<ssh_key_struct, ssh_key_free>;
 
 enum class Start { kNone, kShell, kExec, kSftp };
 
+// The one line a client sees when the core dies during its session (docs/ssh_gateway.md "When
+// the core dies").
+inline constexpr char kCoreGoneLine[] =
+    "sekisho: the gateway stopped; this session is closed and its recording kept";
+
 // Where a keyboard-interactive login is (session_worker.cpp): which answers the client's next
 // SSH_MSG_USERAUTH_INFO_RESPONSE carries.
 struct KbdLogin {

@@ -134,5 +134,7 @@ for sid in "${sids[@]}"; do
   cli_as audrey replay "$sid" --speed 1000 --idle-limit 0.01 >"$TMP/replay.out" </dev/null \
     || fail "replay of $sid after the restart: $(cat "$TMP/replay.out"); $(tail -5 "$GW_LOG")"
   grep -qaE 'flushed-(plain|mux)-42' "$TMP/replay.out" || fail "the replay of $sid lacks what was shown before the kill"
+  cli_as audrey export "$sid" --format asciicast --out "$TMP/$sid.cast" >/dev/null || fail "export $sid"
+  grep -qF 'gateway stopped: the core is gone' "$TMP/$sid.cast" || fail "no marker of the core's death in $sid"
 done
-pass "after a restart each replay shows what was shown right before the kill"
+pass "after a restart each replay shows what was shown right before the kill, and the stop's marker"

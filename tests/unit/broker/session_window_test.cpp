@@ -148,6 +148,48 @@ TEST(CoreLink, AGoneCoreBecomesAClose) {
   EXPECT_TRUE(link.take_pushes().empty());  // once: the relay ends on it
 }
 
+// The core's death (docs/ssh_gateway.md "When the core dies"): the made-up close says so, so that
+// the relay tells the user the gateway stopped and does not ask the dead core to sign.
+TEST(CoreLink, TheCloseOfAGoneCoreSaysTheCoreIsGone) {
+  Pair p;
+  CoreLink link(p.worker.get());
+  ASSERT_TRUE(wire::send_message(p.core.get(), {{"type", "close"}, {"reason", "killed"}}));
+  p.core = wire::Fd();
+  auto pushes = link.take_pushes();
+  ASSERT_EQ(pushes.size(), 2u);
+  EXPECT_EQ(pushes[0]["reason"], "killed");  // what the core sent before it died comes first
+  EXPECT_FALSE(pushes[0].value("core_gone", false));
+  EXPECT_EQ(pushes[1]["type"], "close");
+  EXPECT_TRUE(pushes[1].value("core_gone", false));
+}
+
+TEST(CoreLink, AnAskThatFindsTheCoreGoneStillEndsTheRelay) {
+  Pair p;
+  CoreLink link(p.worker.get());
+  p.core = wire::Fd();
+  EXPECT_FALSE(link.ask({{"type", "file_transfer"}}));
+  EXPECT_TRUE(link.down());
+  // The relay learns it from take_pushes(), whoever found the core gone first.
+  auto pushes = link.take_pushes();
+  ASSERT_EQ(pushes.size(), 1u);
+  EXPECT_TRUE(pushes[0].value("core_gone", false));
+  EXPECT_TRUE(link.take_pushes().empty());
+}
+
+TEST(CoreLink, PeerGoneSeesTheHangUpWithoutTakingPushes) {
+  Pair p;
+  CoreLink link(p.worker.get());
+  EXPECT_FALSE(link.peer_gone());
+  ASSERT_TRUE(wire::send_message(p.core.get(), {{"type", "notice"}, {"text", "ends soon"}}));
+  EXPECT_FALSE(link.peer_gone());  // a push waiting is not a hang-up
+  p.core = wire::Fd();
+  EXPECT_TRUE(link.peer_gone());
+  auto pushes = link.take_pushes();
+  ASSERT_EQ(pushes.size(), 2u);
+  EXPECT_EQ(pushes[0]["text"], "ends soon");
+  EXPECT_TRUE(pushes[1].value("core_gone", false));
+}
+
 TEST(TryPush, SendsAndStepsAsideWhileTheMonitorSends) {
   Pair p;
   WorkerLink link(p.core.get(), -1);
