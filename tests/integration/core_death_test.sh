@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # When the core dies, its workers stop at once (issue 13), with real parts: a real sekishod, a
-# real sshd host web01, the real OpenSSH client in an interactive pty shell typed into through a
-# fifo. SIGKILL the core in the middle of the session: within a bounded wait the client exits with
-# the worker's one line on its stderr, the worker process is gone (no 30 s wait for the client's
-# hang-up), and the recording holds complete chunks only, up to and including what was shown just
-# before the kill (the worker flushed its last chunk). A gateway started again replays it.
+# real sshd host web01, real OpenSSH clients: two interactive pty shells typed into through fifos
+# (one of them through a ControlPersist master) and a download in flight. SIGKILL the core in the
+# middle of them: within a bounded wait every client exits with the worker's one line on its
+# stderr and every worker process is gone (no 30 s wait for a client's hang-up); each recording
+# holds complete chunks only, up to and including what was shown just before the kill (the worker
+# flushed its last chunk). A gateway started again replays them.
 source "$(dirname "$0")/../harness/lib.sh"
 harness="$(dirname "$0")/../harness"
 TOOL="${SEKISHO_BUILD_DIR:?}/tests/recorder_tool"
@@ -58,9 +59,10 @@ start_session() {
     || fail "session $name did not start: $(cat "$TMP/$name.err"); gateway: $(tail -5 "$GW_LOG")"
 }
 
-# Two sessions: a plain client, which hangs up as soon as its session channel closes, and a client
+# Three sessions: a plain client, which hangs up as soon as its session channel closes; a client
 # whose connection outlives its session (ControlPersist, as people keep a master connection open):
-# a worker must not wait for that one to hang up when the core is gone.
+# a worker must not wait for that one to hang up when the core is gone; and a download in flight
+# (exec, no pty), whose relay is busy moving bytes and waiting for the recorder when the core dies.
 start_session plain
 start_session mux -o ControlMaster=yes -o ControlPersist=60 -o ControlPath="$TMP/mux.sock"
 master=$(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
@@ -70,8 +72,16 @@ sids=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
 print(" ".join(x["id"] for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"))')
 read -r -a sids <<<"$sids"
 [ "${#sids[@]}" -eq 2 ] || fail "wanted two open sessions: ${sids[*]:-none}"
+timeout 120 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
+  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+  -o ConnectTimeout=10 app@web01@127.0.0.1 \
+  'head -c 4194304 /dev/zero; echo bulk-started; while :; do head -c 1048576 /dev/zero; sleep 0.1; done' \
+  </dev/null >"$TMP/bulk.out" 2>"$TMP/bulk.err" &
+PID[bulk]=$!
+STARTED_PIDS+=("$!")
+wait_for_text "$TMP/bulk.out" bulk-started 300 || fail "the download did not start: $(cat "$TMP/bulk.err")"
 mapfile -t workers < <(descendant_pids "$GW_PID" sekisho-worker)
-[ "${#workers[@]}" -eq 2 ] || fail "wanted two workers under the core, found: ${workers[*]:-none}"
+[ "${#workers[@]}" -eq 3 ] || fail "wanted three workers under the core, found: ${workers[*]:-none}"
 
 # Shown less than a second before the kill: still in the recorder's open chunk (a chunk is sealed
 # a second after its first record), so only a worker that flushes on the core's death keeps it.
@@ -87,35 +97,43 @@ wait "$GW_PID" 2>/dev/null || true
 # Bounded at 10 s: well inside the 30 s a worker otherwise gives a client to hang up.
 all_gone() {
   local p
-  for p in "${PID[plain]}" "${PID[mux]}" "$master" "${workers[@]}"; do gone "$p" || return 1; done
+  for p in "${PID[plain]}" "${PID[mux]}" "${PID[bulk]}" "$master" "${workers[@]}"; do
+    gone "$p" || return 1
+  done
 }
 for _ in $(seq 1 100); do
   all_gone && break
   sleep 0.1
 done
-for name in plain mux; do
+for name in plain mux bulk; do
   gone "${PID[$name]}" || fail "the $name ssh client still runs 10 s after the core died: $(cat "$TMP/$name.err")"
 done
 for w in "${workers[@]}"; do
   gone "$w" || fail "worker $w still runs 10 s after the core died: $(tail -5 "$first_log")"
 done
 gone "$master" || fail "the ControlPersist master is still connected 10 s after the core died"
-for name in plain mux; do
-  fd=${FD[$name]}
-  exec {fd}>&-
+for name in plain mux bulk; do
+  if [ "$name" != bulk ]; then
+    fd=${FD[$name]}
+    exec {fd}>&-
+  fi
   rc=0
   wait "${PID[$name]}" || rc=$?
   [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "$name: ssh exit $rc after the core died: $(cat "$TMP/$name.err")"
   [ "$(grep -caF "$GONE_LINE" "$TMP/$name.err")" -eq 1 ] \
     || fail "$name: the client's stderr lacks the one line '$GONE_LINE': $(cat "$TMP/$name.err")"
 done
-pass "SIGKILL of the core: both clients exit with the one line, both workers are gone, the master too"
+pass "SIGKILL of the core: the three clients exit with the one line, their workers are gone, the master too"
 
 # The files as the workers left them: complete chunks whose hash chain verifies, no closing record
 # (the core seals it at its next start), no torn frame at the end.
 for sid in "${sids[@]}"; do
-  rec="$dir/recordings/$sid.skr"
-  [ -s "$rec" ] || fail "no recording $rec: $(ls "$dir/recordings")"
+  [ -s "$dir/recordings/$sid.skr" ] || fail "no recording of $sid: $(ls "$dir/recordings")"
+done
+recs=("$dir"/recordings/*.skr)
+[ "${#recs[@]}" -eq 3 ] || fail "wanted three recordings: $(ls "$dir/recordings")"
+for rec in "${recs[@]}"; do
+  sid=$(basename "$rec" .skr)
   report=$("$TOOL" verify "$rec" --pub "$dir/signing.pub" 2>&1) && fail "an unsealed recording verified: $report"
   chunks=$(sed -n 's/^chunks \([0-9]*\) .*/\1/p' <<<"$report")
   [ "${chunks:-0}" -ge 1 ] && grep -q '^chunks [0-9]* chain ok ' <<<"$report" \
@@ -124,7 +142,7 @@ for sid in "${sids[@]}"; do
     grep -qx "problem: file ends after $chunks chunks without a closing record (cut, or the writer stopped)" <<<"$report" \
     || fail "$sid: wanted a clean end after the last complete chunk (no torn frame): $report"
 done
-pass "both recordings hold complete chunks whose chain verifies"
+pass "the three recordings hold complete chunks whose chain verifies, cleanly ended"
 
 # A gateway started again on the same data dir replays each session up to the kill (the CLI's
 # token names the old server URL: the auditor logs in again).
