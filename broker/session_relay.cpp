@@ -545,7 +545,7 @@ std::string end_recording(Worker& w, recorder::Writer& writer, std::string reaso
     return reason +
            (failed ? "; recording failed: " + failed->message
                    : std::string("; recording flushed without its closing record")) +
-           " (the core is gone)";
+           " (no core to sign it)";
   }
   if (!summary) reason += "; recording not closed: " + summary.error().message;
   (void)w.core.ask({{"type", "session_end"}, {"reason", reason}});

@@ -447,7 +447,7 @@ int run_session_worker() {
     if (w.core.peer_gone()) {
       // Nothing can be granted or recorded without the core: no session starts.
       w.drop = true;
-      w.refusal = "the gateway stopped; this session is closed";
+      if (w.refusal.empty()) w.refusal = "the gateway stopped; this session is closed";
     }
   }
   if (w.start != Start::kNone && w.channel != nullptr) {

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # When the core dies, its workers stop at once (issue 13), with real parts: a real sekishod, a
 # real sshd host web01, real OpenSSH clients: two interactive pty shells typed into through fifos
-# (one of them through a ControlPersist master) and a download in flight. SIGKILL the core in the
-# middle of them: within a bounded wait every client exits with the worker's one line on its
-# stderr and every worker process is gone (no 30 s wait for a client's hang-up); each recording
-# holds complete chunks only, up to and including what was shown just before the kill (the worker
-# flushed its last chunk). A gateway started again replays them.
+# (one of them through a ControlPersist master), a download in flight and a connection logged in
+# with no session yet (ssh -N). SIGKILL the core in the middle of them: within a bounded wait every
+# session's client exits with the worker's one line on its stderr and every worker process is gone
+# (no 30 s wait for a client's hang-up); each recording holds complete chunks only, up to and
+# including what was shown just before the kill (the worker flushed its last chunk). A gateway
+# started again replays them.
 source "$(dirname "$0")/../harness/lib.sh"
 harness="$(dirname "$0")/../harness"
 TOOL="${SEKISHO_BUILD_DIR:?}/tests/recorder_tool"
@@ -80,8 +81,21 @@ timeout 120 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o Identities
 PID[bulk]=$!
 STARTED_PIDS+=("$!")
 wait_for_text "$TMP/bulk.out" bulk-started 300 || fail "the download did not start: $(cat "$TMP/bulk.err")"
+# And a connection logged in with no session yet (ssh -N, as a master connection opened ahead):
+# its worker waits for a channel request, which can no longer be granted once the core is gone.
+timeout 120 ssh -N -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
+  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+  -o ConnectTimeout=10 app@web01@127.0.0.1 </dev/null >"$TMP/idle.out" 2>"$TMP/idle.err" &
+PID[idle]=$!
+STARTED_PIDS+=("$!")
+for _ in $(seq 1 300); do
+  [ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.grant_used';")" -eq 4 ] && break
+  sleep 0.1
+done
+[ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.grant_used';")" -eq 4 ] \
+  || fail "the ssh -N connection did not log in: $(cat "$TMP/idle.err")"
 mapfile -t workers < <(descendant_pids "$GW_PID" sekisho-worker)
-[ "${#workers[@]}" -eq 3 ] || fail "wanted three workers under the core, found: ${workers[*]:-none}"
+[ "${#workers[@]}" -eq 4 ] || fail "wanted four workers under the core, found: ${workers[*]:-none}"
 
 # Shown less than a second before the kill: still in the recorder's open chunk (a chunk is sealed
 # a second after its first record), so only a worker that flushes on the core's death keeps it.
@@ -97,7 +111,7 @@ wait "$GW_PID" 2>/dev/null || true
 # Bounded at 10 s: well inside the 30 s a worker otherwise gives a client to hang up.
 all_gone() {
   local p
-  for p in "${PID[plain]}" "${PID[mux]}" "${PID[bulk]}" "$master" "${workers[@]}"; do
+  for p in "${PID[plain]}" "${PID[mux]}" "${PID[bulk]}" "${PID[idle]}" "$master" "${workers[@]}"; do
     gone "$p" || return 1
   done
 }
@@ -112,6 +126,7 @@ for w in "${workers[@]}"; do
   gone "$w" || fail "worker $w still runs 10 s after the core died: $(tail -5 "$first_log")"
 done
 gone "$master" || fail "the ControlPersist master is still connected 10 s after the core died"
+gone "${PID[idle]}" || fail "the ssh -N client is still connected 10 s after the core died"
 for name in plain mux bulk; do
   if [ "$name" != bulk ]; then
     fd=${FD[$name]}
@@ -123,7 +138,7 @@ for name in plain mux bulk; do
   [ "$(grep -caF "$GONE_LINE" "$TMP/$name.err")" -eq 1 ] \
     || fail "$name: the client's stderr lacks the one line '$GONE_LINE': $(cat "$TMP/$name.err")"
 done
-pass "SIGKILL of the core: the three clients exit with the one line, their workers are gone, the master too"
+pass "SIGKILL of the core: the three clients exit with the one line, the master and the ssh -N client too, all four workers are gone"
 
 # The files as the workers left them: complete chunks whose hash chain verifies, no closing record
 # (the core seals it at its next start), no torn frame at the end.
