@@ -335,7 +335,7 @@ LoginStep<PasswordLogin> AuthService::gateway_password(const std::string& user,
   return out;
 }
 
-LoginStep<void> AuthService::gateway_key(const std::string& fingerprint) {
+LoginStep<PasswordLogin> AuthService::gateway_key(const std::string& fingerprint) {
   std::optional<storage::AccessHolder> owner;
   auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
     auto o = storage::find_key_owner(tx, fingerprint);
@@ -344,7 +344,7 @@ LoginStep<void> AuthService::gateway_key(const std::string& fingerprint) {
     return ok();
   });
   if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error", "unknown"});
-  if (!owner) return {};
+  if (!owner) return PasswordLogin{};
   const auto refused = [&](ErrorCode code, std::string message, std::string reason) {
     return tl::make_unexpected(
         LoginRefusal{{code, std::move(message)}, std::move(reason), owner->name});
@@ -353,15 +353,20 @@ LoginStep<void> AuthService::gateway_key(const std::string& fingerprint) {
     return refused(ErrorCode::kPermissionDenied,
                    "user " + owner->name + " is disabled in the gateway", "user_disabled");
   }
-  if (owner->source != "ldap") return {};
-  auto identity = directory_.lookup(owner->name);
+  // Local owners' roles come from the store, never from an LDAP directory that may be down.
+  auto identity = owner->source == "ldap" ? directory_.lookup(owner->name)
+                                          : local_directory_.lookup(owner->name);
   if (!identity) {
     const auto code = identity.error().code;
-    if (code == ErrorCode::kNotFound) {
+    if (code == ErrorCode::kNotFound && owner->source == "ldap") {
       return refused(ErrorCode::kPermissionDenied,
                      "user " + owner->name + " is not in the directory", "not_in_directory");
     }
     module_logger("auth")->error("ssh key login for {}: {}", owner->name, identity.error().message);
+    if (owner->source != "ldap") {
+      return refused(ErrorCode::kInternal, "the gateway cannot read user " + owner->name,
+                     "store_error");
+    }
     return refused(ErrorCode::kUnavailable,
                    "the directory cannot be reached: new logins are refused until it answers",
                    "directory_unavailable");
@@ -371,7 +376,26 @@ LoginStep<void> AuthService::gateway_key(const std::string& fingerprint) {
     return refused(ErrorCode::kPermissionDenied, "user " + owner->name + " is " + word,
                    "disabled_or_departed");
   }
-  return {};
+  return key_login(*owner, *identity);
+}
+
+LoginStep<PasswordLogin> AuthService::key_login(const storage::AccessHolder& owner,
+                                                const ldap::Identity& identity) {
+  std::optional<Secret> secret;
+  auto read = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto s = storage::totp_secret(tx, owner.id, false);
+    if (!s) return tl::make_unexpected(s.error());
+    secret = std::move(*s);
+    return ok();
+  });
+  if (!read) return tl::make_unexpected(LoginRefusal{read.error(), "store_error", owner.name});
+  PasswordLogin out;
+  out.user_id = owner.id;
+  out.login = owner.name;
+  out.user = owner.name;
+  out.totp_enrolled = secret.has_value();
+  out.totp_enrollment_required = !out.totp_enrolled && totp_required_for(identity);
+  return out;
 }
 
 LoginStep<void> AuthService::gateway_totp(const PasswordLogin& login, const std::string& code,

@@ -18,6 +18,7 @@
 #include "ldap/local_directory.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/store.hpp"
+#include "storage/user_access.hpp"
 
 namespace sekisho::broker {
 
@@ -48,7 +49,7 @@ struct LoginResult {
   bool totp_enrollment_required = false;  // the token may only enrol TOTP
 };
 
-// What a good password tells the SSH gateway's keyboard-interactive login.
+// What a good password (or a registered key) tells the SSH gateway's login.
 struct PasswordLogin {
   std::int64_t user_id = 0;
   std::string login;                      // the name as typed: the throttle's key
@@ -93,13 +94,16 @@ class AuthService {
                                                           const Secret& password,
                                                           const std::string& source);
   // The account check of a key login, for the registered key `fingerprint` (a key nobody holds
-  // passes: the caller refuses it as unregistered). Refused: the owner is disabled in the gateway
-  // ("user_disabled"); an LDAP owner the directory marks disabled or departed
+  // passes with user_id 0: the caller refuses it as unregistered). Refused: the owner is disabled
+  // in the gateway ("user_disabled"); an LDAP owner the directory marks disabled or departed
   // ("disabled_or_departed") or no longer has ("not_in_directory"); an LDAP owner while the
   // directory cannot be reached ("directory_unavailable": fail closed; local users, such as
-  // break-glass accounts, never ask the directory). Blocking (one directory lookup); thread-safe.
-  [[nodiscard]] LoginStep<void> gateway_key(const std::string& fingerprint);
-  // The TOTP step, only after gateway_password said totp_enrolled.
+  // break-glass accounts, never ask the directory). Passed: the owner, with totp_enrolled (a
+  // code must follow the key) and totp_enrollment_required (a role requires TOTP and none is
+  // enrolled: the caller refuses); must_change_password is never set (a key is no password).
+  // Blocking (one directory lookup); thread-safe.
+  [[nodiscard]] LoginStep<PasswordLogin> gateway_key(const std::string& fingerprint);
+  // The TOTP step, only after gateway_password or gateway_key said totp_enrolled.
   [[nodiscard]] LoginStep<void> gateway_totp(const PasswordLogin& login, const std::string& code,
                                              const std::string& source);
 
@@ -108,6 +112,9 @@ class AuthService {
   tl::unexpected<LoginRefusal> refuse_gateway(const std::string& user, const std::string& source,
                                               Error error, std::string reason);
   bool totp_required_for(const ldap::Identity& identity) const;
+  // What the key of `owner` (checked as a current account) still needs: the TOTP state.
+  LoginStep<PasswordLogin> key_login(const storage::AccessHolder& owner,
+                                     const ldap::Identity& identity);
   // The directory that checks `user`'s password: the store for a local user even when the
   // directory is LDAP (local accounts such as break-glass ones still get in when LDAP is down),
   // the configured directory for everyone else.

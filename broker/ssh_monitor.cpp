@@ -11,6 +11,7 @@
 #include <map>
 #include <optional>
 #include <sstream>
+#include <utility>
 
 #include "base/files.hpp"
 #include "base/logging.hpp"
@@ -225,51 +226,87 @@ class Monitor {
     });
     target_ = login->target();
     // Leavers: a disabled or departed owner, or a directory that cannot answer, ends here.
-    if (auto ok_key = ctx_.auth ? ctx_.auth->gateway_key(parsed->fingerprint) : LoginStep<void>{};
-        !ok_key) {
-      (void)audit(ok_key.error().user, "ssh.login",
+    auto owner =
+        ctx_.auth ? ctx_.auth->gateway_key(parsed->fingerprint) : LoginStep<PasswordLogin>{};
+    if (!owner) {
+      (void)audit(owner.error().user, "ssh.login",
                   {{"result", "failure"},
                    {"method", "publickey"},
-                   {"reason", ok_key.error().reason},
+                   {"reason", owner.error().reason},
                    {"fingerprint", parsed->fingerprint}});
-      return refusal(ok_key.error().error.message);
+      return refusal(owner.error().error.message);
     }
     if (found && user_id != 0 && login->gateway_user && *login->gateway_user != name) {
       user_id = 0;  // a hint names the user: another user's key does not log in as them
     }
-    if (!found || user_id == 0) {
-      // One event per offered key, at most 8 per connection and, across connections, at most
-      // the limiter's count per source address a minute; the first one over it is summarised.
-      if (failures_++ >= 8) return refusal("key not registered");
-      const auto decision = ctx_.probe_audit == nullptr ? AuditRateLimit::Decision{}
-                                                        : ctx_.probe_audit->admit(source());
-      if (decision.verdict == AuditRateLimit::Verdict::kSuppress) {
-        return refusal("key not registered");
-      }
-      if (decision.verdict == AuditRateLimit::Verdict::kSummarise) {
-        (void)audit("unknown", "ssh.probes_suppressed",
-                    {{"source", source()},
-                     {"limit", ctx_.probe_audit->per_window()},
-                     {"window_seconds", ctx_.probe_audit->window().count()}});
-        return refusal("key not registered");
-      }
-      json details = {{"result", "failure"},
-                      {"fingerprint", parsed->fingerprint},
-                      {"reason", "key not registered"}};
-      if (decision.suppressed_before > 0) details["suppressed_before"] = decision.suppressed_before;
-      (void)audit("unknown", "ssh.login", std::move(details));
-      return refusal("key not registered");
-    }
+    if (!found || user_id == 0) return unregistered_key(parsed->fingerprint);
     if (!is_signed) return {{"ok", true}};  // a probe: the key is acceptable, nothing proven yet
-    user_id_ = user_id;
-    user_ = name;
     account_ = login->account;
     host_ = login->host;
+    if (owner->totp_enrollment_required) return enrolment_required(name, parsed->fingerprint);
+    if (owner->totp_enrolled) {
+      // publickey,keyboard-interactive: the key is proven, the login is not. Only auth_totp is
+      // answered now, and only a good code reaches kAuthenticated.
+      pending_ = std::move(*owner);
+      pending_key_ = parsed->fingerprint;
+      stage_ = Stage::kSecondFactor;
+      return {{"ok", false}, {"totp", true}};
+    }
+    return key_login_done(user_id, name, parsed->fingerprint, false);
+  }
+
+  // A key no (enabled) user holds, or another user's key under a hint.
+  json unregistered_key(const std::string& fingerprint) {
+    // One event per offered key, at most 8 per connection and, across connections, at most
+    // the limiter's count per source address a minute; the first one over it is summarised.
+    if (failures_++ >= 8) return refusal("key not registered");
+    const auto decision = ctx_.probe_audit == nullptr ? AuditRateLimit::Decision{}
+                                                      : ctx_.probe_audit->admit(source());
+    if (decision.verdict == AuditRateLimit::Verdict::kSuppress) {
+      return refusal("key not registered");
+    }
+    if (decision.verdict == AuditRateLimit::Verdict::kSummarise) {
+      (void)audit("unknown", "ssh.probes_suppressed",
+                  {{"source", source()},
+                   {"limit", ctx_.probe_audit->per_window()},
+                   {"window_seconds", ctx_.probe_audit->window().count()}});
+      return refusal("key not registered");
+    }
+    json details = {
+        {"result", "failure"}, {"fingerprint", fingerprint}, {"reason", "key not registered"}};
+    if (decision.suppressed_before > 0) details["suppressed_before"] = decision.suppressed_before;
+    (void)audit("unknown", "ssh.login", std::move(details));
+    return refusal("key not registered");
+  }
+
+  json key_login_done(std::int64_t user_id, const std::string& name, const std::string& fingerprint,
+                      bool with_totp) {
+    user_id_ = user_id;
+    user_ = name;
     authenticated();
-    (void)audit(
-        user_, "ssh.login",
-        {{"result", "success"}, {"method", "publickey"}, {"fingerprint", parsed->fingerprint}});
+    (void)audit(user_, "ssh.login",
+                {{"result", "success"},
+                 {"method", "publickey"},
+                 {"fingerprint", fingerprint},
+                 {"totp", with_totp}});
     return {{"ok", true}, {"user", user_}};
+  }
+
+  // A role of `user` requires TOTP and none is enrolled: refused on SSH with the way to enrol, by
+  // key as by password (final: the worker shows the message and ends the login).
+  json enrolment_required(const std::string& user, const std::string& fingerprint) {
+    (void)audit(user, "ssh.login",
+                {{"result", "failure"},
+                 {"method", "publickey"},
+                 {"reason", "totp_enrollment_required"},
+                 {"fingerprint", fingerprint},
+                 {"source", source()}});
+    return {{"ok", false}, {"message", enrol_first_message(user)}, {"final", true}};
+  }
+
+  static std::string enrol_first_message(const std::string& user) {
+    return "your role requires TOTP: enrol first with: sekisho login --user " + user +
+           "; sekisho totp enroll";
   }
 
   void authenticated() {
@@ -317,25 +354,40 @@ class Monitor {
     return password_login_done(*step, false);
   }
 
-  // keyboard-interactive, second step: one TOTP code right after a good password; whatever the
-  // outcome, the next try starts again from the password.
+  // keyboard-interactive, second step: one TOTP code right after a good password or a signed key
+  // of a TOTP-enrolled user. After a password, whatever the outcome, the next try starts again
+  // from the password. After a key, a wrong or used code leaves the key proven (the client types
+  // the code again in its next round, as OpenSSH keeps a partial success); the throttle and this
+  // request's count in the table bound the tries.
   json auth_totp(json& body, wire::Fd& /*to_pass*/) {
     auto code = wire::take_secret(body, "code");
     stage_ = Stage::kStart;
     PasswordLogin login = std::move(*pending_);
     pending_.reset();
+    std::string key = std::exchange(pending_key_, std::string());
     const std::string text = code ? std::string(code->view()) : std::string();
     auto step = ctx_.auth->gateway_totp(login, text, source());
-    if (!step) return login_failed(login.login, step.error());
+    if (!step) {
+      if (!key.empty() && step.error().error.code == ErrorCode::kUnauthenticated) {
+        pending_ = login;
+        pending_key_ = key;
+        stage_ = Stage::kSecondFactor;
+      }
+      return login_failed(login.login, step.error(), key);
+    }
+    if (!key.empty()) return key_login_done(login.user_id, login.user, key, true);
     return password_login_done(login, true);
   }
 
-  json login_failed(const std::string& user, const LoginRefusal& r) {
-    (void)audit(r.reason == "bad_user_name" ? "unknown" : user, "ssh.login",
-                {{"result", "failure"},
-                 {"method", "keyboard-interactive"},
-                 {"reason", r.reason},
-                 {"source", source()}});
+  // `fingerprint`: the key proven before the code, if any.
+  json login_failed(const std::string& user, const LoginRefusal& r,
+                    const std::string& fingerprint = "") {
+    json details = {{"result", "failure"},
+                    {"method", "keyboard-interactive"},
+                    {"reason", r.reason},
+                    {"source", source()}};
+    if (!fingerprint.empty()) details["fingerprint"] = fingerprint;
+    (void)audit(r.reason == "bad_user_name" ? "unknown" : user, "ssh.login", std::move(details));
     // A wrong password or code may be typed again (within the worker's rounds); anything else
     // (throttled, disabled, directory down) ends password login on this connection.
     const bool final = r.error.code != ErrorCode::kUnauthenticated;
@@ -356,8 +408,7 @@ class Monitor {
           login.must_change_password
               ? "this is a one-time password: set a new one first with: sekisho login --user " +
                     login.user
-              : "your role requires TOTP: enrol first with: sekisho login --user " + login.user +
-                    "; sekisho totp enroll";
+              : enrol_first_message(login.user);
       return {{"ok", false}, {"message", message}, {"final", true}};
     }
     user_id_ = login.user_id;
@@ -703,8 +754,11 @@ class Monitor {
   bool indexes_due_ = false;
   std::function<void()> on_authenticated_;
   WorkerLink* link_;
-  TimePoint window_end_{};                // of the grant: the core's own request data
-  std::optional<PasswordLogin> pending_;  // at kSecondFactor: the user whose password was good
+  TimePoint window_end_{};  // of the grant: the core's own request data
+  // At kSecondFactor: the user whose password or key was good, and that key's fingerprint
+  // (empty after a password).
+  std::optional<PasswordLogin> pending_;
+  std::string pending_key_;
   int failures_ = 0;
   int password_tries_ = 0;
   // The worker allows 3 rounds like sshd; the core does not rely on it.
