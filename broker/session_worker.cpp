@@ -61,11 +61,28 @@ void authorize_login(Worker& w) {
   w.authenticated = true;
 }
 
-int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key, char state,
+// A signed key the core did not take as a login: partial success with keyboard-interactive as
+// the only method left (OpenSSH's `AuthenticationMethods publickey,keyboard-interactive`) when a
+// TOTP code must follow, or when the refusal has words for the user, which OpenSSH shows only in
+// a keyboard-interactive exchange. Any other refusal is a plain denial.
+int key_not_enough(Worker& w, ssh_session session, const Result<json>& reply) {
+  if (reply && reply->value("totp", false)) {
+    w.kbd.key_proven = true;
+  } else if (reply && reply->value("final", false)) {
+    w.kbd.key_notice = "sekisho: " + reply->value("message", std::string("refused"));
+  } else {
+    return SSH_AUTH_DENIED;
+  }
+  ssh_set_auth_methods(session, SSH_AUTH_METHOD_INTERACTIVE);
+  return SSH_AUTH_PARTIAL;
+}
+
+int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, char state,
                    void* ud) noexcept {
   auto& w = *static_cast<Worker*>(ud);
   try {
-    if (w.authenticated) return SSH_AUTH_DENIED;
+    // After a proven key, the core answers only the TOTP code: no second key is asked about.
+    if (w.authenticated || w.kbd.key_proven || !w.kbd.key_notice.empty()) return SSH_AUTH_DENIED;
     if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
       return SSH_AUTH_DENIED;
     }
@@ -74,7 +91,7 @@ int on_auth_pubkey(ssh_session, const char* user, ssh_key_struct* key, char stat
                              {"target", user != nullptr ? user : ""},
                              {"key", public_key_line(key)},
                              {"signed", is_signed}});
-    if (!w.core.ok(reply)) return SSH_AUTH_DENIED;
+    if (!w.core.ok(reply)) return is_signed ? key_not_enough(w, session, reply) : SSH_AUTH_DENIED;
     if (!is_signed) return SSH_AUTH_SUCCESS;  // the probe: "this key is acceptable"
     authorize_login(w);
     return SSH_AUTH_SUCCESS;
@@ -295,6 +312,13 @@ int on_kbd_response(Worker& w, ssh_message msg) {
 int on_kbd(Worker& w, ssh_message msg) {
   if (w.authenticated || w.kbd.closed || w.drop) return 1;
   if (ssh_message_auth_kbdint_is_response(msg)) return on_kbd_response(w, msg);
+  if (!w.kbd.key_notice.empty()) {
+    w.kbd.closed = true;
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, w.kbd.key_notice);
+  }
+  if (w.kbd.key_proven) {  // the core waits for the code of the key's owner: one prompt
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
+  }
   const char* user = ssh_message_auth_user(msg);
   auto name = parse_login_name(user != nullptr ? user : "");
   if (!name) {

@@ -41,6 +41,12 @@ struct KbdLogin {
   bool ask_user = false;  // no gateway-user hint: the first prompt asks for it
   int failed_rounds = 0;
   bool closed = false;  // a final refusal was shown: no more password logins here
+  // A signed key of a TOTP-enrolled user (the core is at its second factor): keyboard-interactive
+  // asks only the code, and no other key is offered to the core.
+  bool key_proven = false;
+  // A final refusal of a signed key, shown as a keyboard-interactive notice (OpenSSH prints no
+  // text for a refused key).
+  std::string key_notice;
 };
 
 // Everything the callbacks share. Callbacks run on the one thread inside ssh_event_dopoll.
