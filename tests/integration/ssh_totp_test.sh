@@ -14,7 +14,7 @@ write_ssh_config "$TMP/c.toml"
 start_gateway "$dir" "$TMP/c.toml"
 wait_for_ssh_listen
 mkdir -p "$TMP/web01"
-read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
+read -r _ web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
 STARTED_PIDS+=("$web_pid")
 ssh_granted_session "$dir" "$TMP/web01" web01  # alice (requester, key, granted), bob, audrey
 add_users carol:requester
@@ -31,12 +31,13 @@ secret_file="$TMP/totp.secret"
 (umask 077; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' \
   "$TMP/enroll.json" >"$secret_file")
 rm -f "$TMP/enroll.json"
-totp_now() {  # RFC 6238 from the secret file (never on a command line)
-  python3 - "$secret_file" <<'PY'
+totp_now() {  # [STEPS_AHEAD] RFC 6238 from the secret file (never on a command line)
+  python3 - "$secret_file" "${1:-0}" <<'PY'
 import base64, hmac, hashlib, struct, sys, time
 s = open(sys.argv[1]).read().strip()
 key = base64.b32decode(s + "=" * (-len(s) % 8))
-h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
+step = int(time.time()) // 30 + int(sys.argv[2])
+h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
 o = h[-1] & 15
 print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
 PY
@@ -65,7 +66,8 @@ wait_for_ssh_listen
 printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
   >"$TMP/known_hosts"
 
-# The askpass program logs the prompts it was asked (never the answers) and answers the TOTP one.
+# The askpass program logs the prompts it was asked (never the answers) and answers the Nth TOTP
+# prompt with line N of the answers file.
 ask="$TMP/ask"
 mkdir -m 0700 "$ask"
 cat >"$ask/askpass.sh" <<'SH'
@@ -73,14 +75,14 @@ cat >"$ask/askpass.sh" <<'SH'
 d=$(dirname "$0")
 printf '%s\n' "$1" >>"$d/prompts"
 case "$1" in
-  *"TOTP code:"*) cat "$d/totp" ;;
+  *"TOTP code:"*) sed -n "$(grep -c 'TOTP code:' "$d/prompts")p" "$d/totp" ;;
   *) exit 1 ;;
 esac
 SH
 chmod 0700 "$ask/askpass.sh"
-answer() { (umask 077; printf '%s\n' "$1" >"$ask/totp"); : >"$ask/prompts"; }
-# key_ssh WHO ARGS...: OpenSSH with WHO's key, then keyboard-interactive (one round); sets RC, OUT,
-# ERR. Bounded by timeout.
+answer() { (umask 077; printf '%s\n' "$@" >"$ask/totp"); : >"$ask/prompts"; }
+# key_ssh WHO ARGS...: OpenSSH with WHO's key, then keyboard-interactive (ROUNDS rounds, default
+# one); sets RC, OUT, ERR. Bounded by timeout.
 key_ssh() {
   local who=$1
   shift
@@ -88,7 +90,7 @@ key_ssh() {
   SSH_ASKPASS="$ask/askpass.sh" SSH_ASKPASS_REQUIRE=force timeout 30 ssh -F /dev/null \
     -p "$SSH_PORT" -i "$TMP/$who.key" -o IdentitiesOnly=yes \
     -o PreferredAuthentications=publickey,keyboard-interactive -o PasswordAuthentication=no \
-    -o NumberOfPasswordPrompts=1 -o StrictHostKeyChecking=yes \
+    -o NumberOfPasswordPrompts="${ROUNDS:-1}" -o StrictHostKeyChecking=yes \
     -o UserKnownHostsFile="$TMP/known_hosts" -o ConnectTimeout=10 "$@" \
     >"$TMP/out" 2>"$TMP/err" </dev/null || RC=$?
   OUT=$(cat "$TMP/out")
@@ -133,11 +135,25 @@ rec=$(sql "$dir" "SELECT recording_path FROM sessions s JOIN users u ON u.id = s
 pass "key then the right TOTP code: logged in, the session is recorded"
 
 # --- the same code again ---------------------------------------------------------------------
+answer "$code"
 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
 [ "$RC" -eq 255 ] && [ -z "$OUT" ] || fail "replayed code accepted: exit $RC: $OUT $ERR"
 [ "$(audit_count ssh.login '"reason":"totp_replayed"')" -eq 1 ] || fail "replayed code not audited"
 [ "$(sessions_of alice)" -eq 1 ] || fail "a session from a replayed code"
 pass "a TOTP code is accepted once"
+
+# --- a wrong code, then the right one in the next round on the same connection -----------------
+# The key stays proven between the rounds (the core waits at its second factor); the next step's
+# code is valid now (±1 step) and not used yet.
+code=$(totp_now 1)
+bad=$(( (10#$code + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")
+answer "$bad" "$code"
+ROUNDS=2 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
+[ "$RC" -eq 42 ] && [ "$OUT" = root ] || fail "wrong then right code: exit $RC: $OUT $ERR"
+[ "$(grep -c 'TOTP code:' "$ask/prompts")" -eq 2 ] || fail "prompts: $(cat "$ask/prompts")"
+[ "$(audit_count ssh.login '"reason":"totp_wrong"')" -eq 2 ] || fail "second wrong code not audited"
+[ "$(sessions_of alice)" -eq 2 ] || fail "no session after the second round"
+pass "after a wrong code the key stays proven: the right code in the next round logs in"
 
 # --- audrey: her role requires TOTP, none enrolled -------------------------------------------
 answer 000000
