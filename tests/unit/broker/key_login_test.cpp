@@ -5,6 +5,7 @@
 
 #include "base/password_hash.hpp"
 #include "broker/auth_service.hpp"
+#include "ldap/totp.hpp"
 #include "storage/user_keys.hpp"
 #include "storage/users.hpp"
 #include "tests/unit/broker/scripted_directory.hpp"
@@ -98,6 +99,36 @@ TEST_F(KeyLoginTest, DirectoryDownFailsClosedForLdapUsersOnly) {
             "it answers|amy");
   EXPECT_EQ(key_login("SHA256:rescue"), "ok");
   EXPECT_EQ(dir_.lookups, 1);
+}
+
+// What the key still needs: a TOTP code for an enrolled owner; enrolment first when a role of the
+// owner (from the directory for LDAP users, from the store for local ones) requires TOTP.
+TEST_F(KeyLoginTest, TheKeyTellsItsOwnersTotpState) {
+  config_.require_totp_for = {"auditor"};
+  auth_ = std::make_unique<AuthService>(*t_->store, *t_->log, dir_, config_, t_->clock);
+  const std::int64_t amy = user_with_key("amy", "ldap");
+  dir_.people["amy"] = ScriptedDirectory::person("amy", {"requester"});
+  user_with_key("lou", "local");
+  auto plain = auth_->gateway_key("SHA256:amy");
+  ASSERT_TRUE(plain);
+  EXPECT_EQ(plain->user_id, amy);
+  EXPECT_FALSE(plain->totp_enrolled);
+  EXPECT_FALSE(plain->totp_enrollment_required);
+  dir_.people["amy"] = ScriptedDirectory::person("amy", {"auditor"});
+  auto required = auth_->gateway_key("SHA256:amy");
+  ASSERT_TRUE(required);
+  EXPECT_TRUE(required->totp_enrollment_required);
+  ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
+    if (auto e = storage::set_totp_pending(tx, amy, ldap::generate_totp_secret()); !e) return e;
+    return storage::confirm_totp(tx, amy);
+  }));
+  auto enrolled = auth_->gateway_key("SHA256:amy");
+  ASSERT_TRUE(enrolled);
+  EXPECT_TRUE(enrolled->totp_enrolled);
+  EXPECT_FALSE(enrolled->totp_enrollment_required);
+  auto local = auth_->gateway_key("SHA256:lou");  // requester in the store
+  ASSERT_TRUE(local);
+  EXPECT_FALSE(local->totp_enrolled || local->totp_enrollment_required);
 }
 
 TEST_F(KeyLoginTest, LocalAccountLogsInBesideADirectoryThatIsDown) {
