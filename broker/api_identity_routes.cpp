@@ -59,6 +59,7 @@ Result<ApiReply> login(ApiContext& ctx, ApiRequest& req) {
                    {"roles", result->roles},
                    {"expires_at", result->expires_at},
                    {"totp_enrollment_required", result->totp_enrollment_required},
+                   {"token_scope", result->totp_enrollment_required ? "totp_enrollment" : "full"},
                    {"signing_key", ctx.signing_public_pem}}};
 }
 
@@ -77,6 +78,7 @@ Result<ApiReply> whoami(ApiContext& ctx, ApiRequest& req) {
                    {"roles", c.roles},
                    {"source", c.source},
                    {"totp_enrolled", enrolled},
+                   {"token_scope", storage::scope_name(c.scope)},
                    {"expires_at", c.expires_at}}};
 }
 
@@ -269,13 +271,14 @@ void add_identity_routes(ApiRouter& router, ApiContext& ctx) {
     return [&ctx, fn](ApiRequest& req) { return fn(ctx, req); };
   };
   router.post("/v1/login", Access::anyone(), bind(login));
-  router.post("/v1/logout", Access::any_user(), [&ctx](ApiRequest& req) -> Result<ApiReply> {
+  // An enrolment-only token (docs/api.md "Login rules") may log out, say who it is and enrol.
+  router.post("/v1/logout", Access::enrolment(), [&ctx](ApiRequest& req) -> Result<ApiReply> {
     if (auto r = ctx.auth.logout(*req.caller); !r) return tl::make_unexpected(r.error());
     return ApiReply{};
   });
-  router.get("/v1/whoami", Access::any_user(), bind(whoami));
-  router.post("/v1/totp/enroll", Access::any_user(), bind(totp_enroll));
-  router.post("/v1/totp/confirm", Access::any_user(), bind(totp_confirm));
+  router.get("/v1/whoami", Access::enrolment(), bind(whoami));
+  router.post("/v1/totp/enroll", Access::enrolment(), bind(totp_enroll));
+  router.post("/v1/totp/confirm", Access::enrolment(), bind(totp_confirm));
   router.post("/v1/users", Access::roles_of({"operator"}), bind(users_add));
   router.get("/v1/users", Access::roles_of({"operator", "auditor"}), bind(users_list));
   router.post("/v1/users/:name/disable", Access::roles_of({"operator"}), bind(users_disable));

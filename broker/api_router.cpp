@@ -124,18 +124,12 @@ void ApiRouter::handle(const httplib::Request& req, httplib::Response& res, cons
   if (!access.is_public) {
     auto caller = auth_.authenticate(req.get_header_value("Authorization"));
     if (!caller) return write_error(res, caller.error());
-    const bool allowed = access.roles.empty() ||
-                         std::any_of(access.roles.begin(), access.roles.end(),
-                                     [&](const std::string& r) { return caller->has_role(r); });
-    if (!allowed) {
-      std::string needed;
-      for (const auto& r : access.roles) needed += (needed.empty() ? "" : " or ") + r;
+    if (auto refusal = check_access(access, *caller)) {
+      refusal->details["method"] = req.method;
+      refusal->details["source"] = request.source;
       (void)audit_.append(
-          {caller->name,
-           "access.denied",
-           req.path.substr(0, 200),
-           {{"method", req.method}, {"needs", needed}, {"source", request.source}}});
-      return write_error(res, {ErrorCode::kPermissionDenied, "this needs the " + needed + " role"});
+          {caller->name, "access.denied", req.path.substr(0, 200), std::move(refusal->details)});
+      return write_error(res, refusal->error);
     }
     request.caller = std::move(*caller);
   }
@@ -145,6 +139,21 @@ void ApiRouter::handle(const httplib::Request& req, httplib::Response& res, cons
   res.status = reply->status;
   res.set_content(reply->body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   kJson);
+}
+
+std::optional<AccessRefusal> check_access(const Access& access, const Caller& caller) {
+  if (caller.scope == storage::TokenScope::kTotpEnrollment && !access.enrolment_token_ok) {
+    return AccessRefusal{{ErrorCode::kPermissionDenied, kEnrolmentOnlyMessage},
+                         {{"reason", "totp_enrollment_only"}}};
+  }
+  const bool allowed =
+      access.roles.empty() || std::any_of(access.roles.begin(), access.roles.end(),
+                                          [&](const std::string& r) { return caller.has_role(r); });
+  if (allowed) return std::nullopt;
+  std::string needed;
+  for (const auto& r : access.roles) needed += (needed.empty() ? "" : " or ") + r;
+  return AccessRefusal{{ErrorCode::kPermissionDenied, "this needs the " + needed + " role"},
+                       {{"needs", needed}}};
 }
 
 void ApiRouter::get(const std::string& pattern, Access access, ApiHandler handler) {

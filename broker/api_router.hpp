@@ -55,14 +55,30 @@ using ApiHandler = std::function<Result<ApiReply>(ApiRequest&)>;
 void wipe_strings(nlohmann::json& body);
 
 // Who may call a route: nobody logged in (public), any logged-in user, or holders of any of the
-// listed roles.
+// listed roles. A token issued only for TOTP enrolment passes only routes that say so
+// (enrolment()); every other route refuses it with kEnrolmentOnlyMessage (audited as
+// access.denied, reason totp_enrollment_only).
 struct Access {
   bool is_public = false;
   std::vector<std::string> roles;  // empty: any logged-in user
+  bool enrolment_token_ok = false;
   static Access anyone() { return {true, {}}; }
   static Access any_user() { return {false, {}}; }
   static Access roles_of(std::vector<std::string> r) { return {false, std::move(r)}; }
+  // Any logged-in user, an enrolment-only token included: TOTP enrolment, whoami, logout.
+  static Access enrolment() { return {false, {}, true}; }
 };
+
+inline constexpr char kEnrolmentOnlyMessage[] =
+    "this token may only enrol TOTP; run: sekisho totp enroll, then log in again with --totp";
+
+// Whether `caller` may use a route of `access` (which is not public): nullopt when allowed, else
+// the refusal and the audit event's details (without the request's method and source). Pure.
+struct AccessRefusal {
+  Error error;
+  nlohmann::json details;
+};
+[[nodiscard]] std::optional<AccessRefusal> check_access(const Access& access, const Caller& caller);
 
 class ApiRouter {
  public:

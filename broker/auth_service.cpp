@@ -185,7 +185,9 @@ Result<LoginResult> AuthService::issue_token(const LoginRequest& request, std::i
   result.totp_enrollment_required = enrollment_only;
   const Digest hash = sha256(as_bytes(result.token));
   auto r = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    if (auto e = storage::insert_token(tx, hash, user_id, result.roles, identity.source,
+    const auto scope =
+        enrollment_only ? storage::TokenScope::kTotpEnrollment : storage::TokenScope::kFull;
+    if (auto e = storage::insert_token(tx, hash, user_id, result.roles, scope, identity.source,
                                        format_time(clock_.now()), result.expires_at);
         !e) {
       return e;
@@ -449,8 +451,8 @@ Result<Caller> AuthService::authenticate(std::string_view header) {
     return fail(ErrorCode::kUnauthenticated,
                 "session expired or revoked; run: sekisho login --user NAME");
   }
-  return Caller{token->user_id, token->user_name, token->user_source, token->roles,
-                hash,           token->expires_at};
+  return Caller{token->user_id, token->user_name,  token->user_source, token->roles,
+                hash,           token->expires_at, token->scope};
 }
 
 Result<void> AuthService::logout(const Caller& caller) {

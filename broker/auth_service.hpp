@@ -16,6 +16,7 @@
 #include "broker/login_throttle.hpp"
 #include "ldap/directory.hpp"
 #include "ldap/local_directory.hpp"
+#include "storage/api_tokens.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/store.hpp"
 #include "storage/user_access.hpp"
@@ -30,6 +31,7 @@ struct Caller {
   std::vector<std::string> roles;
   Digest token_hash{};
   std::string expires_at;
+  storage::TokenScope scope = storage::TokenScope::kFull;  // fixed when the token was issued
   bool has_role(const std::string& role) const;
 };
 

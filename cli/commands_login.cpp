@@ -138,6 +138,11 @@ Result<void> run_login(const GlobalOptions& global, const LoginOptions& options)
     std::cout << "logged in to " << server << " as " << printable(info.user)
               << " (roles: " << printable(cell(*body, "roles")) << "; until "
               << printable(info.expires_at) << ")" << std::endl;
+    if (body->value("totp_enrollment_required", false)) {
+      std::cout << "Your role requires TOTP: this login may only enrol it. Run: sekisho totp "
+                   "enroll, sekisho totp confirm CODE, then log in again with --totp CODE"
+                << std::endl;
+    }
   }
   return ok();
 }
@@ -172,12 +177,14 @@ Result<void> run_whoami(const GlobalOptions& global) {
     return ok();
   }
   const bool totp = body->value("totp_enrolled", false);
-  std::cout << format_table({"user", cell(*body, "user")},
-                            {{"roles", cell(*body, "roles")},
-                             {"source", cell(*body, "source")},
-                             {"totp", totp ? "enrolled" : "not enrolled"},
-                             {"expires", cell(*body, "expires_at")},
-                             {"gateway", (*gateway)->server().url()}});
+  std::cout << format_table(
+      {"user", cell(*body, "user")},
+      {{"roles", cell(*body, "roles")},
+       {"source", cell(*body, "source")},
+       {"totp", totp ? "enrolled" : "not enrolled"},
+       {"token", cell(*body, "token_scope") == "totp_enrollment" ? "TOTP enrolment only" : "full"},
+       {"expires", cell(*body, "expires_at")},
+       {"gateway", (*gateway)->server().url()}});
   return ok();
 }
 

@@ -154,11 +154,17 @@ CREATE INDEX sessions_by_started ON sessions(started_at);
 CREATE INDEX sessions_by_user ON sessions(user_id, started_at);
 )sql";
 
+// Token scope: a token issued only for TOTP enrolment is told apart in the store. Tokens issued
+// before carry no scope; an enrolment-only one among them is known only by its empty role list,
+// so those are revoked (a user without roles loses nothing: they log in again).
+constexpr const char kV5[] = R"sql(
+ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full'
+  CHECK (scope IN ('full', 'totp_enrollment'));
+UPDATE api_tokens SET revoked = 1 WHERE roles = '[]';
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kV1},
-    {2, kV2},
-    {3, kV3},
-    {4, kV4},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5},
 };
 
 }  // namespace

@@ -165,6 +165,22 @@ TEST_F(AuthServiceTest, RequiredTotpGivesAnEnrolmentOnlyToken) {
   EXPECT_FALSE(alice->totp_enrollment_required);
 }
 
+TEST_F(AuthServiceTest, TheEnrolmentOnlyScopeIsStoredWithTheToken) {
+  config_.require_totp_for = {"operator"};
+  auth_ = std::make_unique<AuthService>(*t_->store, *t_->log, *directory_, config_, t_->clock);
+  add_user("op", "op-password-1234", {"operator"}, false);
+  auto op = auth_->login(request("op", "op-password-1234"));
+  ASSERT_TRUE(op);
+  auto enrolment = auth_->authenticate("Bearer " + op->token);
+  ASSERT_TRUE(enrolment) << enrolment.error().message;
+  EXPECT_EQ(enrolment->scope, storage::TokenScope::kTotpEnrollment);
+  auto alice = auth_->login(request("alice", "alice-password-1"));
+  ASSERT_TRUE(alice);
+  auto full = auth_->authenticate("Bearer " + alice->token);
+  ASSERT_TRUE(full) << full.error().message;
+  EXPECT_EQ(full->scope, storage::TokenScope::kFull);
+}
+
 TEST_F(AuthServiceTest, DisabledUserIsRefusedAndTokensStopWorking) {
   auto login = auth_->login(request("alice", "alice-password-1"));
   ASSERT_TRUE(login);

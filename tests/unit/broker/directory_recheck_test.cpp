@@ -65,8 +65,9 @@ class DirectoryRecheckTest : public ::testing::Test {
         if (!id) return tl::make_unexpected(id.error());
         c.user_id = *id;
       }
-      return storage::insert_token(tx, sha256(as_bytes(name + "-token")), c.user_id, roles, source,
-                                   format_time(t_->clock.now()), format_time(t_->clock.now() + 8h));
+      return storage::insert_token(tx, sha256(as_bytes(name + "-token")), c.user_id, roles,
+                                   storage::TokenScope::kFull, source, format_time(t_->clock.now()),
+                                   format_time(t_->clock.now() + 8h));
     }));
     return c;
   }

@@ -146,5 +146,38 @@ TEST(Store, RekeyReencryptsWithoutLosingData) {
   ASSERT_TRUE(t->log->append(sekisho::testing::test_event(21)));
 }
 
+// A store from before token scopes (schema 4) opens and migrates: its tokens become "full", except
+// those with no roles, which may have been enrolment-only and are revoked.
+TEST(Store, TokensFromBeforeScopesAreFullOrRevoked) {
+  auto t = make_test_store();
+  t->tamper(R"sql(
+DROP TABLE api_tokens;
+CREATE TABLE api_tokens (
+  token_hash BLOB PRIMARY KEY,
+  user_id    INTEGER NOT NULL REFERENCES users(id) ON DELETE CASCADE,
+  roles      TEXT NOT NULL,
+  source     TEXT NOT NULL DEFAULT '',
+  created_at TEXT NOT NULL,
+  expires_at TEXT NOT NULL,
+  revoked    INTEGER NOT NULL DEFAULT 0
+);
+INSERT INTO users (id, name, created_at) VALUES (1, 'alice', '2026-01-01T00:00:00.000Z');
+INSERT INTO api_tokens (token_hash, user_id, roles, created_at, expires_at)
+  VALUES (x'01', 1, '["requester"]', 'a', 'b'), (x'02', 1, '[]', 'a', 'b');
+PRAGMA user_version = 4;
+)sql");
+  t->reopen();
+  EXPECT_EQ(t->store->schema_version(), latest_schema_version());
+  std::vector<std::string> rows;
+  ASSERT_TRUE(t->store->read([&](Store::Tx& tx) -> Result<void> {
+    auto s = tx.prepare("SELECT hex(token_hash), scope, revoked FROM api_tokens ORDER BY 1");
+    while (*s->step()) {
+      rows.push_back(s->column_text(0) + " " + s->column_text(1) + " " + s->column_text(2));
+    }
+    return ok();
+  }));
+  EXPECT_EQ(rows, (std::vector<std::string>{"01 full 0", "02 full 1"}));
+}
+
 }  // namespace
 }  // namespace sekisho::storage

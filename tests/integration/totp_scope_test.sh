@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# The TOTP enrolment scope through the real CLI and a real sekishod:
+# - a user whose role requires TOTP and who has not enrolled gets a token that only the TOTP
+#   routes (and whoami, logout) accept: everything else is refused with one exact message and an
+#   access.denied audit event; after confirming, a new login with the code gives a full token.
+source "$(dirname "$0")/../harness/lib.sh"
+
+dir="$TMP/var"
+init_data_dir "$dir"
+write_config "$TMP/c.toml" '[auth]
+max_failures = 50
+require_totp_for = ["requester"]'
+start_gateway "$dir" "$TMP/c.toml"
+login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
+add_users alice:requester
+ssh-keygen -q -t ed25519 -N '' -C alice -f "$TMP/alice.key" </dev/null
+audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
+whoami_field() { cli_as alice --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# code SECRET_FILE [peek]: a TOTP code (RFC 6238) from the secret file, never one this test has
+# already spent (the gateway takes each code once at login and enrol): the current step's, else
+# the next one's, else the previous one's (the gateway accepts one step either side). "peek" does
+# not mark it spent (confirm checks a code without spending it).
+touch "$TMP/spent"
+code() {
+  local offset c
+  for offset in 0 1 -1; do
+    c=$(python3 - "$1" "$offset" <<'PY'
+import base64, hmac, hashlib, struct, sys, time
+s = open(sys.argv[1]).read().strip()
+key = base64.b32decode(s + "=" * (-len(s) % 8))
+step = int(time.time()) // 30 + int(sys.argv[2])
+h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+)
+    grep -qx "$c" "$TMP/spent" && continue
+    [ "${2:-}" = peek ] || echo "$c" >>"$TMP/spent"
+    echo "$c"
+    return 0
+  done
+  fail "no unspent TOTP code left in this window"
+}
+# secret_of JSON_FILE OUT_FILE: the secret of a `totp enroll --json` answer, into a file.
+secret_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$1" >"$2"; }
+login_totp() {  # login_totp CODE: alice logs in with her password and CODE (stdin carries the password)
+  printf '%s\n' "alice-Password-22" | cli_as alice login --user alice --password-stdin --totp "$1"
+}
+
+# --- 1. an enrolment-only token opens only the TOTP routes ---------------------------------------
+scope_msg="this token may only enrol TOTP; run: sekisho totp enroll, then log in again with --totp"
+[ "$(whoami_field token_scope)" = totp_enrollment ] || fail "whoami does not show the enrolment-only scope"
+expect_refusal "$scope_msg" 1 cli_as alice keys add "$TMP/alice.key.pub"
+expect_refusal "$scope_msg" 1 cli_as alice requests
+expect_refusal "$scope_msg" 1 cli_as alice request root@web01 --reason "enrolment token" --duration 1h
+expect_refusal "$scope_msg" 1 cli_as alice hosts list
+[ "$(sql "$dir" "SELECT count(*) FROM ssh_keys;")" -eq 0 ] || fail "an enrolment-only token registered an SSH key"
+[ "$(audit_count access.denied totp_enrollment_only)" -eq 4 ] \
+  || fail "refusals of the enrolment-only token are not audited as access.denied (reason totp_enrollment_only)"
+pass "an enrolment-only token is refused on keys, requests and hosts with the exact message, audited"
+
+cli_as alice --json totp enroll >"$TMP/enroll1.json" || fail "totp enroll with the enrolment-only token"
+secret_of "$TMP/enroll1.json" "$TMP/secret1"
+cli_as alice totp confirm "$(code "$TMP/secret1" peek)" >/dev/null || fail "totp confirm with the enrolment-only token"
+# The scope is fixed when the token is issued: confirming does not widen it.
+expect_refusal "$scope_msg" 1 cli_as alice keys add "$TMP/alice.key.pub"
+login_totp "$(code "$TMP/secret1")" >/dev/null || fail "login with the newly enrolled TOTP"
+[ "$(whoami_field token_scope)" = full ] || fail "the login after enrolment did not give a full token"
+cli_as alice keys add "$TMP/alice.key.pub" >/dev/null || fail "keys add with the full token"
+pass "enrol and confirm with the enrolment-only token, then a new login with the code gives a full token"
+
+stop_gateway TERM
+"$SEKISHOD" audit verify --data-dir "$dir" >/dev/null || fail "audit chain broken"
