@@ -82,8 +82,15 @@ Result<ApiReply> whoami(ApiContext& ctx, ApiRequest& req) {
                    {"expires_at", c.expires_at}}};
 }
 
+// Starts an enrolment (a new pending secret). Replacing an enrolled factor needs its current code
+// ("current_code"): a stolen token alone must not be enough to swap the second factor.
 Result<ApiReply> totp_enroll(ApiContext& ctx, ApiRequest& req) {
   const Caller& c = *req.caller;
+  auto current = optional_string_field(req.body, "current_code", 16);
+  if (!current) return tl::make_unexpected(current.error());
+  if (auto r = ctx.auth.check_current_totp(c, *current, req.source); !r) {
+    return tl::make_unexpected(r.error());
+  }
   const Secret secret = ldap::generate_totp_secret();
   auto r = change_with_audit(ctx, {c.name, "totp.enroll", c.name, {}}, [&](auto& tx) {
     return storage::set_totp_pending(tx, c.user_id, secret);

@@ -87,6 +87,16 @@ class AuthService {
   // unknown, expired, revoked, or the user is disabled.
   [[nodiscard]] Result<Caller> authenticate(std::string_view authorization_header);
   [[nodiscard]] Result<void> logout(const Caller& caller);
+  // Proves that `caller` holds their enrolled TOTP factor before it is replaced: `code` must be a
+  // current code of the enrolled secret, not used before (it is spent here, like a login code).
+  // A user with no enrolled factor passes whatever `code` is. A refusal is audited
+  // (totp.enroll_refused with reason current_code_missing, current_code_wrong,
+  // current_code_replayed or throttled) and, when the code was wrong, counts towards the login
+  // throttle of the user and of `source`, so the API cannot be used to guess codes. Errors:
+  // kPermissionDenied, kThrottled. Thread-safe.
+  [[nodiscard]] Result<void> check_current_totp(const Caller& caller,
+                                                const std::optional<std::string>& code,
+                                                const std::string& source);
 
   // The SSH gateway's login in the steps its prompts take: the same directory, throttle (per user
   // name and per source address) and TOTP replay guard as login(). Failures count towards the

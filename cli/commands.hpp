@@ -18,7 +18,10 @@ struct LoginOptions {
 [[nodiscard]] Result<void> run_login(const GlobalOptions& global, const LoginOptions& options);
 [[nodiscard]] Result<void> run_logout(const GlobalOptions& global);
 [[nodiscard]] Result<void> run_whoami(const GlobalOptions& global);
-[[nodiscard]] Result<void> run_totp_enroll(const GlobalOptions& global);
+// Starts TOTP enrolment. Replacing an enrolled factor needs its current code: `current_code`, or
+// asked on the terminal when the gateway says one is enrolled and none was given.
+[[nodiscard]] Result<void> run_totp_enroll(const GlobalOptions& global,
+                                           const std::optional<std::string>& current_code);
 [[nodiscard]] Result<void> run_totp_confirm(const GlobalOptions& global, const std::string& code);
 
 struct UserAddOptions {

@@ -188,10 +188,24 @@ Result<void> run_whoami(const GlobalOptions& global) {
   return ok();
 }
 
-Result<void> run_totp_enroll(const GlobalOptions& global) {
+Result<void> run_totp_enroll(const GlobalOptions& global,
+                             const std::optional<std::string>& current_code) {
   auto gateway = Gateway::logged_in(global);
   if (!gateway) return tl::make_unexpected(gateway.error());
-  auto body = (*gateway)->post("/v1/totp/enroll", nlohmann::json::object());
+  nlohmann::json fields = nlohmann::json::object();
+  if (current_code) {
+    fields["current_code"] = *current_code;
+  } else if (have_terminal()) {
+    // Without a terminal the request goes without a code and the gateway says what is missing.
+    auto me = (*gateway)->get("/v1/whoami");
+    if (!me) return tl::make_unexpected(me.error());
+    if (me->value("totp_enrolled", false)) {
+      auto code = prompt_visible("Current TOTP code (to replace the enrolled one): ");
+      if (!code) return tl::make_unexpected(code.error());
+      fields["current_code"] = *code;
+    }
+  }
+  auto body = (*gateway)->post("/v1/totp/enroll", fields);
   if (!body) return tl::make_unexpected(body.error());
   if (global.json) {
     print_json(*body);

@@ -37,8 +37,12 @@ void add_session_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
 
   auto* totp = app.add_subcommand("totp", "two-factor authentication");
   totp->require_subcommand(1);
-  on_run(totp->add_subcommand("enroll", "start TOTP enrolment: prints the secret for the app"),
-         chosen, [&g] { return run_totp_enroll(g); });
+  static std::optional<std::string> current_code;
+  auto* enroll =
+      totp->add_subcommand("enroll", "start TOTP enrolment: prints the secret for the app");
+  enroll->add_option("--current-code", current_code,
+                     "a code of the factor enrolled now (needed to replace it)");
+  on_run(enroll, chosen, [&g] { return run_totp_enroll(g, current_code); });
   static std::string code;
   auto* confirm = totp->add_subcommand("confirm", "finish TOTP enrolment with a code");
   confirm->add_option("CODE", code, "code shown by the authenticator app")->required();

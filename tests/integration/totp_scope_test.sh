@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The TOTP enrolment scope through the real CLI and a real sekishod:
+# TOTP enrolment scope and factor replacement through the real CLI and a real sekishod:
 # - a user whose role requires TOTP and who has not enrolled gets a token that only the TOTP
 #   routes (and whoami, logout) accept: everything else is refused with one exact message and an
-#   access.denied audit event; after confirming, a new login with the code gives a full token.
+#   access.denied audit event; after confirming, a new login with the code gives a full token;
+# - replacing an enrolled factor needs its current code: without it, or with a wrong one, the
+#   enrolment is refused (totp.enroll_refused) and the enrolled secret still logs in.
 source "$(dirname "$0")/../harness/lib.sh"
 
 dir="$TMP/var"
@@ -69,6 +71,26 @@ login_totp "$(code "$TMP/secret1")" >/dev/null || fail "login with the newly enr
 [ "$(whoami_field token_scope)" = full ] || fail "the login after enrolment did not give a full token"
 cli_as alice keys add "$TMP/alice.key.pub" >/dev/null || fail "keys add with the full token"
 pass "enrol and confirm with the enrolment-only token, then a new login with the code gives a full token"
+
+# --- 2. replacing an enrolled factor needs its current code --------------------------------------
+expect_refusal "TOTP is already enrolled: replacing it needs the current code (sekisho totp enroll --current-code CODE)" 1 \
+  cli_as alice totp enroll
+bad=$(( (10#$(tail -1 "$TMP/spent") + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")  # 10#: codes may start with 0
+expect_refusal "wrong current TOTP code; the enrolled TOTP is unchanged" 1 \
+  cli_as alice totp enroll --current-code "$bad"
+[ "$(audit_count totp.enroll_refused current_code_missing)" -eq 1 ] || fail "the enrol without the current code is not audited"
+[ "$(audit_count totp.enroll_refused current_code_wrong)" -eq 1 ] || fail "the enrol with a wrong current code is not audited"
+[ "$(sql "$dir" "SELECT count(*) FROM users WHERE name = 'alice' AND totp_pending IS NULL;")" -eq 1 ] \
+  || fail "a refused enrol left a pending secret"
+login_totp "$(code "$TMP/secret1")" >/dev/null || fail "the enrolled TOTP no longer logs in after refused enrols"
+pass "totp enroll without the current code or with a wrong one is refused, audited, the old code still logs in"
+
+cli_as alice --json totp enroll --current-code "$(code "$TMP/secret1")" >"$TMP/enroll2.json" \
+  || fail "totp enroll with the current code"
+secret_of "$TMP/enroll2.json" "$TMP/secret2"
+cli_as alice totp confirm "$(code "$TMP/secret2" peek)" >/dev/null || fail "confirm of the replacement"
+login_totp "$(code "$TMP/secret2")" >/dev/null || fail "login with the replacement TOTP"
+pass "with the current code, the factor is replaced and the new one logs in"
 
 stop_gateway TERM
 "$SEKISHOD" audit verify --data-dir "$dir" >/dev/null || fail "audit chain broken"

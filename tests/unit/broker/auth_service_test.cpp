@@ -181,6 +181,43 @@ TEST_F(AuthServiceTest, TheEnrolmentOnlyScopeIsStoredWithTheToken) {
   EXPECT_EQ(full->scope, storage::TokenScope::kFull);
 }
 
+TEST_F(AuthServiceTest, ReplacingAnEnrolledTotpNeedsItsCurrentCode) {
+  auto login = auth_->login(request("alice", "alice-password-1"));
+  ASSERT_TRUE(login);
+  auto caller = auth_->authenticate("Bearer " + login->token);
+  ASSERT_TRUE(caller);
+  EXPECT_TRUE(auth_->check_current_totp(*caller, std::nullopt, "127.0.0.1"))
+      << "nothing enrolled: nothing to prove";
+  const Secret secret = ldap::generate_totp_secret();
+  ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
+    if (auto e = storage::set_totp_pending(tx, caller->user_id, secret); !e) return e;
+    return storage::confirm_totp(tx, caller->user_id);
+  }));
+  auto missing = auth_->check_current_totp(*caller, std::nullopt, "127.0.0.1");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_NE(missing.error().message.find("needs the current code"), std::string::npos);
+  const std::string good = code_at(secret, t_->clock.now());
+  const std::string bad = good == "000000" ? "000001" : "000000";
+  auto wrong = auth_->check_current_totp(*caller, bad, "127.0.0.1");
+  ASSERT_FALSE(wrong);
+  EXPECT_EQ(wrong.error().message, "wrong current TOTP code; the enrolled TOTP is unchanged");
+  EXPECT_TRUE(auth_->check_current_totp(*caller, good, "127.0.0.1"));
+  auto replayed = auth_->check_current_totp(*caller, good, "127.0.0.1");
+  ASSERT_FALSE(replayed) << "a code proves the factor once";
+  EXPECT_NE(replayed.error().message.find("already used"), std::string::npos);
+  // Wrong codes count towards the login throttle (3 failures here): the API cannot guess codes.
+  EXPECT_FALSE(auth_->check_current_totp(*caller, bad, "127.0.0.1"));
+  EXPECT_FALSE(auth_->check_current_totp(*caller, bad, "127.0.0.1"));
+  auto locked =
+      auth_->check_current_totp(*caller, code_at(secret, t_->clock.now() + 30s), "127.0.0.1");
+  ASSERT_FALSE(locked);
+  EXPECT_EQ(locked.error().code, ErrorCode::kThrottled);
+  const auto actions = audit_actions();
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "totp.enroll_refused"), 6);
+  EXPECT_EQ(std::count(actions.begin(), actions.end(), "login.lockout"), 1);
+}
+
 TEST_F(AuthServiceTest, DisabledUserIsRefusedAndTokensStopWorking) {
   auto login = auth_->login(request("alice", "alice-password-1"));
   ASSERT_TRUE(login);
