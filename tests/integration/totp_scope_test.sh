@@ -92,5 +92,17 @@ cli_as alice totp confirm "$(code "$TMP/secret2" peek)" >/dev/null || fail "conf
 login_totp "$(code "$TMP/secret2")" >/dev/null || fail "login with the replacement TOTP"
 pass "with the current code, the factor is replaced and the new one logs in"
 
+# On a terminal the CLI asks for the current code (`script` gives it a pseudo-terminal; the code
+# goes to the prompt on the terminal, not on a command line).
+printf '%s\n' "$(code "$TMP/secret2")" |
+  SEKISHO_HOME="$TMP/home-alice" SEKISHO_SERVER="https://127.0.0.1:$GW_PORT" \
+    timeout 30 script -qec "$SEKISHO_CLI totp enroll" /dev/null >"$TMP/tty.out" 2>&1 ||
+  fail "totp enroll on a terminal: $(cat "$TMP/tty.out")"
+grep -qF "Current TOTP code (to replace the enrolled one): " "$TMP/tty.out" || fail "the CLI did not ask for the current code"
+grep -qF "otpauth://totp/" "$TMP/tty.out" || fail "totp enroll on a terminal gave no new secret: $(cat "$TMP/tty.out")"
+[ "$(sql "$dir" "SELECT count(*) FROM users WHERE name = 'alice' AND totp_pending IS NOT NULL;")" -eq 1 ] \
+  || fail "the enrol with the prompted code left no pending secret"
+pass "on a terminal, totp enroll asks for the current code of an enrolled factor"
+
 stop_gateway TERM
 "$SEKISHOD" audit verify --data-dir "$dir" >/dev/null || fail "audit chain broken"
