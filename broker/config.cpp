@@ -6,6 +6,7 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
+#include "broker/config_recordings.hpp"
 #include "broker/notifier.hpp"
 
 namespace sekisho::broker {
@@ -530,7 +531,8 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   Config config;
   static const std::set<std::string> kSections = {"api",    "ssh",         "rdp",   "directory",
                                                   "log",    "audit",       "auth",  "roles",
-                                                  "policy", "break_glass", "notify"};
+                                                  "policy", "break_glass", "notify",
+                                                  "recordings"};
   for (const auto& [key, value] : root.as_table()) {
     if (!kSections.count(key)) return tl::make_unexpected(rd.error(key, "unknown section"));
   }
@@ -543,6 +545,10 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
     return tl::make_unexpected(rd.error("policy", r.error().message));
   }
   if (auto r = read_ssh(rd, root, config); !r) return tl::make_unexpected(r.error());
+  if (root.contains("recordings")) {
+    auto r = read_recordings_table(root.as_table().at("recordings"), name, config.recordings);
+    if (!r) return tl::make_unexpected(r.error());
+  }
   if (auto r = rd.listen_section(root, "rdp", config.rdp); !r)
     return tl::make_unexpected(r.error());
   return config;

@@ -51,6 +51,18 @@ struct SshLimits {
   std::size_t recording_queue_bytes = 16 * 1024 * 1024;
 };
 
+// [recordings]: how much disk the recordings may take and how long they are kept
+// (docs/recordings.md "Disk").
+struct RecordingsConfig {
+  // Sum of the files in the recordings directory at which new sessions are refused; 0: no cap.
+  std::uint64_t max_total_bytes = 0;
+  // Free space on the recordings' file system under which new sessions are refused (a session
+  // is never run unrecorded); 0: no floor.
+  std::uint64_t min_free_bytes = 256ull * 1024 * 1024;
+  // How long an ended session's recording is kept before retention deletes it; 0: forever.
+  std::chrono::seconds keep{0};
+};
+
 struct Config {
   ListenAddress api{"127.0.0.1", 8443};
   ListenAddress ssh{"0.0.0.0", 2222};
@@ -76,6 +88,7 @@ struct Config {
   approval::Policy policy = approval::default_policy();
   // [[notify.webhook]]
   std::vector<WebhookTarget> webhooks;
+  RecordingsConfig recordings;
 };
 
 // Parses TOML text; `name` is the file name used in messages. Every error is one line naming the

@@ -163,8 +163,15 @@ ALTER TABLE api_tokens ADD COLUMN scope TEXT NOT NULL DEFAULT 'full'
 UPDATE api_tokens SET revoked = 1 WHERE roles = '[]';
 )sql";
 
+// Recording retention: when an ended session's recording was deleted (the row and its audit
+// trail stay), and the index the retention pass walks (oldest ended first).
+constexpr const char kV6[] = R"sql(
+ALTER TABLE sessions ADD COLUMN recording_deleted_at TEXT;
+CREATE INDEX sessions_by_ended ON sessions(ended_at);
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6},
 };
 
 }  // namespace

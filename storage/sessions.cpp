@@ -13,7 +13,8 @@ constexpr char kRecordingKeySetting[] = "recording_key";
 constexpr char kSessionColumns[] =
     "SELECT s.id, coalesce(s.request_id, ''), u.name, a.name, h.name, s.protocol, s.started_at, "
     "coalesce(s.ended_at, ''), coalesce(s.end_reason, ''), coalesce(s.recording_path, ''), "
-    "coalesce(s.recording_hash, ''), coalesce(s.recording_size, 0), coalesce(s.duration_us, 0) "
+    "coalesce(s.recording_hash, ''), coalesce(s.recording_size, 0), coalesce(s.duration_us, 0), "
+    "coalesce(s.recording_deleted_at, '') "
     "FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
     "JOIN hosts h ON h.id = a.host_id ";
 
@@ -32,6 +33,7 @@ SessionRecord read_session(const Statement& s) {
   r.recording_hash = s.column_text(10);
   r.recording_size = static_cast<std::uint64_t>(s.column_int(11));
   r.duration_us = s.column_int(12);
+  r.recording_deleted_at = s.column_text(13);
   return r;
 }
 
@@ -181,6 +183,39 @@ Result<std::optional<SessionRecord>> find_session(Store::Tx& tx, const std::stri
   if (!row) return tl::make_unexpected(row.error());
   if (!*row) return std::optional<SessionRecord>();
   return std::optional<SessionRecord>(read_session(*stmt));
+}
+
+Result<std::vector<SessionRecord>> expired_recordings(Store::Tx& tx,
+                                                      const std::string& ended_before,
+                                                      std::size_t limit) {
+  auto stmt = tx.prepare(std::string(kSessionColumns) +
+                         "WHERE s.ended_at IS NOT NULL AND s.ended_at < ? "
+                         "AND s.recording_deleted_at IS NULL ORDER BY s.ended_at, s.id LIMIT ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, ended_before);
+  stmt->bind(2, static_cast<std::int64_t>(limit));
+  std::vector<SessionRecord> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return tl::make_unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read_session(*stmt));
+  }
+}
+
+Result<void> mark_recording_deleted(Store::Tx& tx, const std::string& id,
+                                    const std::string& deleted_at) {
+  auto stmt = tx.prepare(
+      "UPDATE sessions SET recording_deleted_at = ? "
+      "WHERE id = ? AND ended_at IS NOT NULL AND recording_deleted_at IS NULL");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, deleted_at);
+  stmt->bind(2, id);
+  if (auto r = stmt->run(); !r) return r;
+  if (tx.changes() != 1) {
+    return fail(ErrorCode::kNotFound, "no ended session " + id + " with a kept recording");
+  }
+  return ok();
 }
 
 Result<Secret> recording_key(Store& store) {

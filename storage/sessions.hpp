@@ -77,6 +77,8 @@ struct SessionRecord {
   std::string recording_hash;  // "" while open or when the recording was not closed
   std::uint64_t recording_size = 0;
   std::int64_t duration_us = 0;
+  // When retention deleted the recording file ("" while it is kept); the row stays.
+  std::string recording_deleted_at;
   // "open" (no end yet), "closed" (ended with a signed, closed recording) or "incomplete"
   // (ended, but the recording has no closing record).
   std::string state() const;
@@ -94,6 +96,17 @@ struct SessionFilter {
                                                                const SessionFilter& filter);
 [[nodiscard]] Result<std::optional<SessionRecord>> find_session(Store::Tx& tx,
                                                                 const std::string& id);
+
+// Ended sessions whose recording is still kept and that ended before `ended_before` (ISO 8601
+// UTC, as stored), oldest first, at most `limit`. Open sessions are never listed.
+[[nodiscard]] Result<std::vector<SessionRecord>> expired_recordings(Store::Tx& tx,
+                                                                    const std::string& ended_before,
+                                                                    std::size_t limit);
+
+// Marks the recording of an ended session as deleted at `deleted_at`. kNotFound when there is no
+// such ended session with a kept recording (open, unknown, or already marked).
+[[nodiscard]] Result<void> mark_recording_deleted(Store::Tx& tx, const std::string& id,
+                                                  const std::string& deleted_at);
 
 // The 32-byte key that wraps every recording's data key (recorder::new_data_key). It is random,
 // made on first use and kept only inside the encrypted store, like the audit chain key, so that a

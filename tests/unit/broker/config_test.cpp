@@ -195,6 +195,28 @@ TEST(Config, ReadsTheSshLoginLimits) {
                "ssh.login_grace_time: must be from 1s to 10m");
 }
 
+TEST(Config, ReadsTheRecordingsDiskKeys) {
+  auto d = parse_config("", "test.toml");
+  ASSERT_TRUE(d) << d.error().message;
+  EXPECT_EQ(d->recordings.max_total_bytes, 0u);  // no cap
+  EXPECT_EQ(d->recordings.min_free_bytes, 256u * 1024 * 1024);
+  EXPECT_EQ(d->recordings.keep, std::chrono::seconds(0));  // kept forever
+  auto c = parse_config(
+      "[recordings]\nmax_total_bytes = 1099511627776\nmin_free_bytes = 0\nkeep = \"400d\"\n",
+      "test.toml");
+  ASSERT_TRUE(c) << c.error().message;
+  EXPECT_EQ(c->recordings.max_total_bytes, 1099511627776u);
+  EXPECT_EQ(c->recordings.min_free_bytes, 0u);
+  EXPECT_EQ(c->recordings.keep, std::chrono::hours(400 * 24));
+  expect_error("[recordings]\nmax_total_bytes = -1\n",
+               "test.toml: recordings.max_total_bytes: must be an integer from 0 (none) to");
+  expect_error("[recordings]\nmin_free_bytes = \"1G\"\n",
+               "recordings.min_free_bytes: must be an integer");
+  expect_error("[recordings]\nkeep = \"forever\"\n", "recordings.keep: ");
+  expect_error("[recordings]\nkeep = 400\n", "recordings.keep: must be a string");
+  expect_error("[recordings]\nmax_file_bytes = 1\n", "recordings.max_file_bytes: unknown key");
+}
+
 TEST(Config, LoadReportsMissingFile) {
   auto r = load_config("/nonexistent/sekisho.toml");
   ASSERT_FALSE(r);
