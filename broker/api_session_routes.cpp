@@ -55,7 +55,8 @@ json session_json(const storage::SessionRecord& s) {
           {"state", s.state()},
           {"duration_us", ended ? json(s.duration_us) : json(nullptr)},
           {"size_bytes", ended ? json(s.recording_size) : json(nullptr)},
-          {"recording_hash", or_null(s.recording_hash)}};
+          {"recording_hash", or_null(s.recording_hash)},
+          {"recording_deleted_at", or_null(s.recording_deleted_at)}};
 }
 
 // Runs `fn` and audits the outcome as `action` on `target`: what was read, or why it was refused.
@@ -201,6 +202,7 @@ Result<ApiReply> sessions_search(ApiContext& ctx, ApiRequest& req) {
             truncated = true;
             break;
           }
+          if (!s.recording_deleted_at.empty()) continue;  // nothing left to search, not a fault
           auto reader = open_recording(ctx.store, **dir, s);
           auto found =
               reader

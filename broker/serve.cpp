@@ -17,6 +17,7 @@
 #include "broker/directory_factory.hpp"
 #include "broker/directory_recheck.hpp"
 #include "broker/notifier.hpp"
+#include "broker/recording_retention.hpp"
 #include "broker/request_service.hpp"
 #include "broker/ssh_gateway.hpp"
 #include "storage/audit_checkpoint.hpp"
@@ -168,8 +169,10 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   std::unique_ptr<SshGateway> ssh;
   ListenAddress ssh_bound{"", 0};
   if (!config.ssh.host.empty()) {
-    auto bound_ssh = SshGateway::bind(
-        config.ssh, {**store, **audit, requests, dir, *signing, clock, &auth, config.ssh_limits});
+    SshGatewayContext gateway_ctx{**store, **audit, requests,          dir,
+                                  *signing, clock,  &auth, config.ssh_limits};
+    gateway_ctx.recordings = config.recordings;
+    auto bound_ssh = SshGateway::bind(config.ssh, gateway_ctx);
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
     ssh = std::move(*bound_ssh);
     ssh_bound = {config.ssh.host, ssh->port()};
@@ -209,6 +212,14 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
       module_logger("auth")->error("directory recheck failed: {}", r.error().message);
     }
   });
+  // Retention: recordings of sessions that ended more than [recordings] keep ago are deleted
+  // (the ticker only asks whether a pass is due).
+  RecordingRetention retention(**store, **audit, dir, clock, config.recordings.keep);
+  auto retainer = std::make_unique<Ticker>(std::chrono::seconds(1), [&retention] {
+    if (auto r = retention.run_if_due(); !r) {
+      module_logger("recorder")->error("recording retention failed: {}", r.error().message);
+    }
+  });
   std::thread checkpoint_thread([&] { timer.run(); });
   std::atomic<int> stop_signal{0};
   std::atomic<bool> run_returned{false};
@@ -237,6 +248,7 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   timer.stop();
   checkpoint_thread.join();
   sweeper.reset();
+  retainer.reset();
   if (notifier) notifier->stop();
 
   const std::string reason = !clean && stop_signal == 0 ? "api failure"

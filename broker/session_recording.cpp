@@ -153,6 +153,11 @@ Result<recorder::RecordingSummary> SessionRecording::finish(const std::string& e
 
 Result<std::filesystem::path> recording_file(const storage::DataDir& dir,
                                              const storage::SessionRecord& session) {
+  if (!session.recording_deleted_at.empty()) {
+    return fail(ErrorCode::kNotFound, "session " + session.id +
+                                          ": recording deleted by retention on " +
+                                          session.recording_deleted_at);
+  }
   const fs::path relative(session.recording_path);
   const bool inside = relative.has_filename() && relative.parent_path() == "recordings" &&
                       relative.filename() == fs::path(session.id + ".skr");

@@ -78,7 +78,7 @@ class SessionRecording {
 };
 
 // The recording file of `session`, which must lie in DATA_DIR/recordings (a row that points
-// elsewhere is refused as kCorrupt).
+// elsewhere is refused as kCorrupt). kNotFound, with the date, when retention deleted it.
 [[nodiscard]] Result<std::filesystem::path> recording_file(const storage::DataDir& dir,
                                                            const storage::SessionRecord& session);
 

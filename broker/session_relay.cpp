@@ -581,7 +581,10 @@ void run_session(Worker& w, ssh_event event) {
   auto writer = open_writer(w, dir);
   if (!writer) {
     log->error("cannot open the recording: {}", writer.error().message);
-    refuse_session(w, "the gateway cannot record this session; refused");
+    // kUnavailable carries the core's own refusal (a full recording disk), meant for the user.
+    refuse_session(w, writer.error().code == ErrorCode::kUnavailable
+                          ? writer.error().message
+                          : "the gateway cannot record this session; refused");
     w.ended = true;
     return;
   }

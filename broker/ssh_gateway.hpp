@@ -42,6 +42,8 @@ struct SshGatewayContext {
   // The API's login (directory, throttle, TOTP) for keyboard-interactive; null: public key only.
   AuthService* auth = nullptr;
   SshLimits limits{};
+  // [recordings]: a new session is refused when its recording would not fit (cap, free disk).
+  RecordingsConfig recordings{};
   // Filled by bind() from limits.worker_user; sent to each worker in its hello.
   WorkerPrivileges privileges{};
   // Set by the SshGateway to its own limiter: how many failed key probes one source address may

@@ -16,6 +16,7 @@
 #include "base/files.hpp"
 #include "base/logging.hpp"
 #include "broker/login_name.hpp"
+#include "broker/recording_retention.hpp"
 #include "broker/session_recording.hpp"
 #include "broker/ssh_keys.hpp"
 #include "broker/target_connect.hpp"
@@ -581,6 +582,9 @@ class Monitor {
   }
 
   json open_recording(json& body, wire::Fd& to_pass) {
+    if (auto room = check_recording_room(ctx_.recordings, ctx_.dir); !room) {
+      return refuse_unrecordable(room.error());
+    }
     const int cols = std::clamp(body.value("cols", 80), 1, 1000);
     const int rows = std::clamp(body.value("rows", 24), 1, 1000);
     auto opened = start_recording(static_cast<std::uint16_t>(cols),
@@ -593,6 +597,20 @@ class Monitor {
     }
     stage_ = Stage::kRecording;
     return *opened;
+  }
+
+  // No room for one more recording: the session is refused, since it would otherwise run
+  // unrecorded. Audited and logged at error (the operator's alert): users are turned away.
+  json refuse_unrecordable(const Error& why) {
+    stage_ = Stage::kEnded;
+    const bool full = why.code == ErrorCode::kUnavailable;
+    const std::string reason = full ? "recording disk full" : "recording disk not measurable";
+    module_logger("ssh")->error("session of {} to {} refused: {}: {}", user_, target_, reason,
+                                why.message);
+    (void)audit(user_, "session.refused",
+                {{"reason", reason}, {"detail", why.message}, {"request", request_}});
+    return refusal(full ? kRecordingDiskFullMessage
+                        : "the gateway cannot record this session; refused");
   }
 
   Result<json> start_recording(std::uint16_t cols, std::uint16_t rows, wire::Fd& to_pass) {

@@ -51,6 +51,13 @@ std::int64_t integer(const nlohmann::json& object, const std::string& key) {
   return it != object.end() && it->is_number_integer() ? it->get<std::int64_t>() : 0;
 }
 
+// The state, and when retention deleted the recording (the row outlives it).
+std::string state_cell(const nlohmann::json& s) {
+  const std::string deleted = cell(s, "recording_deleted_at");
+  if (deleted.empty()) return cell(s, "state");
+  return cell(s, "state") + " (recording deleted " + deleted.substr(0, 10) + ")";
+}
+
 std::string duration_cell(const nlohmann::json& s) {
   if (cell(s, "state") == "open") return "open";
   return format_offset(integer(s, "duration_us"));
@@ -130,7 +137,7 @@ Result<void> run_sessions_list(const GlobalOptions& global, const SessionListOpt
     rows.push_back({cell(s, "id"), cell(s, "user"), cell(s, "account") + "@" + cell(s, "host"),
                     cell(s, "protocol"), cell(s, "started_at"), duration_cell(s),
                     ended ? format_size(static_cast<std::uint64_t>(integer(s, "size_bytes"))) : "",
-                    cell(s, "state"), cell(s, "request_id")});
+                    state_cell(s), cell(s, "request_id")});
   }
   if (rows.empty()) {
     std::cout << "no sessions" << std::endl;
