@@ -529,10 +529,9 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   }
   const ConfigReader rd(name);
   Config config;
-  static const std::set<std::string> kSections = {"api",    "ssh",         "rdp",   "directory",
-                                                  "log",    "audit",       "auth",  "roles",
-                                                  "policy", "break_glass", "notify",
-                                                  "recordings"};
+  static const std::set<std::string> kSections = {"api",    "ssh",         "rdp",    "directory",
+                                                  "log",    "audit",       "auth",   "roles",
+                                                  "policy", "break_glass", "notify", "recordings"};
   for (const auto& [key, value] : root.as_table()) {
     if (!kSections.count(key)) return tl::make_unexpected(rd.error(key, "unknown section"));
   }

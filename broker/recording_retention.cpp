@@ -62,8 +62,8 @@ Result<RecordingDiskUsage> measure_recording_disk(const fs::path& recordings_dir
   const fs::path on = present ? recordings_dir : recordings_dir.parent_path();
   struct statvfs st {};
   if (::statvfs(on.c_str(), &st) != 0) {
-    return fail(ErrorCode::kIo, "cannot read the free space of " + on.string() + ": " +
-                                    errno_text(errno));
+    return fail(ErrorCode::kIo,
+                "cannot read the free space of " + on.string() + ": " + errno_text(errno));
   }
   usage.free_bytes = static_cast<std::uint64_t>(st.f_bavail) * st.f_frsize;
   return usage;
@@ -103,14 +103,13 @@ Result<std::size_t> RecordingRetention::run() {
     ++deleted;
   }
   if (deleted > 0) {
-    module_logger("recorder")->info("retention deleted {} recordings older than {}", deleted,
-                                    format_duration(keep_));
+    module_logger("recorder")
+        ->info("retention deleted {} recordings older than {}", deleted, format_duration(keep_));
   }
   return deleted;
 }
 
-Result<void> RecordingRetention::delete_one(const std::string& id,
-                                            const std::string& relative_path,
+Result<void> RecordingRetention::delete_one(const std::string& id, const std::string& relative_path,
                                             const std::string& hash, std::uint64_t size,
                                             const std::string& actor, const std::string& target) {
   storage::SessionRecord where;
@@ -148,8 +147,8 @@ Result<std::size_t> RecordingRetention::run_if_due() {
   const TimePoint now = clock_.now();
   if (next_pass_ && now < *next_pass_) return std::size_t{0};
   auto deleted = run();
-  const auto interval = std::clamp<std::chrono::seconds>(keep_ / 10, std::chrono::seconds(1),
-                                                         std::chrono::hours(1));
+  const auto interval =
+      std::clamp<std::chrono::seconds>(keep_ / 10, std::chrono::seconds(1), std::chrono::hours(1));
   // A full batch means more may be waiting: the next tick goes on with them.
   next_pass_ = deleted && *deleted == kBatch ? now : now + interval;
   return deleted;

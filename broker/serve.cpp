@@ -169,8 +169,8 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   std::unique_ptr<SshGateway> ssh;
   ListenAddress ssh_bound{"", 0};
   if (!config.ssh.host.empty()) {
-    SshGatewayContext gateway_ctx{**store, **audit, requests,          dir,
-                                  *signing, clock,  &auth, config.ssh_limits};
+    SshGatewayContext gateway_ctx{**store,  **audit, requests, dir,
+                                  *signing, clock,   &auth,    config.ssh_limits};
     gateway_ctx.recordings = config.recordings;
     auto bound_ssh = SshGateway::bind(config.ssh, gateway_ctx);
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());

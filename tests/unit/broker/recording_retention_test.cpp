@@ -178,8 +178,8 @@ TEST_F(RecordingRetentionTest, DeletesExactlyTheRecordingsThatEndedMoreThanKeepA
   EXPECT_EQ(*deleted, 2u);
   EXPECT_FALSE(kept(old_one));
   EXPECT_FALSE(kept(edge));
-  EXPECT_TRUE(kept(young));    // ended one second less than keep ago
-  EXPECT_TRUE(kept(open_one)); // open sessions are never touched, however old
+  EXPECT_TRUE(kept(young));     // ended one second less than keep ago
+  EXPECT_TRUE(kept(open_one));  // open sessions are never touched, however old
   EXPECT_EQ(row(old_one).recording_deleted_at, format_time(t_->clock.now()));
   EXPECT_EQ(row(old_one).recording_hash, "hash-" + old_one);  // the row keeps what it proved
   EXPECT_EQ(row(old_one).state(), "closed");
