@@ -315,6 +315,47 @@ TEST_F(SessionFixture, AWholeSessionSignsItsChainEndAndEndsWithTheVerifiedHash) 
   EXPECT_EQ(session_end_reason(), "closed");
 }
 
+// [recordings] max_total_bytes = 1 with one byte already recorded: no room for a recording.
+struct FullRecordingDiskFixture : SessionFixture {
+  FullRecordingDiskFixture() { ctx.recordings = {1, 0, std::chrono::seconds(0)}; }
+};
+
+TEST_F(FullRecordingDiskFixture, ANewSessionIsRefusedAndAuditedWhenTheRecordingWouldNotFit) {
+  std::filesystem::create_directory(dir.recordings());
+  std::ofstream(dir.recordings() / "earlier.skr") << "x";
+  for (const json& step : {login(), json{{"type", "authorize"}},
+                           json{{"type", "credential"}, {"host_key", kHostKey}}}) {
+    auto reply = ask(step);
+    ASSERT_TRUE(reply && reply->body.value("ok", false)) << step.dump();
+  }
+  auto opened = ask({{"type", "open_recording"}, {"cols", 80}, {"rows", 24}});
+  ASSERT_TRUE(opened);
+  EXPECT_FALSE(opened->body.value("ok", true));
+  EXPECT_FALSE(opened->fd);
+  EXPECT_EQ(opened->body.value("message", ""),
+            "the gateway's recording disk is full; new sessions are refused");
+  std::string refused;
+  std::int64_t sessions = -1;
+  EXPECT_TRUE(t->store->read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto q = tx.prepare(
+        "SELECT actor || ' ' || target || ' ' || details FROM audit_events "
+        "WHERE action = 'session.refused'");
+    if (auto row = q->step(); row && *row) refused = q->column_text(0);
+    auto n = tx.prepare("SELECT count(*) FROM sessions");
+    if (auto row = n->step(); row && *row) sessions = n->column_int(0);
+    return ok();
+  }));
+  EXPECT_EQ(sessions, 0);  // no row and no file: the session never started
+  EXPECT_EQ(std::distance(std::filesystem::directory_iterator(dir.recordings()),
+                          std::filesystem::directory_iterator()),
+            1);
+  EXPECT_NE(refused.find("alice root@web01 "), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"reason\":\"recording disk full\""), std::string::npos) << refused;
+  EXPECT_NE(refused.find("\"detail\":\"recordings take 1 bytes, max_total_bytes is 1\""),
+            std::string::npos)
+      << refused;
+}
+
 TEST_F(SessionFixture, MoreThan10000FileTransfersDoNotEndTheSession) {
   auto writer = open_session();
   ASSERT_TRUE(writer);
