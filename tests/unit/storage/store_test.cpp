@@ -150,6 +150,8 @@ TEST(Store, RekeyReencryptsWithoutLosingData) {
 // those with no roles, which may have been enrolment-only and are revoked.
 TEST(Store, TokensFromBeforeScopesAreFullOrRevoked) {
   auto t = make_test_store();
+  // Back to version 4 as it was: the tables later versions changed (api_tokens by 5, sessions by
+  // 6) are made again as version 4 had them, so that every later migration runs on reopen.
   t->tamper(R"sql(
 DROP TABLE api_tokens;
 CREATE TABLE api_tokens (
@@ -161,6 +163,23 @@ CREATE TABLE api_tokens (
   expires_at TEXT NOT NULL,
   revoked    INTEGER NOT NULL DEFAULT 0
 );
+DROP TABLE sessions;
+CREATE TABLE sessions (
+  id               TEXT PRIMARY KEY,
+  request_id       TEXT REFERENCES requests(id),
+  user_id          INTEGER NOT NULL REFERENCES users(id),
+  account_id       INTEGER NOT NULL REFERENCES accounts(id),
+  protocol         TEXT NOT NULL CHECK (protocol IN ('ssh', 'rdp')),
+  started_at       TEXT NOT NULL,
+  ended_at         TEXT,
+  recording_path   TEXT,
+  recording_hash   TEXT,
+  recording_size   INTEGER,
+  end_reason       TEXT,
+  duration_us      INTEGER
+);
+CREATE INDEX sessions_by_started ON sessions(started_at);
+CREATE INDEX sessions_by_user ON sessions(user_id, started_at);
 INSERT INTO users (id, name, created_at) VALUES (1, 'alice', '2026-01-01T00:00:00.000Z');
 INSERT INTO api_tokens (token_hash, user_id, roles, created_at, expires_at)
   VALUES (x'01', 1, '["requester"]', 'a', 'b'), (x'02', 1, '[]', 'a', 'b');
@@ -177,6 +196,12 @@ PRAGMA user_version = 4;
     return ok();
   }));
   EXPECT_EQ(rows, (std::vector<std::string>{"01 full 0", "02 full 1"}));
+  // Version 6: sessions carry when retention deleted their recording.
+  EXPECT_TRUE(t->store->read([&](Store::Tx& tx) -> Result<void> {
+    auto s = tx.prepare("SELECT count(recording_deleted_at) FROM sessions");
+    if (!s) return tl::make_unexpected(s.error());
+    return ok();
+  }));
 }
 
 }  // namespace
