@@ -9,6 +9,8 @@ namespace {
 
 constexpr std::string_view kChainLabel = "sekisho recording v1 chain";
 constexpr std::string_view kCloseLabel = "sekisho recording v1 close";
+// The core's seal: another label, so that no seal signature can be taken for a closing record's.
+constexpr std::string_view kSealLabel = "sekisho recording v2 seal by the core";
 constexpr std::size_t kTransferFixed = 1 + 8 + 32;
 
 bool known_kind(std::uint8_t k) {
@@ -177,7 +179,7 @@ Result<std::size_t> header_length(ByteView first) {
   std::uint32_t len = 0;
   c.u16(version);
   c.u32(len);
-  if (version != kVersion) {
+  if (version < kOldestVersion || version > kVersion) {
     return fail(ErrorCode::kUnsupported,
                 "recording format version " + std::to_string(version) + " is not supported");
   }
@@ -330,10 +332,12 @@ Result<std::vector<Record>> decode_records(ByteView plain, const FrameHeader& f,
 }
 
 Bytes closing_message(const Digest& start, const Closing& c) {
-  Bytes m(kCloseLabel.begin(), kCloseLabel.end());
+  const std::string_view label = c.seal ? kSealLabel : kCloseLabel;
+  Bytes m(label.begin(), label.end());
   m.insert(m.end(), start.begin(), start.end());
-  Bytes body =
-      encode_closing(Closing{c.chunks, c.records, c.end_us, c.size_bytes, c.final_hash, {}});
+  Closing unsigned_copy = c;
+  unsigned_copy.signature.clear();
+  Bytes body = encode_closing(unsigned_copy);
   m.insert(m.end(), body.begin(), body.end() - 2);  // without the signature length
   return m;
 }
@@ -351,19 +355,27 @@ Result<std::pair<Digest, Closing>> decode_closing_message(ByteView message) {
   body.push_back(0);  // an empty signature: the message ends where the signature length starts
   body.push_back(0);
   auto closing = decode_closing(body);
-  if (!closing) return fail(ErrorCode::kInvalidArgument, "not a recording closing message");
+  // Only a worker's closing record: the core's seal is never signed on a worker's behalf.
+  if (!closing || closing->seal) {
+    return fail(ErrorCode::kInvalidArgument, "not a recording closing message");
+  }
   out.second = std::move(*closing);
   return out;
 }
 
 Bytes encode_closing(const Closing& c) {
   Bytes out;
-  out.push_back(kCloseType);
+  out.push_back(c.seal ? kSealType : kCloseType);
+  if (c.seal) out.push_back(static_cast<std::uint8_t>(c.seal->reason));
   put_u64(out, c.chunks);
-  put_u64(out, c.records);
+  if (!c.seal) put_u64(out, c.records);
   put_u64(out, static_cast<std::uint64_t>(c.end_us));
   put_u64(out, c.size_bytes);
   out.insert(out.end(), c.final_hash.begin(), c.final_hash.end());
+  if (c.seal) {
+    put_u64(out, static_cast<std::uint64_t>(c.seal->sealed_at_unix_us));
+    put_u64(out, c.seal->cut_bytes);
+  }
   put_u16(out, static_cast<std::uint16_t>(c.signature.size()));
   out.insert(out.end(), c.signature.begin(), c.signature.end());
   return out;
@@ -372,19 +384,34 @@ Bytes encode_closing(const Closing& c) {
 Result<Closing> decode_closing(ByteView data) {
   Cursor cur(data);
   Closing c;
-  std::uint8_t type = 0;
+  std::uint8_t type = 0, reason = 0;
   std::uint16_t sig_len = 0;
   ByteView sig;
-  if (!cur.u8(type) || type != kCloseType || !cur.u64(c.chunks) || !cur.u64(c.records) ||
-      !cur.i64(c.end_us) || !cur.u64(c.size_bytes) || !cur.digest(c.final_hash) ||
-      !cur.u16(sig_len) || sig_len > kMaxSignatureBytes || !cur.bytes(sig_len, sig)) {
-    return fail(ErrorCode::kCorrupt, "malformed closing record");
+  bool good = cur.u8(type) && (type == kCloseType || type == kSealType);
+  if (good && type == kSealType) {
+    good = cur.u8(reason) && (reason == static_cast<std::uint8_t>(SealReason::kGatewayStopped) ||
+                              reason == static_cast<std::uint8_t>(SealReason::kWorkerDied));
+    if (good) c.seal = Seal{static_cast<SealReason>(reason), 0, 0};
+  }
+  good = good && cur.u64(c.chunks) && (c.seal || cur.u64(c.records)) && cur.i64(c.end_us) &&
+         cur.u64(c.size_bytes) && cur.digest(c.final_hash);
+  if (good && c.seal) good = cur.i64(c.seal->sealed_at_unix_us) && cur.u64(c.seal->cut_bytes);
+  if (!good || !cur.u16(sig_len) || sig_len > kMaxSignatureBytes || !cur.bytes(sig_len, sig)) {
+    return fail(ErrorCode::kCorrupt, type == kSealType ? "malformed seal" : "malformed closing record");
   }
   if (cur.remaining() != 0) {
     return fail(ErrorCode::kCorrupt, "bytes after the closing record");
   }
   c.signature.assign(sig.begin(), sig.end());
   return c;
+}
+
+std::size_t closing_fixed_bytes(std::uint8_t type) {
+  return type == kCloseType ? kCloseFixedBytes : type == kSealType ? kSealFixedBytes : 0;
+}
+
+std::string seal_reason_text(SealReason reason) {
+  return reason == SealReason::kWorkerDied ? "worker died" : "gateway stopped";
 }
 
 std::string hex(const Digest& d) { return hex_encode(d); }

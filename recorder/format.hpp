@@ -18,7 +18,11 @@ namespace sekisho::recorder::format {
 // "SKR" + a byte that is not text + CR LF + ^Z + LF: a transfer that mangles line endings or
 // text-mode reads is detected at the first bytes, as PNG does.
 inline constexpr std::string_view kMagic{"SKR\x89\r\n\x1a\n", 8};
-inline constexpr std::uint16_t kVersion = 1;
+// Version 2 added the seal (a closing record the core writes for a session cut short); the chunk
+// and closing formats are otherwise those of version 1. Readers accept every version from
+// kOldestVersion to kVersion; writers write kVersion.
+inline constexpr std::uint16_t kVersion = 2;
+inline constexpr std::uint16_t kOldestVersion = 1;
 
 // Fixed limits: a file handed around by people is never trusted to size our allocations.
 inline constexpr std::size_t kMaxHeaderBytes = 64 * 1024;
@@ -32,6 +36,7 @@ inline constexpr std::size_t kTagBytes = 16;
 
 inline constexpr std::uint8_t kChunkType = 'C';
 inline constexpr std::uint8_t kCloseType = 'E';
+inline constexpr std::uint8_t kSealType = 'S';  // version 2: a closing record by the core
 
 // type(1) index(8) first_us(8) last_us(8) records(4) plain_len(4) cipher_len(4) prev_hash(32)
 inline constexpr std::size_t kFrameHeaderBytes = 1 + 8 + 8 + 8 + 4 + 4 + 4 + 32;
@@ -39,6 +44,12 @@ inline constexpr std::size_t kFrameHeaderBytes = 1 + 8 + 8 + 8 + 4 + 4 + 4 + 32;
 inline constexpr std::size_t kCloseFixedBytes = 1 + 8 + 8 + 8 + 8 + 32 + 2;
 // The closing record with the largest signature we accept: what the writer reserves under a cap.
 inline constexpr std::size_t kCloseMaxBytes = kCloseFixedBytes + kMaxSignatureBytes;
+// type(1) reason(1) chunks(8) end_us(8) size_bytes(8) final_hash(32) sealed_at_unix_us(8)
+// cut_bytes(8) sig_len(2)
+inline constexpr std::size_t kSealFixedBytes = 1 + 1 + 8 + 8 + 8 + 32 + 8 + 8 + 2;
+// The longest record that may end a file, of either kind: what readers accept after the chunks.
+inline constexpr std::size_t kClosingMaxBytes =
+    (kSealFixedBytes > kCloseFixedBytes ? kSealFixedBytes : kCloseFixedBytes) + kMaxSignatureBytes;
 
 // What a chunk says about itself in the clear. Authenticated as AES-GCM associated data, so the
 // fields cannot be changed without the data key noticing, and hashed into the chain, so they
@@ -53,13 +64,16 @@ struct FrameHeader {
   Digest prev_hash{};
 };
 
+// The record that ends a file: the worker's closing record ('E'), or the core's seal ('S', with
+// `seal` set and no record count: the core checks the chain without decrypting the chunks).
 struct Closing {
   std::uint64_t chunks = 0;
-  std::uint64_t records = 0;
+  std::uint64_t records = 0;  // 0 in a seal
   std::int64_t end_us = 0;
   std::uint64_t size_bytes = 0;  // offset of the closing record: the bytes it vouches for
   Digest final_hash{};
   Bytes signature;
+  std::optional<Seal> seal;
 };
 
 // The parsed plaintext header, with the bytes it came from (they start the hash chain).
@@ -123,14 +137,20 @@ Result<std::vector<Record>> decode_records(ByteView plain, const FrameHeader& f,
 // Bytes a record takes in a chunk (upper bound, used for queue and cap accounting).
 std::size_t record_size_bound(const Record& r);
 
-// --- Closing record. ---
+// --- Closing record (the worker's 'E' or the core's seal 'S'). ---
 // The message the signature covers: a domain label, the chain's start and the closing fields.
+// A seal has its own label and layout, so that a seal's signature can never pass for a worker's
+// closing record, nor the other way round (nor for an audit checkpoint: other labels again).
 Bytes closing_message(const Digest& start, const Closing& c);
 // Reads a closing_message() back (its chain start and fields; no signature). kInvalidArgument for
 // anything closing_message() could not have written.
 Result<std::pair<Digest, Closing>> decode_closing_message(ByteView message);
 Bytes encode_closing(const Closing& c);
 Result<Closing> decode_closing(ByteView data);
+// Bytes of a closing record of `type` before its signature ('E' or 'S'; 0 for another byte).
+std::size_t closing_fixed_bytes(std::uint8_t type);
+// "gateway stopped" / "worker died".
+std::string seal_reason_text(SealReason reason);
 
 std::string hex(const Digest& d);
 // First 16 hex of SHA-256 over the public key PEM with surrounding whitespace removed.

@@ -52,25 +52,23 @@ Result<ScanEnd> scan_frames(const OpenedFile& file, bool hash, const FrameVisito
     if (offset == file.size) return end;  // kCleanEnd
     auto type = read_exact_at(file.fd, offset, 1);
     if (!type) return tl::make_unexpected(type.error());
-    if ((*type)[0] == format::kCloseType) {
+    if (const std::size_t fixed = format::closing_fixed_bytes((*type)[0]); fixed > 0) {
       const std::uint64_t rest = file.size - offset;
-      if (rest > format::kCloseMaxBytes) {
+      if (rest > format::kClosingMaxBytes) {
         end.kind = ScanEnd::Kind::kUnreadable;
-        end.message = "closing record followed by " +
-                      std::to_string(rest - format::kCloseFixedBytes) + " unexpected bytes";
+        end.message = "closing record followed by " + std::to_string(rest - fixed) +
+                      " unexpected bytes";
         return end;
       }
       auto bytes = read_exact_at(file.fd, offset, static_cast<std::size_t>(rest));
       if (!bytes) return tl::make_unexpected(bytes.error());
       auto closing = format::decode_closing(*bytes);
       if (!closing) {
-        // A closing record cut by a crash during close() reads like a cut file.
+        // A closing record cut by a crash during close() (or a seal cut afterwards) reads like a
+        // cut file.
         const auto& b = *bytes;
         const bool cut =
-            rest < format::kCloseFixedBytes ||
-            format::kCloseFixedBytes + (std::size_t{b[format::kCloseFixedBytes - 2]} << 8 |
-                                        b[format::kCloseFixedBytes - 1]) >
-                rest;
+            rest < fixed || fixed + (std::size_t{b[fixed - 2]} << 8 | b[fixed - 1]) > rest;
         end.kind = cut ? ScanEnd::Kind::kPartial : ScanEnd::Kind::kUnreadable;
         end.message = closing.error().message;
         return end;

@@ -55,7 +55,7 @@ Result<void> ReaderImpl::load_index() {
     index_ = std::move(*idx);
     if (index_.closing_offset) {
       const std::uint64_t rest = file_->size - *index_.closing_offset;
-      if (rest > format::kCloseMaxBytes) return fail(ErrorCode::kCorrupt, "bad closing offset");
+      if (rest > format::kClosingMaxBytes) return fail(ErrorCode::kCorrupt, "bad closing offset");
       auto bytes = read_exact_at(file_->fd, *index_.closing_offset, static_cast<std::size_t>(rest));
       if (!bytes) return tl::make_unexpected(bytes.error());
       auto c = format::decode_closing(*bytes);

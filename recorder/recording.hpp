@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include <sys/types.h>
+
 #include "base/crypto.hpp"
 #include "base/result.hpp"
 #include "base/secret.hpp"
@@ -181,6 +183,19 @@ class Reader {
   [[nodiscard]] virtual Result<void> write_indexes() = 0;
 };
 
+// Why the core sealed a recording whose worker could not close it. Values are part of the format.
+enum class SealReason : std::uint8_t {
+  kGatewayStopped = 1,  // the core stopped (killed, crashed, power lost) while the session ran
+  kWorkerDied = 2,      // the session's worker died alone without closing the recording
+};
+
+// What a seal (the core's closing record, format version 2) says beyond a closing record.
+struct Seal {
+  SealReason reason = SealReason::kGatewayStopped;
+  std::int64_t sealed_at_unix_us = 0;  // when the core sealed the file
+  std::uint64_t cut_bytes = 0;         // bytes of a torn last write the core cut before sealing
+};
+
 enum class SignatureStatus { kValid, kInvalid, kMissing /* no closing record */, kWrongKey };
 
 // Checks a recording without any secret: structure, the chunk hash chain, and the closing
@@ -196,6 +211,11 @@ struct VerifyReport {
   std::int64_t duration_us = 0;
   std::uint64_t size_bytes = 0;
   std::string final_hash;  // hex, as the audit log records it
+  // Set when the file ends in the core's seal (the session was cut; what is there is exactly what
+  // the gateway recorded): why, when, and the time of the last record (start + duration_us).
+  std::optional<Seal> seal;
+  // Bytes from the start through the last complete chunk: where a closing record or seal starts.
+  std::uint64_t chain_end_offset = 0;
   Header header;
   std::vector<std::string> problems;  // one line each: "chunk 7: hash chain broken", …
   bool ok() const { return chain_ok && signature == SignatureStatus::kValid && problems.empty(); }
@@ -212,6 +232,32 @@ struct VerifyReport {
 // before it signs a worker's closing record (docs/ssh_gateway.md "Worker privileges").
 [[nodiscard]] Result<void> check_closing_message(const std::filesystem::path& path,
                                                  ByteView message);
+
+// The process that holds a recording's writer lock: a Writer takes a POSIX write lock on its file
+// for as long as it lives (the kernel drops it when the process dies), so a pid here is a process
+// that may still write. nullopt when nobody holds it; -1 for a holder without a pid (a sealer's
+// open-file lock). Blocking; any thread.
+[[nodiscard]] Result<std::optional<pid_t>> recording_writer(const std::filesystem::path& path);
+
+// What seal_recording did.
+struct SealOutcome {
+  RecordingSummary summary;  // of the file as it now ends (size includes the seal)
+  bool already_closed = false;  // the file had a valid closing record: nothing was written
+  Seal seal;                    // what was written (unless already_closed)
+};
+
+// Ends a recording whose writer is gone without closing it: checks that no writer holds the file
+// (kAlreadyExists when one does: the caller stops it first), verifies the hash chain through the
+// last complete chunk, cuts a torn last write, and appends a seal signed with `signer` naming
+// `reason`, the chain end, the time of the last record, `sealed_at_unix_us` and the bytes cut.
+// The core signs only what it verified itself: a file whose chain breaks, or that ends in an
+// invalid closing record, is left as it is (kCorrupt, naming the problem). A file already closed
+// by a valid closing record (signed by `signer`) is left as it is too (already_closed). Blocking;
+// not for a file another thread of this process writes.
+[[nodiscard]] Result<SealOutcome> seal_recording(const std::filesystem::path& path,
+                                                 SealReason reason,
+                                                 std::int64_t sealed_at_unix_us,
+                                                 const SigningKey& signer);
 
 // The header of a recording, read without any key (listing, auditing). Checked like open() does.
 [[nodiscard]] Result<Header> read_header(const std::filesystem::path& path);

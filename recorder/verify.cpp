@@ -121,6 +121,7 @@ Result<VerifyReport> verify(const std::filesystem::path& path,
   report.chunks = chain.count;
   report.duration_us = chain.last_us;
   report.final_hash = format::hex(chain.running);
+  report.chain_end_offset = end->offset;
   const std::string after = std::to_string(chain.count);
   switch (end->kind) {
     case ScanEnd::Kind::kCleanEnd:
@@ -149,6 +150,11 @@ Result<VerifyReport> verify(const std::filesystem::path& path,
       }
       if (c.size_bytes != end->offset) chain.problem("closing record names the wrong size");
       if (c.end_us < chain.last_us) chain.problem("closing record ends before the last chunk");
+      // The core seals what it read: the time of the last record is the last chunk's, exactly.
+      if (c.seal && c.end_us != chain.last_us) {
+        chain.problem("seal names another time of the last record than the last chunk's");
+      }
+      report.seal = c.seal;
       report.duration_us = c.end_us;
       report.final_hash = format::hex(c.final_hash);
       check_signature(report, f.header, f.start_hash, c, public_key_pem);

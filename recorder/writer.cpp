@@ -388,6 +388,18 @@ Result<Opened> start_file(int fd, const std::string& name, const Header& header,
                           std::chrono::system_clock::now().time_since_epoch())
                           .count();
   }
+  // A process lock for the writer's whole life: the kernel drops it when this process dies, so
+  // a core that finds it free knows no writer is left, and one that finds it held learns the
+  // holder's pid (recording_writer); seal_recording refuses a held file. A process lock rather
+  // than flock(): only it names its holder. (It is dropped if this process closes any other
+  // descriptor of the file, which a writer never does.)
+  struct flock lk {};
+  lk.l_type = F_WRLCK;
+  lk.l_whence = SEEK_SET;
+  if (::fcntl(fd, F_SETLK, &lk) != 0) {
+    return fail(ErrorCode::kIo, "recording " + name + " is locked by another writer: " +
+                                    errno_text(errno));
+  }
   auto cipher = ChunkCipher::create(key.key);
   if (!cipher) return tl::make_unexpected(cipher.error());
   const Bytes raw = format::encode_header(h, key.wrapped, signer_public_pem);

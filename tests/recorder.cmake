@@ -3,6 +3,7 @@
 add_executable(unit_recorder
   unit/recorder/format_test.cpp
   unit/recorder/format_versions_test.cpp
+  unit/recorder/seal_test.cpp
   unit/recorder/verify_test.cpp
   unit/recorder/writer_reader_test.cpp
   unit/storage/test_store.cpp

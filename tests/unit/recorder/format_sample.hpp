@@ -65,4 +65,7 @@ inline std::vector<recorder::Record> format_sample_records() {
   return out;
 }
 
+// Records in the sealed sample: the writer stopped after these, unclosed, and the core sealed it.
+inline constexpr std::size_t kSealedSampleRecords = 4;
+
 }  // namespace sekisho::testing

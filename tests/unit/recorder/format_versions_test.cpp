@@ -75,8 +75,20 @@ TEST(FormatVersions, Version1ClosedByItsWorkerStillVerifiesAndReplays) {
   check_sample("v1", 1, testing::format_sample_records().size());
 }
 
-TEST(FormatVersions, TheWriterWritesTheCurrentVersion) {
-  EXPECT_GE(format::kVersion, 1);
+TEST(FormatVersions, Version2ClosedByItsWorkerStillVerifiesAndReplays) {
+  check_sample("v2", 2, testing::format_sample_records().size());
+}
+
+TEST(FormatVersions, Version2SealedByTheCoreStillVerifiesAndReplaysToTheSeal) {
+  check_sample("v2-sealed", 2, testing::kSealedSampleRecords);
+  auto report = verify(kData / "v2-sealed" / "sample.skr", std::nullopt);
+  ASSERT_TRUE(report && report->seal);
+  EXPECT_EQ(report->seal->reason, SealReason::kGatewayStopped);
+}
+
+TEST(FormatVersions, EveryVersionTheWriterMayWriteIsKept) {
+  EXPECT_EQ(format::kVersion, 2) << "a new version needs its sample in tests/data/recordings";
+  EXPECT_EQ(format::kOldestVersion, 1);
 }
 
 }  // namespace
