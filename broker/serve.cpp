@@ -19,6 +19,7 @@
 #include "broker/notifier.hpp"
 #include "broker/recording_retention.hpp"
 #include "broker/request_service.hpp"
+#include "broker/session_seal.hpp"
 #include "broker/ssh_gateway.hpp"
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
@@ -132,6 +133,13 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   if (!audit) return tl::make_unexpected(audit.error());
   auto signing = SigningKey::load(dir.signing_key());
   if (!signing) return tl::make_unexpected(signing.error());
+  // Before any listener opens: sessions a stopped run left open are sealed and ended, so that no
+  // session stays open and every recording verifies (docs/recordings.md "Seal").
+  if (auto sealed = seal_open_sessions({**store, **audit, dir, *signing, clock}); !sealed) {
+    return tl::make_unexpected(sealed.error());
+  } else if (*sealed > 0) {
+    log->warn("{} session(s) left open by the previous run were sealed", *sealed);
+  }
 
   auto directory = make_directory(config, **store);
   if (!directory) return tl::make_unexpected(directory.error());

@@ -110,14 +110,14 @@ Result<void> record_session_end(storage::Store& store, storage::AuditLog& audit,
                                 const std::string& session_id, const storage::SessionEnd& end) {
   return store.transact([&](storage::Store::Tx& tx) -> Result<void> {
     if (auto r = storage::finish_session(tx, session_id, end); !r) return r;
-    auto seq = audit.append(tx, {actor,
-                                 "session.end",
-                                 target,
-                                 {{"session", session_id},
-                                  {"reason", end.end_reason},
-                                  {"recording_hash", end.recording_hash},
-                                  {"recording_size", end.recording_size},
-                                  {"duration_us", end.duration_us}}});
+    nlohmann::json details = {{"session", session_id},
+                              {"reason", end.end_reason},
+                              {"recording_hash", end.recording_hash},
+                              {"recording_size", end.recording_size},
+                              {"duration_us", end.duration_us}};
+    // The hash is of the core's seal: the session was cut, not closed by its worker.
+    if (end.recording_sealed) details["recording_sealed"] = true;
+    auto seq = audit.append(tx, {actor, "session.end", target, std::move(details)});
     if (!seq) return tl::make_unexpected(seq.error());
     return ok();
   });

@@ -282,10 +282,19 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   const int sock = core_end.release();
   w->link = std::make_shared<WorkerLink>(sock, pid);
   w->thread = std::thread([this, w, sock, peer] {
+    bool reaped = false;
+    // A worker that dies with its session open is reaped before the core seals its recording
+    // ("worker died"): once reaped it cannot write another byte.
+    auto reap_worker = [&] {
+      ::shutdown(sock, SHUT_RDWR);  // the worker sees EOF and ends, if it has not already
+      reap(w->pid, std::chrono::seconds(5));
+      reaped = true;
+    };
     answer_worker(
-        ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get());
-    ::close(sock);  // the worker sees EOF and ends, if it has not already
-    reap(w->pid, std::chrono::seconds(5));
+        ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get(),
+        reap_worker);
+    ::close(sock);
+    if (!reaped) reap(w->pid, std::chrono::seconds(5));  // never twice: the pid may be reused
     w->done = true;
   });
   std::lock_guard lock(mu_);

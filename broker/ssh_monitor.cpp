@@ -18,6 +18,7 @@
 #include "broker/login_name.hpp"
 #include "broker/recording_retention.hpp"
 #include "broker/session_recording.hpp"
+#include "broker/session_seal.hpp"
 #include "broker/ssh_keys.hpp"
 #include "broker/target_connect.hpp"
 #include "broker/worker_protocol.hpp"
@@ -113,15 +114,14 @@ const MonitorRequest* find_request(std::string_view type);
 class Monitor {
  public:
   Monitor(const SshGatewayContext& ctx, std::string peer, std::function<void()> on_authenticated,
-          WorkerLink* link)
+          WorkerLink* link, std::function<void()> wait_for_exit)
       : ctx_(ctx),
         peer_(std::move(peer)),
         on_authenticated_(std::move(on_authenticated)),
-        link_(link) {}
+        link_(link),
+        wait_for_exit_(std::move(wait_for_exit)) {}
   ~Monitor() {
-    if (stage_ == Stage::kRecording || stage_ == Stage::kSigned) {
-      finish("the session worker ended without closing the session");
-    }
+    if (stage_ == Stage::kRecording || stage_ == Stage::kSigned) seal_unended();
   }
 
   // Replies and pushes share the socket: one send at a time.
@@ -742,6 +742,45 @@ class Monitor {
     return end.recording_hash;
   }
 
+  // The worker is gone without ending its session (killed, crashed, or cut off for a protocol
+  // violation): once it can no longer write, the core seals what it recorded ("worker died").
+  void seal_unended() {
+    stage_ = Stage::kEnded;
+    std::string reason = "worker died: the session worker ended without closing the session";
+    if (link_ != nullptr) {
+      std::lock_guard lock(link_->mu);
+      link_->ended = true;  // from here on nothing signals the pid: it may be reaped
+      if (!link_->close_reason.empty()) {
+        reason = link_->close_reason;
+        if (link_->killed) reason += "; the worker did not end and was killed";
+      }
+    }
+    const auto path = ctx_.dir.recordings() / (session_ + ".skr");
+    if (wait_for_exit_) {
+      wait_for_exit_();
+    } else if (auto stopped = stop_writer(path, std::chrono::steady_clock::now() + kWriterGrace);
+               !stopped) {
+      module_logger("ssh")->error("session {}: {}", session_, stopped.error().message);
+    }
+    auto sealed = [&]() -> Result<void> {
+      std::optional<storage::SessionRecord> row;
+      auto read = ctx_.store.read([&](storage::Store::Tx& tx) -> Result<void> {
+        auto found = storage::find_session(tx, session_);
+        if (!found) return tl::make_unexpected(found.error());
+        row = std::move(*found);
+        return ok();
+      });
+      if (!read) return read;
+      if (!row) return fail(ErrorCode::kNotFound, "no session row");
+      return seal_session({ctx_.store, ctx_.audit, ctx_.dir, ctx_.signer, ctx_.clock}, *row,
+                          recorder::SealReason::kWorkerDied, reason);
+    }();
+    if (!sealed) {
+      module_logger("ssh")->error("session {}: cannot record its end: {}", session_,
+                                  sealed.error().message);
+    }
+  }
+
   // The worker wrote its recording through a descriptor and could not create the seek and text
   // index files beside it; the core writes them once the recording is closed and verified.
   // Decoding a whole recording is bulk work that live sessions should not wait for: this thread
@@ -772,7 +811,8 @@ class Monitor {
   bool indexes_due_ = false;
   std::function<void()> on_authenticated_;
   WorkerLink* link_;
-  TimePoint window_end_{};  // of the grant: the core's own request data
+  std::function<void()> wait_for_exit_;  // reaps the worker (the gateway's); may be empty
+  TimePoint window_end_{};               // of the grant: the core's own request data
   // At kSecondFactor: the user whose password or key was good, and that key's fingerprint
   // (empty after a password).
   std::optional<PasswordLogin> pending_;
@@ -824,8 +864,8 @@ const MonitorRequest* find_request(std::string_view type) {
 
 void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int sock,
                    const std::string& host_key, std::function<void()> on_authenticated,
-                   WorkerLink* link) {
-  Monitor monitor(ctx, peer, std::move(on_authenticated), link);
+                   WorkerLink* link, std::function<void()> wait_for_exit) {
+  Monitor monitor(ctx, peer, std::move(on_authenticated), link, std::move(wait_for_exit));
   monitor.run(sock, host_key);
 }
 

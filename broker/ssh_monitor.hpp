@@ -16,7 +16,9 @@ namespace sekisho::broker {
 
 // Sends the worker its hello (with the gateway's host key), then answers its requests on `sock`
 // until it closes the socket or asks for something its stage does not allow. A session the
-// worker opened and did not end is finished here (as incomplete). Blocking; one thread per
+// worker opened and did not end is sealed and finished here (as incomplete, "worker died"), once
+// `wait_for_exit` (optional: the gateway's reap of the worker) returns, or else once the
+// recording's writer lock is free (stop_writer). Blocking; one thread per
 // worker; does not close `sock`. `on_authenticated` (optional) runs on this thread once the
 // worker's client has logged in (the gateway counts unauthenticated connections).
 // `link` (optional): where the session's id, request and window end are published for the
@@ -24,7 +26,7 @@ namespace sekisho::broker {
 // on the same socket from another thread).
 void answer_worker(const SshGatewayContext& ctx, const std::string& peer, int sock,
                    const std::string& host_key, std::function<void()> on_authenticated = {},
-                   WorkerLink* link = nullptr);
+                   WorkerLink* link = nullptr, std::function<void()> wait_for_exit = {});
 
 // Whether the core answers a request of `type` at `stage`, read from the same table answer_worker
 // dispatches with (there is no second whitelist). Pure; any thread.

@@ -62,6 +62,29 @@ std::string start_time(std::int64_t unix_us) {
       std::chrono::duration_cast<TimePoint::duration>(std::chrono::microseconds(unix_us))));
 }
 
+// What a seal says, in words: why the session was cut and when its last record was made. Only
+// said of a file that verified: then it is exactly what the gateway recorded, up to the cut.
+std::string seal_text(const recorder::VerifyReport& r) {
+  const auto& seal = *r.seal;
+  std::string text = seal.reason == recorder::SealReason::kWorkerDied
+                         ? "session cut because its worker died at "
+                         : "session cut by a gateway stop at ";
+  text += start_time(r.header.start_unix_us + r.duration_us);
+  text += "; the file is exactly what the gateway recorded (sealed by the gateway at " +
+          start_time(seal.sealed_at_unix_us);
+  if (seal.cut_bytes > 0) text += ", after cutting a torn write of " +
+                                  std::to_string(seal.cut_bytes) + " bytes";
+  return text + ")";
+}
+
+nlohmann::json seal_json(const recorder::VerifyReport& r) {
+  if (!r.seal) return nullptr;
+  return {{"reason", recorder::format::seal_reason_text(r.seal->reason)},
+          {"last_record_at", start_time(r.header.start_unix_us + r.duration_us)},
+          {"sealed_at", start_time(r.seal->sealed_at_unix_us)},
+          {"cut_bytes", r.seal->cut_bytes}};
+}
+
 nlohmann::json report_json(const std::string& file, const recorder::VerifyReport& r,
                            const Trust& trust) {
   const auto& h = r.header;
@@ -78,6 +101,8 @@ nlohmann::json report_json(const std::string& file, const recorder::VerifyReport
           {"size_bytes", r.size_bytes},
           {"final_hash", r.final_hash},
           {"problems", r.problems},
+          {"seal", seal_json(r)},
+          {"note", r.seal && r.ok() && trust.trusted ? seal_text(r) : ""},
           {"header",
            {{"session", h.session_id},
             {"user", h.user},
@@ -111,8 +136,13 @@ void print_report(const std::string& file, const recorder::VerifyReport& r, cons
   if (r.truncated_after) {
     rows.push_back({"truncated", "after chunk " + std::to_string(*r.truncated_after)});
   }
+  if (r.seal) {
+    rows.push_back({"sealed", recorder::format::seal_reason_text(r.seal->reason) + ", by the " +
+                                  "gateway at " + start_time(r.seal->sealed_at_unix_us)});
+  }
   for (const auto& p : r.problems) rows.push_back({"problem", p});
   std::cout << format_table({"recording", file}, rows);
+  if (r.seal && r.ok() && trust.trusted) std::cout << seal_text(r) << "\n";
 }
 
 // Without --public-key: the signer is trusted when it is a gateway signing key pinned at login in

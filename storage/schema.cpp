@@ -170,8 +170,14 @@ ALTER TABLE sessions ADD COLUMN recording_deleted_at TEXT;
 CREATE INDEX sessions_by_ended ON sessions(ended_at);
 )sql";
 
+// Sessions cut short (the gateway stopped, or the worker died) whose recording the core sealed:
+// they keep a recording hash yet list as incomplete.
+constexpr const char kV7[] = R"sql(
+ALTER TABLE sessions ADD COLUMN recording_sealed INTEGER NOT NULL DEFAULT 0;
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6}, {7, kV7},
 };
 
 }  // namespace

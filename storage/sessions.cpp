@@ -14,7 +14,7 @@ constexpr char kSessionColumns[] =
     "SELECT s.id, coalesce(s.request_id, ''), u.name, a.name, h.name, s.protocol, s.started_at, "
     "coalesce(s.ended_at, ''), coalesce(s.end_reason, ''), coalesce(s.recording_path, ''), "
     "coalesce(s.recording_hash, ''), coalesce(s.recording_size, 0), coalesce(s.duration_us, 0), "
-    "coalesce(s.recording_deleted_at, '') "
+    "coalesce(s.recording_deleted_at, ''), s.recording_sealed "
     "FROM sessions s JOIN users u ON u.id = s.user_id JOIN accounts a ON a.id = s.account_id "
     "JOIN hosts h ON h.id = a.host_id ";
 
@@ -34,6 +34,7 @@ SessionRecord read_session(const Statement& s) {
   r.recording_size = static_cast<std::uint64_t>(s.column_int(11));
   r.duration_us = s.column_int(12);
   r.recording_deleted_at = s.column_text(13);
+  r.recording_sealed = s.column_int(14) != 0;
   return r;
 }
 
@@ -67,7 +68,7 @@ std::string new_session_id() {
 
 std::string SessionRecord::state() const {
   if (ended_at.empty()) return "open";
-  return recording_hash.empty() ? "incomplete" : "closed";
+  return recording_hash.empty() || recording_sealed ? "incomplete" : "closed";
 }
 
 Result<SessionTarget> resolve_session_target(Store::Tx& tx, const std::string& user,
@@ -141,14 +142,15 @@ Result<void> finish_session(Store::Tx& tx, const std::string& id, const SessionE
   }
   auto stmt = tx.prepare(
       "UPDATE sessions SET ended_at = ?, end_reason = ?, recording_hash = ?, recording_size = ?, "
-      "duration_us = ? WHERE id = ?");
+      "duration_us = ?, recording_sealed = ? WHERE id = ?");
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, end.ended_at)
       .bind(2, end.end_reason)
       .bind(3, end.recording_hash)
       .bind(4, static_cast<std::int64_t>(end.recording_size))
       .bind(5, end.duration_us)
-      .bind(6, id);
+      .bind(6, static_cast<std::int64_t>(end.recording_sealed ? 1 : 0))
+      .bind(7, id);
   if (end.recording_hash.empty()) stmt->bind_null(3);
   return stmt->run();
 }
@@ -166,6 +168,19 @@ Result<std::vector<SessionRecord>> list_sessions(Store::Tx& tx, const SessionFil
   if (filter.host) stmt->bind(i++, *filter.host);
   if (filter.since) stmt->bind(i++, *filter.since);
   stmt->bind(i, static_cast<std::int64_t>(filter.limit));
+  std::vector<SessionRecord> out;
+  for (;;) {
+    auto row = stmt->step();
+    if (!row) return tl::make_unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read_session(*stmt));
+  }
+}
+
+Result<std::vector<SessionRecord>> open_sessions(Store::Tx& tx) {
+  auto stmt = tx.prepare(std::string(kSessionColumns) +
+                         "WHERE s.ended_at IS NULL ORDER BY s.started_at, s.id");
+  if (!stmt) return tl::make_unexpected(stmt.error());
   std::vector<SessionRecord> out;
   for (;;) {
     auto row = stmt->step();

@@ -49,11 +49,13 @@ struct NewSession {
 [[nodiscard]] Result<void> insert_session(Store::Tx& tx, const NewSession& session);
 
 // How a session ended. recording_hash is empty when the recording could not be closed (then the
-// session lists as "incomplete").
+// session lists as "incomplete"); a session the core sealed has a hash and lists as "incomplete"
+// too (it ended without its worker's own closing record).
 struct SessionEnd {
   std::string ended_at;
   std::string end_reason;  // one line: "exit 0", "signal 9", "recording failed: disk full"
   std::string recording_hash;
+  bool recording_sealed = false;  // the hash is of the core's seal, not a worker's closing
   std::uint64_t recording_size = 0;
   std::int64_t duration_us = 0;
 };
@@ -79,8 +81,10 @@ struct SessionRecord {
   std::int64_t duration_us = 0;
   // When retention deleted the recording file ("" while it is kept); the row stays.
   std::string recording_deleted_at;
+  bool recording_sealed = false;
   // "open" (no end yet), "closed" (ended with a signed, closed recording) or "incomplete"
-  // (ended, but the recording has no closing record).
+  // (ended without the worker's closing record: the recording was sealed by the core, or could
+  // not be closed at all).
   std::string state() const;
 };
 
@@ -94,6 +98,8 @@ struct SessionFilter {
 // Sessions matching `filter`, newest first, at most filter.limit.
 [[nodiscard]] Result<std::vector<SessionRecord>> list_sessions(Store::Tx& tx,
                                                                const SessionFilter& filter);
+// Every session with no end yet, oldest first (at start-up: the sessions a stopped gateway left).
+[[nodiscard]] Result<std::vector<SessionRecord>> open_sessions(Store::Tx& tx);
 [[nodiscard]] Result<std::optional<SessionRecord>> find_session(Store::Tx& tx,
                                                                 const std::string& id);
 
