@@ -55,9 +55,9 @@ struct SessionEnd {
   std::string ended_at;
   std::string end_reason;  // one line: "exit 0", "signal 9", "recording failed: disk full"
   std::string recording_hash;
-  bool recording_sealed = false;  // the hash is of the core's seal, not a worker's closing
   std::uint64_t recording_size = 0;
   std::int64_t duration_us = 0;
+  bool recording_sealed = false;  // the hash is of the core's seal, not a worker's closing
 };
 
 // Records the end of an open session; kNotFound when no such session, kAlreadyExists when it has

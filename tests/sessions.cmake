@@ -16,3 +16,9 @@ sekisho_unit_test(unit_event_page
   unit/broker/event_page_test.cpp
   unit/storage/test_store.cpp
 )
+
+# Sealing what a stopped gateway or a dead worker left open (broker/session_seal).
+sekisho_unit_test(unit_session_seal
+  unit/broker/session_seal_test.cpp
+  unit/storage/test_store.cpp
+)

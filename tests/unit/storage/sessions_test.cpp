@@ -159,6 +159,34 @@ TEST(Sessions, AnEndWithoutHashIsIncomplete) {
   EXPECT_EQ(find(*t, "s1")->state(), "incomplete");
 }
 
+// A session the core sealed (its worker never closed the recording) keeps the seal's hash and
+// lists as incomplete; it is no longer open.
+TEST(Sessions, ASealedEndKeepsItsHashAndIsIncomplete) {
+  auto t = populated_store();
+  open_session(*t, "s1", "alice", "root", "web01", "2026-03-01T10:00:00.000Z");
+  open_session(*t, "s2", "alice", "root", "web01", "2026-03-01T10:01:00.000Z");
+  auto open = [&] {
+    std::vector<std::string> out;
+    EXPECT_TRUE(t->store->read([&](Store::Tx& tx) -> Result<void> {
+      auto rows = open_sessions(tx);
+      if (!rows) return tl::make_unexpected(rows.error());
+      for (const auto& r : *rows) out.push_back(r.id);
+      return ok();
+    }));
+    return out;
+  };
+  EXPECT_EQ(open(), (std::vector<std::string>{"s1", "s2"}));
+  ASSERT_TRUE(t->store->transact([&](Store::Tx& tx) {
+    return finish_session(tx, "s1", {"2026-03-01T10:05:00.000Z", "gateway stopped", "ab12", 4096,
+                                     300'000'000, true});
+  }));
+  const auto sealed = find(*t, "s1");
+  EXPECT_EQ(sealed->state(), "incomplete");
+  EXPECT_EQ(sealed->recording_hash, "ab12");
+  EXPECT_TRUE(sealed->recording_sealed);
+  EXPECT_EQ(open(), (std::vector<std::string>{"s2"}));
+}
+
 TEST(Sessions, InsertRefusesTakenIdsBadIdsAndUnknownRequests) {
   auto t = populated_store();
   open_session(*t, "s1", "alice", "root", "web01", "2026-03-01T10:00:00.000Z");
