@@ -131,7 +131,15 @@ done
 sql "$dir" "SELECT end_reason FROM sessions WHERE id = '$k_sid';" | grep -qF "worker ended without closing" \
   || fail "end reason of the killed session"
 [ "$k_sid" != "$sid_pty" ] || fail "no new session for the killed worker"
-pass "a killed worker's session ends as incomplete in the store"
+# The core sealed what the dead worker recorded: the file verifies and says why it was cut.
+k_hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$k_sid';")
+[ -n "$k_hash" ] && [ "$(audit_count session.end "$k_hash")" -eq 1 ] || fail "no session.end with the seal's hash"
+cli_as audrey export "$k_sid" --format skr --out "$TMP/killed.skr" >/dev/null || fail "export killed"
+env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/killed.skr" \
+  --public-key "$dir/signing.pub" >"$TMP/kv.out" || fail "verify of the sealed recording: $(cat "$TMP/kv.out")"
+grep -q "^session cut because its worker died at .*; the file is exactly what the gateway recorded" "$TMP/kv.out" \
+  || fail "verify does not say the worker died: $(cat "$TMP/kv.out")"
+pass "a killed worker's session ends as incomplete in the store; its recording is sealed and verifies"
 
 # --- tunnels are refused -----------------------------------------------------------------------
 expect_ssh_refusal "administratively prohibited" alice -W 127.0.0.1:"$web_port" root@web01@127.0.0.1
