@@ -128,8 +128,9 @@ Result<std::size_t> seal_open_sessions(const SealContext& ctx, std::chrono::mill
                                 session.account + "@" + session.host,
                                 {{"session", session.id},
                                  {"pid", *stopped},
-                                 {"reason", "the gateway stopped; its worker still held the "
-                                            "recording at start-up"}}});
+                                 {"reason",
+                                  "the gateway stopped; its worker still held the "
+                                  "recording at start-up"}}});
       }
     }
     auto r = seal_session(ctx, session, recorder::SealReason::kGatewayStopped, "gateway stopped");

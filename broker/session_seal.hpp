@@ -53,7 +53,7 @@ inline constexpr std::chrono::seconds kWriterGrace{5};
 // previous run (nothing of this run has started one). Each is sealed ("gateway stopped") once its
 // old worker is gone (stop_writer, one shared deadline of `grace`). Returns how many sessions it
 // ended; a session it cannot end stays open and is logged (the next start tries again).
-[[nodiscard]] Result<std::size_t> seal_open_sessions(const SealContext& ctx,
-                                                     std::chrono::milliseconds grace = kWriterGrace);
+[[nodiscard]] Result<std::size_t> seal_open_sessions(
+    const SealContext& ctx, std::chrono::milliseconds grace = kWriterGrace);
 
 }  // namespace sekisho::broker

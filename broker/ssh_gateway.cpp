@@ -291,8 +291,7 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
       reaped = true;
     };
     answer_worker(
-        ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get(),
-        reap_worker);
+        ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get(), reap_worker);
     ::close(sock);
     if (!reaped) reap(w->pid, std::chrono::seconds(5));  // never twice: the pid may be reused
     w->done = true;

@@ -72,8 +72,8 @@ std::string seal_text(const recorder::VerifyReport& r) {
   text += start_time(r.header.start_unix_us + r.duration_us);
   text += "; the file is exactly what the gateway recorded (sealed by the gateway at " +
           start_time(seal.sealed_at_unix_us);
-  if (seal.cut_bytes > 0) text += ", after cutting a torn write of " +
-                                  std::to_string(seal.cut_bytes) + " bytes";
+  if (seal.cut_bytes > 0)
+    text += ", after cutting a torn write of " + std::to_string(seal.cut_bytes) + " bytes";
   return text + ")";
 }
 

@@ -397,7 +397,8 @@ Result<Closing> decode_closing(ByteView data) {
          cur.u64(c.size_bytes) && cur.digest(c.final_hash);
   if (good && c.seal) good = cur.i64(c.seal->sealed_at_unix_us) && cur.u64(c.seal->cut_bytes);
   if (!good || !cur.u16(sig_len) || sig_len > kMaxSignatureBytes || !cur.bytes(sig_len, sig)) {
-    return fail(ErrorCode::kCorrupt, type == kSealType ? "malformed seal" : "malformed closing record");
+    return fail(ErrorCode::kCorrupt,
+                type == kSealType ? "malformed seal" : "malformed closing record");
   }
   if (cur.remaining() != 0) {
     return fail(ErrorCode::kCorrupt, "bytes after the closing record");

@@ -56,8 +56,8 @@ Result<ScanEnd> scan_frames(const OpenedFile& file, bool hash, const FrameVisito
       const std::uint64_t rest = file.size - offset;
       if (rest > format::kClosingMaxBytes) {
         end.kind = ScanEnd::Kind::kUnreadable;
-        end.message = "closing record followed by " + std::to_string(rest - fixed) +
-                      " unexpected bytes";
+        end.message =
+            "closing record followed by " + std::to_string(rest - fixed) + " unexpected bytes";
         return end;
       }
       auto bytes = read_exact_at(file.fd, offset, static_cast<std::size_t>(rest));

@@ -2,6 +2,8 @@
 // file (DESIGN.md "Recordings"). The format itself is described in docs/recordings.md.
 #pragma once
 
+#include <sys/types.h>
+
 #include <array>
 #include <chrono>
 #include <cstdint>
@@ -13,8 +15,6 @@
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <sys/types.h>
 
 #include "base/crypto.hpp"
 #include "base/result.hpp"
@@ -241,7 +241,7 @@ struct VerifyReport {
 
 // What seal_recording did.
 struct SealOutcome {
-  RecordingSummary summary;  // of the file as it now ends (size includes the seal)
+  RecordingSummary summary;     // of the file as it now ends (size includes the seal)
   bool already_closed = false;  // the file had a valid closing record: nothing was written
   Seal seal;                    // what was written (unless already_closed)
 };
@@ -255,8 +255,7 @@ struct SealOutcome {
 // by a valid closing record (signed by `signer`) is left as it is too (already_closed). Blocking;
 // not for a file another thread of this process writes.
 [[nodiscard]] Result<SealOutcome> seal_recording(const std::filesystem::path& path,
-                                                 SealReason reason,
-                                                 std::int64_t sealed_at_unix_us,
+                                                 SealReason reason, std::int64_t sealed_at_unix_us,
                                                  const SigningKey& signer);
 
 // The header of a recording, read without any key (listing, auditing). Checked like open() does.

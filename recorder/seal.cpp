@@ -79,16 +79,19 @@ Result<SealOutcome> seal_recording(const std::filesystem::path& path, SealReason
       out.already_closed = true;
       return out;
     }
-    return fail(ErrorCode::kCorrupt,
-                "recording " + path.string() + " does not verify, not sealed: " +
-                    (report->problems.empty() ? "invalid closing record" : report->problems.front()));
+    return fail(
+        ErrorCode::kCorrupt,
+        "recording " + path.string() + " does not verify, not sealed: " +
+            (report->problems.empty() ? "invalid closing record" : report->problems.front()));
   }
   if (!report->chain_ok) {
-    return fail(ErrorCode::kCorrupt, "recording " + path.string() +
-                                         " does not verify, not sealed: " + report->problems.front());
+    return fail(
+        ErrorCode::kCorrupt,
+        "recording " + path.string() + " does not verify, not sealed: " + report->problems.front());
   }
   struct stat st {};
-  if (::fstat(fd->get(), &st) != 0 || static_cast<std::uint64_t>(st.st_size) != report->size_bytes) {
+  if (::fstat(fd->get(), &st) != 0 ||
+      static_cast<std::uint64_t>(st.st_size) != report->size_bytes) {
     return fail(ErrorCode::kCorrupt,
                 "recording " + path.string() + " changed while it was checked; not sealed");
   }
@@ -109,8 +112,8 @@ Result<SealOutcome> seal_recording(const std::filesystem::path& path, SealReason
   // Cut the torn write (a frame the writer did not finish), then the seal where it began.
   if (c.seal->cut_bytes > 0 &&
       ::ftruncate(fd->get(), static_cast<off_t>(report->chain_end_offset)) != 0) {
-    return fail(ErrorCode::kIo, "cutting the torn end of " + path.string() + ": " +
-                                    errno_text(errno));
+    return fail(ErrorCode::kIo,
+                "cutting the torn end of " + path.string() + ": " + errno_text(errno));
   }
   const Bytes record = format::encode_closing(c);
   if (auto w = write_all_at(fd->get(), record, report->chain_end_offset); !w) {

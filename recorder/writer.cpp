@@ -397,8 +397,8 @@ Result<Opened> start_file(int fd, const std::string& name, const Header& header,
   lk.l_type = F_WRLCK;
   lk.l_whence = SEEK_SET;
   if (::fcntl(fd, F_SETLK, &lk) != 0) {
-    return fail(ErrorCode::kIo, "recording " + name + " is locked by another writer: " +
-                                    errno_text(errno));
+    return fail(ErrorCode::kIo,
+                "recording " + name + " is locked by another writer: " + errno_text(errno));
   }
   auto cipher = ChunkCipher::create(key.key);
   if (!cipher) return tl::make_unexpected(cipher.error());

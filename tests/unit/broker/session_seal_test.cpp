@@ -20,7 +20,8 @@ class SessionSealTest : public ::testing::Test {
  protected:
   void SetUp() override {
     auto r = t->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
-      auto user = storage::create_user(tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
+      auto user = storage::create_user(
+          tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
       if (!user) return tl::make_unexpected(user.error());
       storage::HostRecord h;
       h.name = "web01";

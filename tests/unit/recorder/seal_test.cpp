@@ -152,7 +152,9 @@ TEST_F(SealTest, SealMessageIsNeverAWorkersClosingMessage) {
   ASSERT_TRUE(seal());
   auto file = open_recording(path());
   ASSERT_TRUE(file);
-  auto end = scan_frames(**file, false, [](const format::FrameHeader&, std::uint64_t, const std::optional<Digest>&) { return true; });
+  auto end = scan_frames(
+      **file, false,
+      [](const format::FrameHeader&, std::uint64_t, const std::optional<Digest>&) { return true; });
   ASSERT_TRUE(end && end->closing && end->closing->seal);
   const Bytes message = format::closing_message((*file)->start_hash, *end->closing);
   EXPECT_FALSE(format::decode_closing_message(message));
@@ -171,8 +173,8 @@ TEST_F(SealTest, LiveWriterHoldsTheLockAndIsNotSealedUnder) {
   ASSERT_GE(child, 0);
   if (child == 0) {
     auto key = new_data_key(keys.recording_key, "s-0001");
-    auto w = Writer::create(path(), testing::test_header(), std::move(*key),
-                            keys.signer.public_pem());
+    auto w =
+        Writer::create(path(), testing::test_header(), std::move(*key), keys.signer.public_pem());
     if (!w || (*w)->append(output(10, "live\r\n")) != AppendStatus::kOk) ::_exit(3);
     (void)!::write(ready[1], "x", 1);
     ::pause();  // until the parent kills it

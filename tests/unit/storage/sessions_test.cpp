@@ -177,8 +177,8 @@ TEST(Sessions, ASealedEndKeepsItsHashAndIsIncomplete) {
   };
   EXPECT_EQ(open(), (std::vector<std::string>{"s1", "s2"}));
   ASSERT_TRUE(t->store->transact([&](Store::Tx& tx) {
-    return finish_session(tx, "s1", {"2026-03-01T10:05:00.000Z", "gateway stopped", "ab12", 4096,
-                                     300'000'000, true});
+    return finish_session(
+        tx, "s1", {"2026-03-01T10:05:00.000Z", "gateway stopped", "ab12", 4096, 300'000'000, true});
   }));
   const auto sealed = find(*t, "s1");
   EXPECT_EQ(sealed->state(), "incomplete");
