@@ -50,7 +50,10 @@ for round in $(seq 1 "$loops"); do
     >"$TMP/tty-$round.out" 2>&1 </dev/null &
   tty_pid=$!
   STARTED_PIDS+=("$tty_pid")
-  gw_ssh root@web01@127.0.0.1 "head -c ${mib}M /dev/urandom" >"$TMP/dl.out" 2>"$TMP/dl.err" </dev/null &
+  # The download is paced on the target (256 KiB per 50 ms at most, so 20 MiB take 4 s or more):
+  # the kill comes within a second of both sessions being open, in the middle of it.
+  gw_ssh root@web01@127.0.0.1 "for i in \$(seq 1 $((mib * 4))); do head -c 256K /dev/urandom; sleep 0.05; done" \
+    >"$TMP/dl.out" 2>"$TMP/dl.err" </dev/null &
   dl_pid=$!
   STARTED_PIDS+=("$dl_pid")
   for _ in $(seq 1 150); do
