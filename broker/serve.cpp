@@ -180,6 +180,7 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
     SshGatewayContext gateway_ctx{**store,  **audit, requests, dir,
                                   *signing, clock,   &auth,    config.ssh_limits};
     gateway_ctx.recordings = config.recordings;
+    gateway_ctx.notifier = notifier.get();
     auto bound_ssh = SshGateway::bind(config.ssh, gateway_ctx);
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
     ssh = std::move(*bound_ssh);

@@ -50,6 +50,9 @@ void reap(pid_t pid, std::chrono::milliseconds grace) {
 // Failed key probes one source address may put in the audit trail per minute; the rest are
 // summarised (docs/ssh_gateway.md "Login limits").
 constexpr std::size_t kProbeAuditsPerMinute = 10;
+// A full recording disk alerts the operator's webhooks once per this window, not once per refused
+// session (the audit trail and the error log still have every refusal).
+constexpr std::chrono::seconds kDiskAlertEvery = std::chrono::minutes(10);
 
 // The address of "host:port" without the port: what the per-source limit counts by.
 std::string address_of(const std::string& peer) {
@@ -75,12 +78,14 @@ struct SshGateway::Worker {
 SshGateway::SshGateway(SshGatewayContext ctx, wire::Fd listener, std::uint16_t port,
                        std::string host_key, std::string exe)
     : probe_audit_(kProbeAuditsPerMinute, std::chrono::minutes(1), ctx.clock),
+      disk_alerts_(1, kDiskAlertEvery, ctx.clock),
       ctx_(ctx),
       listener_(std::move(listener)),
       port_(port),
       host_key_(std::move(host_key)),
       exe_(std::move(exe)) {
   ctx_.probe_audit = &probe_audit_;
+  ctx_.disk_alerts = &disk_alerts_;
 }
 
 Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen,

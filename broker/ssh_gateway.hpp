@@ -21,6 +21,7 @@
 #include "base/result.hpp"
 #include "broker/audit_rate_limit.hpp"
 #include "broker/config.hpp"
+#include "broker/notifier.hpp"
 #include "broker/request_service.hpp"
 #include "broker/session_window.hpp"
 #include "broker/worker_privileges.hpp"
@@ -49,6 +50,11 @@ struct SshGatewayContext {
   // Set by the SshGateway to its own limiter: how many failed key probes one source address may
   // put in the audit trail per minute (across all its connections). Null: no limit (tests).
   AuditRateLimit* probe_audit = nullptr;
+  // [[notify.webhook]]: the operator's alert when new sessions are refused because the recording
+  // disk is full. Null: no webhooks configured (the error log and the audit event remain).
+  Notifier* notifier = nullptr;
+  // Set by the SshGateway: one such alert per window, however many sessions are refused in it.
+  AuditRateLimit* disk_alerts = nullptr;
 };
 
 class SshGateway {
@@ -99,6 +105,7 @@ class SshGateway {
   void window_loop();
 
   AuditRateLimit probe_audit_;  // before ctx_, which points at it
+  AuditRateLimit disk_alerts_;  // likewise
   SshGatewayContext ctx_;
   wire::Fd listener_;
   wire::Fd wake_read_, wake_write_;

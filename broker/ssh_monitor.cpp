@@ -609,8 +609,22 @@ class Monitor {
                                 why.message);
     (void)audit(user_, "session.refused",
                 {{"reason", reason}, {"detail", why.message}, {"request", request_}});
+    if (full) alert_disk_full(why.message);
     return refusal(full ? kRecordingDiskFullMessage
                         : "the gateway cannot record this session; refused");
+  }
+
+  // Tells the operator's webhooks, at most once per the gateway's alert window.
+  void alert_disk_full(const std::string& detail) {
+    if (ctx_.notifier == nullptr) return;
+    if (ctx_.disk_alerts != nullptr &&
+        ctx_.disk_alerts->admit("recording disk").verdict != AuditRateLimit::Verdict::kAudit) {
+      return;
+    }
+    ctx_.notifier->notify(
+        {"recording.disk_full",
+         "Sekisho: the recording disk is full; new sessions are refused (" + detail + ")",
+         {{"detail", detail}, {"user", user_}, {"target", target_}}});
   }
 
   Result<json> start_recording(std::uint16_t cols, std::uint16_t rows, wire::Fd& to_pass) {

@@ -4,6 +4,8 @@
 sekisho_unit_test(unit_ssh_gateway
   unit/broker/worker_protocol_test.cpp
   unit/broker/ssh_monitor_test.cpp
+  unit/broker/ssh_monitor_totp_test.cpp
+  unit/broker/ssh_monitor_disk_test.cpp
   unit/broker/api_router_test.cpp
   unit/storage/vault_test.cpp
   unit/storage/test_store.cpp
