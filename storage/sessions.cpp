@@ -38,6 +38,17 @@ SessionRecord read_session(const Statement& s) {
   return r;
 }
 
+// Every row `s` yields, in its order.
+Result<std::vector<SessionRecord>> read_sessions(Statement& s) {
+  std::vector<SessionRecord> out;
+  for (;;) {
+    auto row = s.step();
+    if (!row) return tl::make_unexpected(row.error());
+    if (!*row) return out;
+    out.push_back(read_session(s));
+  }
+}
+
 Result<bool> exists(Store::Tx& tx, const char* sql, const std::string& key) {
   auto stmt = tx.prepare(sql);
   if (!stmt) return tl::make_unexpected(stmt.error());
@@ -168,26 +179,14 @@ Result<std::vector<SessionRecord>> list_sessions(Store::Tx& tx, const SessionFil
   if (filter.host) stmt->bind(i++, *filter.host);
   if (filter.since) stmt->bind(i++, *filter.since);
   stmt->bind(i, static_cast<std::int64_t>(filter.limit));
-  std::vector<SessionRecord> out;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return tl::make_unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read_session(*stmt));
-  }
+  return read_sessions(*stmt);
 }
 
 Result<std::vector<SessionRecord>> open_sessions(Store::Tx& tx) {
   auto stmt = tx.prepare(std::string(kSessionColumns) +
                          "WHERE s.ended_at IS NULL ORDER BY s.started_at, s.id");
   if (!stmt) return tl::make_unexpected(stmt.error());
-  std::vector<SessionRecord> out;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return tl::make_unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read_session(*stmt));
-  }
+  return read_sessions(*stmt);
 }
 
 Result<std::optional<SessionRecord>> find_session(Store::Tx& tx, const std::string& id) {
@@ -209,13 +208,7 @@ Result<std::vector<SessionRecord>> expired_recordings(Store::Tx& tx,
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, ended_before);
   stmt->bind(2, static_cast<std::int64_t>(limit));
-  std::vector<SessionRecord> out;
-  for (;;) {
-    auto row = stmt->step();
-    if (!row) return tl::make_unexpected(row.error());
-    if (!*row) return out;
-    out.push_back(read_session(*stmt));
-  }
+  return read_sessions(*stmt);
 }
 
 Result<void> mark_recording_deleted(Store::Tx& tx, const std::string& id,

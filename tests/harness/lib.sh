@@ -132,6 +132,20 @@ one_time_password() {
     "$TMP/init-$(basename "$1").json"
 }
 
+# The RFC 6238 code of the base32 secret in file $1, $2 steps of 30 s ahead (default 0). The secret
+# is read from the file, never put on a command line.
+totp_code() {
+  python3 - "$1" "${2:-0}" <<'PY'
+import base64, hmac, hashlib, struct, sys, time
+s = open(sys.argv[1]).read().strip()
+key = base64.b32decode(s + "=" * (-len(s) % 8))
+step = int(time.time()) // 30 + int(sys.argv[2])
+h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
+o = h[-1] & 15
+print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
+PY
+}
+
 # audit_actions DATA_DIR: the actions of the audit chain, one per line, in order.
 audit_actions() { sql "$1" "SELECT action FROM audit_events ORDER BY seq;"; }
 

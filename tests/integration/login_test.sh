@@ -60,16 +60,7 @@ secret_file="$TMP/totp.secret"
 python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json" >"$secret_file"
 grep -q '^otpauth://totp/' <<<"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uri"])' "$TMP/enroll.json")" \
   || fail "enroll gave no otpauth URI"
-totp_now() {  # RFC 6238 from the secret file (never on a command line)
-  python3 - "$secret_file" "${1:-0}" <<'PY'
-import base64, hmac, hashlib, struct, sys, time
-key = base64.b32decode(open(sys.argv[1]).read().strip() + "=" * (-len(open(sys.argv[1]).read().strip()) % 8))
-step = int(time.time()) // 30 + int(sys.argv[2])
-h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-}
+totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
 expect_refusal "wrong TOTP code" 1 cli_as op totp confirm 000000
 cli_as op totp confirm "$(totp_now)" >/dev/null || fail "totp confirm with the right code"
 [ "$(cli_as op --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["totp_enrolled"])')" = True ] \

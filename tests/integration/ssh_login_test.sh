@@ -142,16 +142,7 @@ pass "a one-time password is refused with the hint to run sekisho login"
 cli_as tina --json totp enroll >"$TMP/enroll.json" || fail "totp enroll"
 secret_file="$TMP/totp.secret"
 python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json" >"$secret_file"
-totp_now() {  # RFC 6238 from the secret file (never on a command line)
-  python3 - "$secret_file" <<'PY'
-import base64, hmac, hashlib, struct, sys, time
-s = open(sys.argv[1]).read().strip()
-key = base64.b32decode(s + "=" * (-len(s) % 8))
-h = hmac.new(key, struct.pack(">Q", int(time.time()) // 30), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-}
+totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
 cli_as tina totp confirm "$(totp_now)" >/dev/null || fail "totp confirm"
 code=$(totp_now)
 bad=$(( (10#$code + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")

@@ -31,17 +31,7 @@ secret_file="$TMP/totp.secret"
 (umask 077; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' \
   "$TMP/enroll.json" >"$secret_file")
 rm -f "$TMP/enroll.json"
-totp_now() {  # [STEPS_AHEAD] RFC 6238 from the secret file (never on a command line)
-  python3 - "$secret_file" "${1:-0}" <<'PY'
-import base64, hmac, hashlib, struct, sys, time
-s = open(sys.argv[1]).read().strip()
-key = base64.b32decode(s + "=" * (-len(s) % 8))
-step = int(time.time()) // 30 + int(sys.argv[2])
-h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-}
+totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
 cli_as alice totp confirm "$(totp_now)" >/dev/null || fail "totp confirm"
 
 # The auditor role now requires TOTP: audrey (key registered, nothing enrolled) must enrol first.

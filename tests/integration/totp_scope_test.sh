@@ -27,16 +27,7 @@ touch "$TMP/spent"
 code() {
   local offset c
   for offset in 0 1 -1; do
-    c=$(python3 - "$1" "$offset" <<'PY'
-import base64, hmac, hashlib, struct, sys, time
-s = open(sys.argv[1]).read().strip()
-key = base64.b32decode(s + "=" * (-len(s) % 8))
-step = int(time.time()) // 30 + int(sys.argv[2])
-h = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-o = h[-1] & 15
-print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
-PY
-)
+    c=$(totp_code "$1" "$offset")
     grep -qx "$c" "$TMP/spent" && continue
     [ "${2:-}" = peek ] || echo "$c" >>"$TMP/spent"
     echo "$c"
