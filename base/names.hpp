@@ -3,6 +3,7 @@
 #pragma once
 
 #include <string>
+#include <utility>
 
 #include "base/result.hpp"
 
@@ -12,5 +13,9 @@ namespace sekisho {
 [[nodiscard]] Result<void> check_host_name(const std::string& name);
 // Account names: 1-64 of [A-Za-z0-9._-] (root, Administrator, svc-backup…).
 [[nodiscard]] Result<void> check_account_name(const std::string& name);
+
+// Splits "ACCOUNT@HOST" at its last '@' (host names have none; account names neither) and checks
+// both names as above.
+[[nodiscard]] Result<std::pair<std::string, std::string>> split_target(const std::string& target);
 
 }  // namespace sekisho

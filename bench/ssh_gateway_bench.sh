@@ -21,7 +21,7 @@ set -euo pipefail
 src=${SEKISHO_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
 build=${SEKISHO_BUILD_DIR:-$src/build}
 export SEKISHO_BUILD_DIR=$build
-export SEKISHOD=${SEKISHOD:-$build/broker/sekishod}
+export SEKISHOD=${SEKISHOD:-$build/bin/sekishod}
 RTT=${SSH_ECHO_RTT:-$build/bench/ssh_echo_rtt}
 # shellcheck source=../tests/harness/lib.sh
 source "$src/tests/harness/lib.sh"

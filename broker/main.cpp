@@ -8,11 +8,11 @@
 
 #include "base/core_dumps.hpp"
 #include "base/logging.hpp"
-#include "broker/config.hpp"
-#include "broker/init.hpp"
-#include "broker/offline.hpp"
-#include "broker/record_demo.hpp"
-#include "broker/serve.hpp"
+#include "broker/daemon/config.hpp"
+#include "broker/daemon/init.hpp"
+#include "broker/daemon/offline.hpp"
+#include "broker/daemon/record_demo.hpp"
+#include "broker/daemon/serve.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
 // Fuzz target for the file-transfer parsers that read bytes from the SSH client and the target
-// (broker/file_transfer.hpp): the SFTP filter in both directions under each policy, and the
+// (worker/ssh/file_transfer.hpp): the SFTP filter in both directions under each policy, and the
 // legacy scp command parser and protocol tracker. Input layout:
 //   byte 0: bit 0 scp (else SFTP), bit 1 allow_upload, bit 2 allow_download, bit 3 (scp) upload
 //   then chunks: a byte (bit 7: from the target; bits 0-6: length), that many bytes.
@@ -9,11 +9,11 @@
 #include <string>
 #include <string_view>
 
-#include "broker/file_transfer.hpp"
+#include "worker/ssh/file_transfer.hpp"
 
 namespace {
 
-using namespace sekisho::broker;
+using namespace sekisho::worker;
 
 struct Chunks {
   std::string_view in;

@@ -1,20 +1,20 @@
-// Fuzz target for what the core reads from an SSH session worker (broker/worker_protocol.hpp):
+// Fuzz target for what the core reads from an SSH session worker (privsep/worker_protocol.hpp):
 // the input is written to one end of a socketpair, as a compromised worker would, and the core's
 // wire::receive_message reads messages from the other end until it refuses one or the input
 // ends; each message's "secret" goes through take_secret. (The stage whitelist is the monitor's
-// request table in broker/ssh_monitor.cpp, a lookup by exact type that
-// tests/unit/broker/ssh_monitor_test.cpp walks for every stage, type and unknown types.)
+// request table in broker/ssh/monitor.cpp, a lookup by exact type that
+// tests/unit/broker/ssh/monitor_test.cpp walks for every stage, type and unknown types.)
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include <cstdint>
 #include <string>
 
-#include "broker/worker_protocol.hpp"
+#include "privsep/worker_protocol.hpp"
 
 namespace {
 
-using namespace sekisho::broker;
+using namespace sekisho;
 
 constexpr std::size_t kMaxInput = 128 * 1024;  // fits the socket buffers below: no deadlock
 

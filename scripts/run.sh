@@ -14,7 +14,7 @@ if [ ! -f "$build/CMakeCache.txt" ]; then
   cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$build" --target sekishod -j"$(nproc)" >/dev/null
-sekishod="$build/broker/sekishod"
+sekishod="$build/bin/sekishod"
 
 if [ ! -e "$data/master.key" ]; then
   "$sekishod" init --data-dir "$data"

@@ -13,12 +13,12 @@ gtest_discover_tests(unit_replay_timing DISCOVERY_TIMEOUT 60 PROPERTIES LABELS u
 
 # Replay pages of a real recording (broker/session_recording: read_event_page).
 sekisho_unit_test(unit_event_page
-  unit/broker/event_page_test.cpp
+  unit/broker/sessions/event_page_test.cpp
   unit/storage/test_store.cpp
 )
 
 # Sealing what a stopped gateway or a dead worker left open (broker/session_seal).
 sekisho_unit_test(unit_session_seal
-  unit/broker/session_seal_test.cpp
+  unit/broker/sessions/session_seal_test.cpp
   unit/storage/test_store.cpp
 )

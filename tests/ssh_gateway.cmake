@@ -2,11 +2,11 @@
 # tests/integration/ssh_gateway_test.sh (registered with the other shell tests): real sekishod,
 # real sshd host, real OpenSSH client.
 sekisho_unit_test(unit_ssh_gateway
-  unit/broker/worker_protocol_test.cpp
-  unit/broker/ssh_monitor_test.cpp
-  unit/broker/ssh_monitor_totp_test.cpp
-  unit/broker/ssh_monitor_disk_test.cpp
-  unit/broker/api_router_test.cpp
+  unit/privsep/worker_protocol_test.cpp
+  unit/broker/ssh/monitor_test.cpp
+  unit/broker/ssh/monitor_totp_test.cpp
+  unit/broker/ssh/monitor_disk_test.cpp
+  unit/broker/api/router_test.cpp
   unit/storage/vault_test.cpp
   unit/storage/test_store.cpp
 )

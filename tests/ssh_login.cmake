@@ -2,5 +2,5 @@
 # tests/integration/ssh_login_test.sh (registered with the other shell tests): keyboard-interactive
 # password + TOTP, throttling and the session cap with real sekishod, sshd and OpenSSH.
 sekisho_unit_test(unit_ssh_login
-  unit/broker/login_name_test.cpp
+  unit/ssh/login_name_test.cpp
 )

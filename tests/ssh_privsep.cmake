@@ -3,8 +3,8 @@
 # session checked from /proc.
 add_executable(unit_ssh_privsep
   unit/recorder/writer_fd_test.cpp
-  unit/broker/worker_privileges_test.cpp
-  unit/broker/worker_sandbox_test.cpp
+  unit/privsep/worker_privileges_test.cpp
+  unit/privsep/worker_sandbox_test.cpp
   unit/storage/test_store.cpp
 )
 target_link_libraries(unit_ssh_privsep PRIVATE sekisho_broker GTest::gtest GTest::gtest_main)

@@ -2,6 +2,6 @@
 # tests/integration/ssh_transfer_test.sh (registered with the other shell tests): real sekishod,
 # real sshd host, real OpenSSH sftp and scp.
 sekisho_unit_test(unit_ssh_transfer
-  unit/broker/file_transfer_test.cpp
-  unit/broker/sftp_policy_test.cpp
+  unit/worker/ssh/file_transfer_test.cpp
+  unit/worker/ssh/sftp_policy_test.cpp
 )

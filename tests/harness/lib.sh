@@ -108,7 +108,7 @@ sql() {
 
 # The real sekisho CLI, as one user: cli_as HOME_NAME ARGS... (SEKISHO_HOME per user, so several
 # users act from one machine as DESIGN.md says).
-SEKISHO_CLI="${SEKISHO_BUILD_DIR:-}/cli/sekisho"
+SEKISHO_CLI="${SEKISHO_BUILD_DIR:-}/bin/sekisho"
 cli_as() {
   local who=$1
   shift

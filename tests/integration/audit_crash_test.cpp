@@ -11,7 +11,7 @@
 
 #include "base/clock.hpp"
 #include "base/files.hpp"
-#include "broker/init.hpp"
+#include "broker/daemon/init.hpp"
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"

@@ -5,7 +5,7 @@
 source "$(dirname "$0")/../harness/lib.sh"
 
 : "${SEKISHO_BUILD_DIR:?SEKISHO_BUILD_DIR must point at the build dir (ctest sets it)}"
-SEKISHO="$SEKISHO_BUILD_DIR/cli/sekisho"
+SEKISHO="$SEKISHO_BUILD_DIR/bin/sekisho"
 [ -x "$SEKISHO" ] || fail "no sekisho binary at $SEKISHO"
 unset SEKISHO_SERVER SEKISHO_HOME
 

@@ -10,10 +10,10 @@
 #include <sstream>
 
 #include "base/crypto.hpp"
-#include "broker/ssh_keys.hpp"
+#include "ssh/keys.hpp"
 #include "tests/harness/sshd_host.hpp"
 
-namespace sekisho::broker {
+namespace sekisho::ssh {
 namespace {
 
 namespace fs = std::filesystem;
@@ -193,4 +193,4 @@ TEST(SshHostProbeErrors, RefusesEmptyAddressAndPortZero) {
 }
 
 }  // namespace
-}  // namespace sekisho::broker
+}  // namespace sekisho::ssh

@@ -50,7 +50,7 @@ grep -qE '^Gid:\s+65534\s+65534\s+65534\s+65534$' <<<"$status" || fail "Gid: $(g
 grep -qE '^Groups:\s*$' <<<"$status" || fail "supplementary groups: $(grep ^Groups <<<"$status")"
 grep -qE '^NoNewPrivs:\s+1$' <<<"$status" || fail "NoNewPrivs: $(grep ^NoNewPrivs <<<"$status")"
 grep -qE '^CapEff:\s+0+$' <<<"$status" || fail "CapEff: $(grep ^CapEff <<<"$status")"
-# Mode 2: a seccomp filter (broker/worker_sandbox.cpp; tests/unit/broker/worker_sandbox_test.cpp
+# Mode 2: a seccomp filter (privsep/worker_sandbox.cpp; tests/unit/privsep/worker_sandbox_test.cpp
 # shows what it kills). The session above ran under it: the target connection needed no connect().
 grep -qE '^Seccomp:\s+2$' <<<"$status" || fail "no seccomp filter: $(grep ^Seccomp <<<"$status")"
 limits=$(cat "/proc/$w_pid/limits")

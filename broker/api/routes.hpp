@@ -1,0 +1,43 @@
+// The API's endpoints (docs/api.md), registered on an ApiRouter.
+#pragma once
+
+#include "base/clock.hpp"
+#include "broker/access/request_service.hpp"
+#include "broker/api/router.hpp"
+#include "broker/auth/auth_service.hpp"
+#include "storage/audit_log.hpp"
+#include "storage/data_dir.hpp"
+#include "storage/store.hpp"
+
+namespace sekisho::broker {
+
+class SshGateway;
+
+// What the endpoints work with; everything outlives the server.
+struct ApiContext {
+  storage::Store& store;
+  storage::AuditLog& audit;
+  AuthService& auth;
+  const Clock& clock;
+  // The data dir whose recordings/ the session endpoints read; null: those endpoints answer 503.
+  const storage::DataDir* data_dir = nullptr;
+  // Access requests and grants; null: the request endpoints answer 503.
+  RequestService* requests = nullptr;
+  // The SSH listener, for killing live sessions; null when [ssh] is off (kill answers 503).
+  SshGateway* ssh = nullptr;
+  // The PEM of the key that signs recordings and audit checkpoints: the login answer carries it,
+  // so the CLI pins it (over the pinned TLS connection) for `sekisho verify`.
+  std::string signing_public_pem{};
+};
+
+// login, logout, whoami, totp, users, keys.
+void add_identity_routes(ApiRouter& router, ApiContext& ctx);
+// hosts, accounts.
+void add_inventory_routes(ApiRouter& router, ApiContext& ctx);
+// requests: create, list, show, approve, deny, cancel; the caller's grant.
+void add_request_routes(ApiRouter& router, ApiContext& ctx);
+// sessions: listing, search, replay pages and exports of recordings (auditor); kill of a live
+// SSH session (auditor, operator).
+void add_session_routes(ApiRouter& router, ApiContext& ctx);
+
+}  // namespace sekisho::broker

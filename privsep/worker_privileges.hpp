@@ -1,0 +1,40 @@
+// What a session worker gives up before it reads a byte from the SSH client (docs/ssh_gateway.md
+// "Worker privileges"): when the daemon runs as root, the worker switches to [ssh] worker_user,
+// chroots into an empty root-owned directory and can never regain either. The core resolves the
+// user and prepares the directory at bind; the worker applies the result after its hello.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <string>
+
+#include "base/result.hpp"
+
+namespace sekisho::privsep {
+
+struct WorkerPrivileges {
+  bool drop = false;  // false: the daemon is not root, there is nothing to drop
+  std::string user;   // for messages
+  uid_t uid = 0;
+  gid_t gid = 0;
+  std::string root;  // the empty directory the worker chroots into
+};
+
+// Core, at gateway start. When the process is root: `user` must exist (a one-line error
+// otherwise) and must not be root; DATA_ROOT/empty is created (0755, root-owned) and must be an
+// empty directory only root can write. When not root: {drop = false}.
+[[nodiscard]] Result<WorkerPrivileges> resolve_worker_privileges(
+    const std::string& user, const std::filesystem::path& data_root);
+
+// Worker: chroot + chdir("/"), drop supplementary groups, setresgid/setresuid, then checks that
+// root cannot be regained. Always (root or not): PR_SET_NO_NEW_PRIVS, not dumpable, no core
+// files, a small descriptor limit. An error means the worker must exit without serving.
+[[nodiscard]] Result<void> apply_worker_privileges(const WorkerPrivileges& p);
+
+// The descriptor limit applied by apply_worker_privileges: the client and core sockets, stdio,
+// the recording, the target connection and libssh/OpenSSL's few, with room to spare.
+inline constexpr std::uint64_t kWorkerMaxFiles = 32;
+
+}  // namespace sekisho::privsep

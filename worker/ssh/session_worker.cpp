@@ -1,0 +1,490 @@
+#include "worker/ssh/session_worker.hpp"
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+#include <libssh/server.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <signal.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <array>
+#include <chrono>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "base/c_handle.hpp"
+#include "base/crypto.hpp"
+#include "base/logging.hpp"
+#include "privsep/worker_privileges.hpp"
+#include "privsep/worker_protocol.hpp"
+#include "privsep/worker_sandbox.hpp"
+#include "ssh/handles.hpp"
+#include "ssh/login_name.hpp"
+#include "worker/ssh/session_worker_state.hpp"
+
+namespace sekisho::worker {
+
+namespace {
+
+using namespace detail;
+using ssh::SshBind;
+using ssh::SshEvent;
+
+constexpr std::size_t kMaxEnv = 32;
+constexpr auto kSetupLimit = std::chrono::seconds(120);  // login + first request, like sshd's
+                                                         // LoginGraceTime
+// How long a worker waits for the client to hang up after the session channel closed.
+constexpr auto kHangUpLimit = std::chrono::seconds(30);
+// The same wait once the core is gone: long enough for a client on a sound network to read the
+// last line and hang up (OpenSSH does within milliseconds), short enough that a client whose
+// connection outlives its session (ControlPersist) does not keep an unwatched worker alive.
+constexpr auto kCoreGoneHangUpLimit = std::chrono::seconds(1);
+
+constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like sshd
+
+// --- server callbacks (C; nothing may throw out of them) ---------------------------------------
+
+// After a proven login: asks the core for the grant. Without one the login still succeeds, so
+// that the reason reaches the user on the session channel's stderr (OpenSSH shows no banner
+// after a failed authentication).
+void authorize_login(Worker& w) {
+  auto grant = w.core.ask({{"type", "authorize"}}, &w.target_fd);
+  if (!w.core.ok(grant)) {
+    w.refusal = grant ? grant->value("message", "refused") : "gateway error";
+    w.ended = true;
+  } else {
+    w.grant = std::move(*grant);
+  }
+  w.authenticated = true;
+}
+
+// A signed key the core did not take as a login: partial success with keyboard-interactive as
+// the only method left (OpenSSH's `AuthenticationMethods publickey,keyboard-interactive`) when a
+// TOTP code must follow, or when the refusal has words for the user, which OpenSSH shows only in
+// a keyboard-interactive exchange. Any other refusal is a plain denial.
+int key_not_enough(Worker& w, ssh_session session, const Result<json>& reply) {
+  if (reply && reply->value("totp", false)) {
+    w.kbd.key_proven = true;
+  } else if (reply && reply->value("final", false)) {
+    w.kbd.key_notice = "sekisho: " + reply->value("message", std::string("refused"));
+  } else {
+    return SSH_AUTH_DENIED;
+  }
+  ssh_set_auth_methods(session, SSH_AUTH_METHOD_INTERACTIVE);
+  return SSH_AUTH_PARTIAL;
+}
+
+int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, char state,
+                   void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  try {
+    // After a proven key, the core answers only the TOTP code: no second key is asked about.
+    if (w.authenticated || w.kbd.key_proven || !w.kbd.key_notice.empty()) return SSH_AUTH_DENIED;
+    if (state != SSH_PUBLICKEY_STATE_NONE && state != SSH_PUBLICKEY_STATE_VALID) {
+      return SSH_AUTH_DENIED;
+    }
+    const bool is_signed = state == SSH_PUBLICKEY_STATE_VALID;
+    auto reply = w.core.ask({{"type", "auth_pubkey"},
+                             {"target", user != nullptr ? user : ""},
+                             {"key", public_key_line(key)},
+                             {"signed", is_signed}});
+    if (!w.core.ok(reply)) return is_signed ? key_not_enough(w, session, reply) : SSH_AUTH_DENIED;
+    if (!is_signed) return SSH_AUTH_SUCCESS;  // the probe: "this key is acceptable"
+    authorize_login(w);
+    return SSH_AUTH_SUCCESS;
+  } catch (...) {
+    return SSH_AUTH_DENIED;
+  }
+}
+
+int on_pty(ssh_session, ssh_channel, const char* term, int width, int height, int, int,
+           void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  if (w.start != Start::kNone || w.pty) return SSH_ERROR;
+  w.pty = true;
+  if (term != nullptr && std::strlen(term) < 64) w.term = term;
+  // A client without a terminal of its own (ssh -tt <<<…) sends 0x0: keep the 80x24 default.
+  if (width > 0) w.cols = std::min(width, 1000);
+  if (height > 0) w.rows = std::min(height, 1000);
+  return SSH_OK;
+}
+
+int on_shell(ssh_session, ssh_channel, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  if (w.start != Start::kNone) return SSH_ERROR;
+  w.start = Start::kShell;
+  return SSH_OK;
+}
+
+int on_exec(ssh_session, ssh_channel, const char* command, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  if (w.start != Start::kNone || command == nullptr || std::strlen(command) > 32 * 1024) {
+    return SSH_ERROR;
+  }
+  try {
+    w.command = command;
+  } catch (...) {
+    return SSH_ERROR;
+  }
+  w.start = Start::kExec;
+  return SSH_OK;
+}
+
+bool env_allowed(std::string_view name) {
+  return name == "LANG" || name == "TERM" || name.starts_with("LC_");
+}
+
+int on_env(ssh_session, ssh_channel, const char* name, const char* value, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  if (name == nullptr || value == nullptr || !env_allowed(name) || std::strlen(value) > 256 ||
+      w.env.size() >= kMaxEnv || w.start != Start::kNone) {
+    return SSH_ERROR;
+  }
+  try {
+    w.env.emplace_back(name, value);
+  } catch (...) {
+    return SSH_ERROR;
+  }
+  return SSH_OK;
+}
+
+int on_window_change(ssh_session, ssh_channel, int width, int height, int, int, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  w.cols = std::clamp(width, 1, 1000);
+  w.rows = std::clamp(height, 1, 1000);
+  if (w.target_channel != nullptr) {
+    ssh_channel_change_pty_size(w.target_channel, w.cols, w.rows);
+    recorder::Record r;
+    r.kind = recorder::RecordKind::kResize;
+    r.cols = static_cast<std::uint16_t>(w.cols);
+    r.rows = static_cast<std::uint16_t>(w.rows);
+    w.record(std::move(r));
+  }
+  return SSH_OK;
+}
+
+// Only sftp is relayed (its bytes go through the SFTP parser); other subsystems are refused.
+int on_subsystem(ssh_session, ssh_channel, const char* name, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  try {
+    if (name != nullptr && std::string_view(name) == "sftp" && w.start == Start::kNone) {
+      w.start = Start::kSftp;
+      return SSH_OK;
+    }
+    w.report_refusal("subsystem", name != nullptr ? std::string(name).substr(0, 64) : "");
+  } catch (...) {
+  }
+  return SSH_ERROR;
+}
+
+void on_agent(ssh_session, ssh_channel, void* ud) noexcept {
+  try {
+    static_cast<Worker*>(ud)->report_refusal("agent forwarding", "auth-agent-req");
+  } catch (...) {
+  }
+}
+
+void on_x11(ssh_session, ssh_channel, int, const char*, const char*, uint32_t, void* ud) noexcept {
+  try {
+    static_cast<Worker*>(ud)->report_refusal("X11 forwarding", "x11-req");
+  } catch (...) {
+  }
+}
+
+ssh_channel on_session_channel(ssh_session session, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  if (!w.authenticated || w.channel != nullptr) return nullptr;  // one session per connection
+  w.channel = ssh_channel_new(session);
+  if (w.channel == nullptr) return nullptr;
+  auto& cb = w.client_cb;
+  cb = {};
+  cb.userdata = &w;
+  cb.channel_pty_request_function = on_pty;
+  cb.channel_shell_request_function = on_shell;
+  cb.channel_exec_request_function = on_exec;
+  cb.channel_env_request_function = on_env;
+  cb.channel_pty_window_change_function = on_window_change;
+  cb.channel_subsystem_request_function = on_subsystem;
+  cb.channel_auth_agent_req_function = on_agent;
+  cb.channel_x11_req_function = on_x11;
+  cb.channel_data_function = note_channel_data;
+  ssh_callbacks_init(&cb);
+  ssh_set_channel_callbacks(w.channel, &cb);
+  return w.channel;
+}
+
+// --- keyboard-interactive (no server callback in libssh 0.10: the message callback) -----------
+
+// Sends an SSH_MSG_USERAUTH_INFO_REQUEST. With no prompts, `instruction` is a message OpenSSH
+// prints on stderr before it answers (the only text a client shows for a refused login).
+int kbd_ask(ssh_message msg, KbdLogin& kbd, KbdLogin::Step step, std::vector<const char*> prompts,
+            std::vector<char> echo, const std::string& instruction = "") {
+  kbd.step = step;
+  if (ssh_message_auth_interactive_request(msg, "", instruction.c_str(),
+                                           static_cast<unsigned>(prompts.size()),
+                                           prompts.empty() ? nullptr : prompts.data(),
+                                           echo.empty() ? nullptr : echo.data()) != SSH_OK) {
+    kbd.step = KbdLogin::Step::kIdle;
+    return 1;
+  }
+  return 0;
+}
+
+// Moves answer `i` of the client's info response into `out` and wipes libssh's copy. False when
+// absent or over `limit` bytes.
+bool take_answer(ssh_session session, unsigned i, std::size_t limit, std::string& out) {
+  const char* a = ssh_userauth_kbdint_getanswer(session, i);
+  if (a == nullptr) return false;
+  const std::size_t n = std::strlen(a);
+  const bool fits = n <= limit;
+  if (fits) out.assign(a, n);
+  wipe(const_cast<char*>(a), n);
+  return fits;
+}
+
+// Asks the core about one step of the password login; the secret is written straight into the
+// request and wiped from it after sending.
+Result<json> ask_secret(Worker& w, json request, const char* field, std::string& secret) {
+  request[field] = std::string();
+  request[field].get_ref<std::string&>().swap(secret);
+  auto reply = w.core.ask(request);
+  (void)wire::take_secret(request, field);  // wiped as the Secret goes out of scope
+  return reply;
+}
+
+// The core's answer to a password or TOTP step: log in, ask for the code, show a final refusal,
+// or fail the round (libssh's default failure reply when this returns 1).
+int kbd_outcome(Worker& w, ssh_message msg, const Result<json>& reply) {
+  if (w.core.ok(reply)) {
+    w.kbd.step = KbdLogin::Step::kIdle;
+    authorize_login(w);
+    ssh_message_auth_reply_success(msg, 0);
+    return 0;
+  }
+  if (reply && reply->value("totp", false)) {
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
+  }
+  if (!reply || reply->value("final", false)) {
+    w.kbd.closed = true;
+    const std::string message = reply ? reply->value("message", "refused") : "gateway error";
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + message);
+  }
+  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
+  return 1;
+}
+
+int on_kbd_response(Worker& w, ssh_message msg) {
+  const auto step = w.kbd.step;
+  w.kbd.step = KbdLogin::Step::kIdle;
+  const int answers = ssh_userauth_kbdint_getnanswers(w.client);
+  if (step == KbdLogin::Step::kNotice) {
+    w.drop = true;  // the client has shown the refusal
+    return 1;
+  }
+  if (step == KbdLogin::Step::kPassword && answers == (w.kbd.ask_user ? 2 : 1)) {
+    std::string user, password;
+    const bool got = (!w.kbd.ask_user || take_answer(w.client, 0, 256, user)) &&
+                     take_answer(w.client, w.kbd.ask_user ? 1 : 0, 1024, password);
+    if (got) {
+      auto reply =
+          ask_secret(w, {{"type", "auth_password"}, {"target", w.kbd.name}, {"user", user}},
+                     "password", password);
+      wipe(password.data(), password.size());
+      return kbd_outcome(w, msg, reply);
+    }
+    wipe(password.data(), password.size());
+  } else if (step == KbdLogin::Step::kTotp && answers == 1) {
+    std::string code;
+    if (take_answer(w.client, 0, 16, code)) {
+      auto reply = ask_secret(w, {{"type", "auth_totp"}}, "code", code);
+      return kbd_outcome(w, msg, reply);
+    }
+  }
+  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
+  return 1;
+}
+
+// A keyboard-interactive request or response. Returns 0 when it has replied, 1 for libssh's
+// default reply (failure).
+int on_kbd(Worker& w, ssh_message msg) {
+  if (w.authenticated || w.kbd.closed || w.drop) return 1;
+  if (ssh_message_auth_kbdint_is_response(msg)) return on_kbd_response(w, msg);
+  if (!w.kbd.key_notice.empty()) {
+    w.kbd.closed = true;
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, w.kbd.key_notice);
+  }
+  if (w.kbd.key_proven) {  // the core waits for the code of the key's owner: one prompt
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
+  }
+  const char* user = ssh_message_auth_user(msg);
+  auto name = ssh::parse_login_name(user != nullptr ? user : "");
+  if (!name) {
+    w.kbd.closed = true;
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + name.error().message);
+  }
+  w.kbd.name = user;
+  w.kbd.ask_user = !name->gateway_user;
+  if (w.kbd.ask_user) {
+    return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Sekisho user: ", "Password: "}, {1, 0});
+  }
+  return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Password: "}, {0});
+}
+
+// Whatever the server callbacks do not take (notes pitfall 5): tunnels and forwardings are
+// reported to the core (audited) and refused with libssh's default reply.
+int on_message(ssh_session, ssh_message msg, void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  try {
+    const int type = ssh_message_type(msg);
+    const int sub = ssh_message_subtype(msg);
+    if (type == SSH_REQUEST_AUTH && sub == SSH_AUTH_METHOD_INTERACTIVE) return on_kbd(w, msg);
+    if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_DIRECT_TCPIP) {
+      const char* dest = ssh_message_channel_request_open_destination(msg);
+      w.report_refusal("direct-tcpip",
+                       std::string(dest != nullptr ? dest : "?").substr(0, 100) + ":" +
+                           std::to_string(ssh_message_channel_request_open_destination_port(msg)));
+    } else if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_X11) {
+      w.report_refusal("X11 forwarding", "x11 channel");
+    } else if (type == SSH_REQUEST_CHANNEL_OPEN && sub == SSH_CHANNEL_SESSION) {
+      w.report_refusal("second session channel", "");
+    } else if (type == SSH_REQUEST_GLOBAL && sub == SSH_GLOBAL_REQUEST_TCPIP_FORWARD) {
+      w.report_refusal("tcpip-forward", std::to_string(ssh_message_global_request_port(msg)));
+    }
+  } catch (...) {
+  }
+  return 1;  // the default reply: refused
+}
+
+// Waits (bounded) until the client has the last packets, then disconnects; not long once the
+// core is gone (docs/ssh_gateway.md "When the core dies").
+void finish_client(Worker& w, ssh_event event) {
+  for (int i = 0; i < 20 && ssh_is_connected(w.client) &&
+                  (w.channel == nullptr || !ssh_channel_is_closed(w.channel));
+       ++i) {
+    if (ssh_event_dopoll(event, 100) == SSH_ERROR) break;
+  }
+  ssh_blocking_flush(w.client, 2000);
+  // The last bytes may still sit in the kernel's send queue. Closing the socket while the client's
+  // window adjustments lie unread in the receive queue makes the kernel send a reset, which throws
+  // away what the client has not read yet (the tail of a download). So after the channel close,
+  // read on until the client, which has then read everything, hangs up.
+  constexpr auto kStep = std::chrono::milliseconds(100);
+  const int waits = w.channel != nullptr && ssh_channel_is_closed(w.channel)
+                        ? static_cast<int>(kHangUpLimit / kStep)
+                        : 0;
+  const int gone_waits = static_cast<int>(kCoreGoneHangUpLimit / kStep);
+  for (int i = 0, gone_for = 0; i < waits && ssh_is_connected(w.client); ++i) {
+    if (w.core.peer_gone() && ++gone_for > gone_waits) break;
+    if (ssh_event_dopoll(event, static_cast<int>(kStep.count())) == SSH_ERROR) break;
+  }
+  ssh_disconnect(w.client);
+}
+
+// The hello: the gateway's host key, and the privileges to drop (null: the core is not root).
+Result<SshKey> receive_host_key(privsep::CoreLink& core, privsep::WorkerPrivileges& drop) {
+  auto hello = wire::receive_message(wire::kCoreFd);
+  if (!hello || hello->body.value("type", "") != "hello") {
+    return fail(ErrorCode::kInvalidArgument, "no hello from the core");
+  }
+  if (const auto d = hello->body.find("drop"); d != hello->body.end() && d->is_object()) {
+    drop.drop = true;
+    drop.user = d->value("user", "");
+    drop.uid = d->value("uid", uid_t{0});
+    drop.gid = d->value("gid", gid_t{0});
+    drop.root = d->value("root", "");
+    if (drop.uid == 0 || drop.gid == 0 || drop.root.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "bad privileges in the hello");
+    }
+  }
+  auto text = wire::take_secret(hello->body, "host_key");
+  if (!text) return tl::make_unexpected(text.error());
+  const std::string pem(text->view());
+  ssh_key key = nullptr;
+  const int rc = ssh_pki_import_privkey_base64(pem.c_str(), nullptr, nullptr, nullptr, &key);
+  wipe(const_cast<char*>(pem.data()), pem.size());
+  (void)core;
+  if (rc != SSH_OK) return fail(ErrorCode::kInvalidArgument, "bad gateway host key");
+  return SshKey(key);
+}
+
+}  // namespace
+
+int run_session_worker() {
+  ::signal(SIGPIPE, SIG_IGN);
+  auto log = module_logger("ssh-worker");
+  Worker w;
+  privsep::WorkerPrivileges drop;
+  auto host_key = receive_host_key(w.core, drop);
+  if (!host_key) {
+    log->error("{}", host_key.error().message);
+    return 1;
+  }
+  SshBind bind(ssh_bind_new());
+  SshSession client(ssh_new());
+  bool no = false;
+  if (!bind || !client ||
+      ssh_bind_options_set(bind.get(), SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
+      ssh_bind_options_set(bind.get(), SSH_BIND_OPTIONS_IMPORT_KEY, host_key->release()) !=
+          SSH_OK) {
+    log->error("cannot set up the SSH server");
+    return 1;
+  }
+  // Before the first byte from the client: the key exchange and everything after it run as
+  // worker_user in the empty root (libssh and OpenSSL are initialised and the key imported).
+  if (auto r = privsep::apply_worker_privileges(drop); !r) {
+    log->error("cannot drop privileges: {}", r.error().message);
+    return 1;
+  }
+  // Then the seccomp filter: from here on no socket, connect, open or exec (the core passes the
+  // target connection and the recording as descriptors).
+  if (auto r = privsep::install_worker_sandbox(); !r) {
+    log->error("cannot install the sandbox: {}", r.error().message);
+    return 1;
+  }
+  if (ssh_bind_accept_fd(bind.get(), client.get(), wire::kClientFd) != SSH_OK) {
+    log->error("accept failed: {}", ssh_get_error(bind.get()));
+    return 1;
+  }
+  w.client = client.get();
+  w.server_cb.userdata = &w;
+  w.server_cb.auth_pubkey_function = on_auth_pubkey;
+  w.server_cb.channel_open_request_session_function = on_session_channel;
+  ssh_callbacks_init(&w.server_cb);
+  ssh_set_server_callbacks(client.get(), &w.server_cb);
+  ssh_set_message_callback(client.get(), on_message, &w);
+  ssh_set_auth_methods(client.get(), SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
+  if (ssh_handle_key_exchange(client.get()) != SSH_OK) {
+    log->info("key exchange failed: {}", ssh_get_error(client.get()));
+    return 1;
+  }
+  set_nodelay(client.get());
+
+  SshEvent event(ssh_event_new());
+  ssh_event_add_session(event.get(), client.get());
+  const auto deadline = std::chrono::steady_clock::now() + kSetupLimit;
+  while (w.start == Start::kNone && !w.drop && ssh_is_connected(client.get()) &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (ssh_event_dopoll(event.get(), 200) == SSH_ERROR) break;
+    if (w.core.peer_gone()) {
+      // Nothing can be granted or recorded without the core: no session starts.
+      w.drop = true;
+      if (w.refusal.empty()) w.refusal = "the gateway stopped; this session is closed";
+    }
+  }
+  if (w.start != Start::kNone && w.channel != nullptr) {
+    if (w.refusal.empty()) {
+      run_session(w, event.get());
+    } else {
+      refuse_session(w, w.refusal);
+    }
+  }
+  finish_client(w, event.get());
+  ssh_event_remove_session(event.get(), client.get());
+  return 0;
+}
+
+}  // namespace sekisho::worker

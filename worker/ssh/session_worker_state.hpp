@@ -1,0 +1,147 @@
+// Internals shared by the two halves of the SSH session worker: session_worker.cpp (the client
+// side: key exchange, login, channel requests) and session_relay.cpp (the target side: login
+// with the vaulted credential, the recording, the relay). Only those two files include this.
+#pragma once
+
+#include <libssh/callbacks.h>
+#include <libssh/libssh.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "base/c_handle.hpp"
+#include "base/logging.hpp"
+#include "privsep/core_link.hpp"
+#include "privsep/worker_protocol.hpp"
+#include "recorder/recording.hpp"
+#include "ssh/handles.hpp"
+#include "worker/ssh/file_transfer.hpp"
+
+namespace sekisho::worker::detail {
+
+using nlohmann::json;
+using privsep::CoreLink;
+using ssh::SshKey;
+using ssh::SshSession;
+
+enum class Start { kNone, kShell, kExec, kSftp };
+
+// The one line a client sees when the core dies during its session (docs/ssh_gateway.md "When
+// the core dies").
+inline constexpr char kCoreGoneLine[] =
+    "sekisho: the gateway stopped; this session is closed and its recording kept";
+
+// Where a keyboard-interactive login is (session_worker.cpp): which answers the client's next
+// SSH_MSG_USERAUTH_INFO_RESPONSE carries.
+struct KbdLogin {
+  enum class Step { kIdle, kPassword, kTotp, kNotice } step = Step::kIdle;
+  std::string name;       // the SSH user name of this round (ACCOUNT@HOST or USER@ACCOUNT@HOST)
+  bool ask_user = false;  // no gateway-user hint: the first prompt asks for it
+  int failed_rounds = 0;
+  bool closed = false;  // a final refusal was shown: no more password logins here
+  // A signed key of a TOTP-enrolled user (the core is at its second factor): keyboard-interactive
+  // asks only the code, and no other key is offered to the core.
+  bool key_proven = false;
+  // A final refusal of a signed key, shown as a keyboard-interactive notice (OpenSSH prints no
+  // text for a refused key).
+  std::string key_notice;
+};
+
+// Everything the callbacks share. Callbacks run on the one thread inside ssh_event_dopoll.
+struct Worker {
+  privsep::CoreLink core{wire::kCoreFd};
+  ssh_session client = nullptr;
+  bool authenticated = false;
+  KbdLogin kbd;
+  bool drop = false;    // login failed for good: end the connection
+  std::string refusal;  // set when login succeeded but the core granted nothing
+  bool ended = false;   // the core has the session end; nothing more may be reported
+  json grant;
+  // The TCP connection to the target, opened by the core and passed with the grant: the worker
+  // never connects anywhere itself (docs/ssh_gateway.md "Target connection").
+  wire::Fd target_fd;
+  ssh_channel channel = nullptr;  // the client's session channel (one per connection)
+  bool pty = false;
+  std::string term = "xterm";
+  int cols = 80, rows = 24;
+  std::vector<std::pair<std::string, std::string>> env;
+  Start start = Start::kNone;
+  std::string command;
+  std::string session_id;  // for log lines, once the core opened the recording
+  // Relay
+  ssh_channel target_channel = nullptr;
+  recorder::Writer* writer = nullptr;
+  bool record_failed = false;
+  bool data_seen = false;  // set by note_channel_data
+  // Streams libssh may hold unread bytes for: [0] the client's channel, [1] the target's, each
+  // [stdout, stderr]. Set by note_channel_data, cleared when a poll finds the stream empty:
+  // ssh_channel_poll on an empty stream costs a poll() system call, several per relay round.
+  bool unread[2][2] = {{true, true}, {true, true}};
+  bool& unread_flag(ssh_channel c, int stream) { return unread[c == channel ? 0 : 1][stream]; }
+  bool record_waiting = false;  // the relay left bytes unread for want of recorder room
+  // The core's socket may hold a push: set by the event loop's callback on it (or always, when
+  // the socket could not be added to the loop), cleared when the relay reads the socket.
+  bool core_readable = true;
+  bool core_watched = false;
+  std::optional<int> exit_status;
+  std::string exit_signal;
+  bool exit_core = false;
+  // File transfers (docs/ssh_gateway.md "File transfers"): at most one of the two is set.
+  std::unique_ptr<SftpFilter> sftp;
+  std::unique_ptr<ScpTracker> scp;
+  ssh_channel_callbacks_struct client_cb{};
+  ssh_channel_callbacks_struct target_cb{};
+  ssh_server_callbacks_struct server_cb{};
+
+  void report_refusal(const std::string& what, const std::string& detail) {
+    module_logger("ssh-worker")
+        ->info("session {}: refused {} {}", session_id.empty() ? "-" : session_id, what, detail);
+    if (authenticated && !ended) {
+      (void)core.ask({{"type", "refused"}, {"what", what}, {"detail", detail}});
+    }
+    if (channel != nullptr) {
+      const std::string text =
+          "sekisho: " + what + " is refused by the gateway's policy" + (pty ? "\r\n" : "\n");
+      ssh_channel_write_stderr(channel, text.data(), static_cast<std::uint32_t>(text.size()));
+    }
+  }
+  // Bytes of session data the relay may read now: the recorder's free queue minus a reserve for
+  // markers and file-transfer events, and minus each record's overhead.
+  std::size_t record_room() const {
+    constexpr std::size_t kReserve = 64 * 1024;
+    if (writer == nullptr) return std::size_t{1} << 20;
+    const std::size_t room = writer->queue_room();
+    return room > kReserve ? room - kReserve : 0;
+  }
+
+  void record(recorder::Record r) {
+    if (writer == nullptr || record_failed) return;
+    if (writer->append(std::move(r)) != recorder::AppendStatus::kOk) record_failed = true;
+  }
+};
+
+// "type base64" of a key, as the core compares and looks keys up.
+std::string public_key_line(ssh_key key);
+void set_nodelay(ssh_session s);
+// Tells the client why its session cannot start, then ends the channel with status 1.
+void refuse_session(Worker& w, const std::string& message);
+// Runs the granted session: target login, recording, relay, signed close, end (reported to the
+// core). Any refusal reaches the user on the channel's stderr.
+void run_session(Worker& w, ssh_event event);
+
+// Channel data callback for both channels: leaves the bytes in libssh's buffer (the relay reads
+// them, as the windows allow) and notes that some arrived, so that the relay does not sleep in
+// poll() for a packet that a read of another stream already took off the socket.
+inline int note_channel_data(ssh_session, ssh_channel c, void*, uint32_t, int is_stderr,
+                             void* ud) noexcept {
+  auto& w = *static_cast<Worker*>(ud);
+  w.data_seen = true;
+  w.unread_flag(c, is_stderr != 0 ? 1 : 0) = true;
+  return 0;
+}
+
+}  // namespace sekisho::worker::detail
