@@ -4,7 +4,7 @@
 #include "base/password_hash.hpp"
 #include "broker/api/routes.hpp"
 #include "broker/auth/user_cutoff.hpp"
-#include "broker/ssh/gateway.hpp"
+#include "broker/sessions/live_sessions.hpp"
 #include "ldap/totp.hpp"
 #include "ssh/keys.hpp"
 #include "storage/api_tokens.hpp"
@@ -186,9 +186,9 @@ Result<ApiReply> users_disable(ApiContext& ctx, ApiRequest& req) {
       });
   if (!r) return tl::make_unexpected(r.error());
   CutOffTargets targets{ctx.store, ctx.audit, ctx.requests, {}};
-  if (ctx.ssh != nullptr) {
+  if (ctx.live_sessions != nullptr) {
     targets.end_sessions = [&ctx](const std::string& user, const std::string& reason) {
-      return ctx.ssh->end_sessions_of(user, reason);
+      return ctx.live_sessions->end_sessions_of(user, reason);
     };
   }
   auto cut = cut_off_user(targets, user_id, name, c.name);

@@ -11,7 +11,7 @@
 
 namespace sekisho::broker {
 
-class SshGateway;
+class LiveSessions;
 
 // What the endpoints work with; everything outlives the server.
 struct ApiContext {
@@ -23,8 +23,9 @@ struct ApiContext {
   const storage::DataDir* data_dir = nullptr;
   // Access requests and grants; null: the request endpoints answer 503.
   RequestService* requests = nullptr;
-  // The SSH listener, for killing live sessions; null when [ssh] is off (kill answers 503).
-  SshGateway* ssh = nullptr;
+  // The live sessions of the protocol gateways, for killing them; null when no gateway runs
+  // ([ssh] is off: kill answers 503).
+  LiveSessions* live_sessions = nullptr;
   // The PEM of the key that signs recordings and audit checkpoints: the login answer carries it,
   // so the CLI pins it (over the pinned TLS connection) for `sekisho verify`.
   std::string signing_public_pem{};

@@ -10,8 +10,8 @@
 #include <sstream>
 
 #include "broker/api/routes.hpp"
+#include "broker/sessions/live_sessions.hpp"
 #include "broker/sessions/session_recording.hpp"
-#include "broker/ssh/gateway.hpp"
 #include "storage/sessions.hpp"
 
 namespace sekisho::broker {
@@ -434,7 +434,7 @@ Result<ApiReply> sessions_kill(ApiContext& ctx, ApiRequest& req) {
             return fail(ErrorCode::kInvalidArgument, "reason: must be one line of printable text");
           }
         }
-        if (ctx.ssh == nullptr) {
+        if (ctx.live_sessions == nullptr) {
           return fail(ErrorCode::kUnavailable,
                       "the SSH gateway is not running here ([ssh] is off)");
         }
@@ -442,7 +442,7 @@ Result<ApiReply> sessions_kill(ApiContext& ctx, ApiRequest& req) {
           return fail(ErrorCode::kNotFound, "no live SSH session " + req.path_param.substr(0, 64));
         }
         const std::string why = "killed by " + req.caller->name + ": " + *reason;
-        if (auto r = ctx.ssh->kill_session(req.path_param, why); !r) {
+        if (auto r = ctx.live_sessions->kill(req.path_param, why); !r) {
           return tl::make_unexpected(r.error());
         }
         return ApiReply{200, {{"session", req.path_param}, {"killed", true}, {"reason", why}}};

@@ -20,7 +20,7 @@ struct CutOffTargets {
   storage::Store& store;
   storage::AuditLog& audit;
   RequestService* requests = nullptr;  // null: no request service (nothing to end)
-  // Ends the live sessions of a user with a reason; returns how many (SshGateway::
+  // Ends the live sessions of a user with a reason; returns how many (LiveSessions::
   // end_sessions_of). Empty when there is no SSH listener.
   std::function<std::size_t(const std::string& user, const std::string& reason)> end_sessions;
 };

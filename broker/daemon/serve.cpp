@@ -5,9 +5,8 @@
 #include <unistd.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <functional>
 #include <mutex>
+#include <optional>
 #include <thread>
 
 #include "base/crypto.hpp"
@@ -18,6 +17,8 @@
 #include "broker/auth/auth_service.hpp"
 #include "broker/auth/directory_recheck.hpp"
 #include "broker/daemon/directory_factory.hpp"
+#include "broker/daemon/scheduler.hpp"
+#include "broker/sessions/live_sessions.hpp"
 #include "broker/sessions/recording_retention.hpp"
 #include "broker/sessions/session_seal.hpp"
 #include "broker/ssh/gateway.hpp"
@@ -29,31 +30,17 @@ namespace sekisho::broker {
 
 namespace {
 
-// Signs a checkpoint every `interval` until stopped, then once more.
-class CheckpointTimer {
+// Signs audit checkpoints: on the scheduler's turn, when the daemon stops, and once more after
+// the stop event. A checkpoint is written only when the log has grown since the last one.
+class Checkpointer {
  public:
-  CheckpointTimer(storage::AuditLog& log, const SigningKey& key, std::filesystem::path file,
-                  const Clock& clock, std::chrono::seconds interval)
-      : log_(log), key_(key), file_(std::move(file)), clock_(clock), interval_(interval) {}
+  Checkpointer(storage::AuditLog& log, const SigningKey& key, std::filesystem::path file,
+               const Clock& clock)
+      : log_(log), key_(key), file_(std::move(file)), clock_(clock) {}
 
-  void run() {
-    std::unique_lock lock(mu_);
-    while (!stopping_) {
-      cv_.wait_for(lock, interval_, [&] { return stopping_; });
-      lock.unlock();
-      checkpoint();
-      lock.lock();
-    }
-  }
-  void stop() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-  }
-  void checkpoint() {
-    std::lock_guard lock(write_mu_);
+  // Any thread; one checkpoint at a time.
+  void write() {
+    std::lock_guard lock(mu_);
     auto cp = storage::write_checkpoint(log_, key_, file_, clock_, last_seq_);
     if (!cp) {
       module_logger("audit")->error("audit checkpoint failed: {}", cp.error().message);
@@ -67,43 +54,8 @@ class CheckpointTimer {
   const SigningKey& key_;
   std::filesystem::path file_;
   const Clock& clock_;
-  std::chrono::seconds interval_;
   std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::mutex write_mu_;
   std::int64_t last_seq_ = 0;
-};
-
-// Calls `tick` every `interval` until stopped (the request sweeper).
-class Ticker {
- public:
-  Ticker(std::chrono::milliseconds interval, std::function<void()> tick)
-      : interval_(interval), tick_(std::move(tick)), thread_([this] { run(); }) {}
-  ~Ticker() {
-    {
-      std::lock_guard lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  void run() {
-    std::unique_lock lock(mu_);
-    while (!cv_.wait_for(lock, interval_, [&] { return stopping_; })) {
-      lock.unlock();
-      tick_();
-      lock.lock();
-    }
-  }
-  std::chrono::milliseconds interval_;
-  std::function<void()> tick_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stopping_ = false;
-  std::thread thread_;  // last: starts after the members it uses
 };
 
 sigset_t termination_signals() {
@@ -114,163 +66,266 @@ sigset_t termination_signals() {
   return set;
 }
 
-}  // namespace
+// How the API server's run ended: by a termination signal, or by failing.
+struct RunEnd {
+  int signal = 0;  // 0: no signal, the API server stopped by itself
+  bool clean = true;
+};
 
-Result<void> serve(const std::filesystem::path& data_dir, const Config& config) {
-  auto log = module_logger("gateway");
-  // Block termination signals in every thread; one thread takes them with sigwait.
-  const sigset_t signals = termination_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
-  ::signal(SIGPIPE, SIG_IGN);
+// The running daemon: each step of serve() is one member function, and the members are declared
+// in the order the steps create them, so that an early return unwinds in reverse.
+class Daemon {
+ public:
+  Daemon(const std::filesystem::path& data_dir, const Config& config)
+      : dir_(data_dir), config_(config) {}
 
-  const storage::DataDir dir(data_dir);
-  auto lock = storage::DataDirLock::acquire(dir);
+  Result<void> open_store();
+  Result<void> start_directory();
+  Result<void> start_listeners();
+  void schedule_jobs();
+  RunEnd run_until_signal();
+  Result<void> shut_down(RunEnd end);
+
+ private:
+  std::unique_ptr<WebhookNotifier> make_notifier();
+
+  const storage::DataDir dir_;
+  const Config& config_;
+  const SystemClock clock_;
+  // open_store()
+  std::optional<storage::DataDirLock> lock_;
+  std::unique_ptr<storage::Store> store_;
+  std::unique_ptr<storage::AuditLog> audit_;
+  std::optional<SigningKey> signing_;
+  std::unique_ptr<Checkpointer> checkpoints_;
+  // start_directory()
+  std::unique_ptr<ldap::Directory> directory_;
+  std::unique_ptr<AuthService> auth_;
+  std::unique_ptr<WebhookNotifier> notifier_;
+  std::unique_ptr<RequestService> requests_;
+  // start_listeners()
+  std::unique_ptr<LiveSessions> live_;
+  std::unique_ptr<ApiContext> api_ctx_;
+  std::unique_ptr<ApiServer> api_;
+  ListenAddress api_bound_{"", 0};
+  std::unique_ptr<SshGateway> ssh_;
+  ListenAddress ssh_bound_{"", 0};
+  // schedule_jobs()
+  std::unique_ptr<DirectoryRecheck> recheck_;
+  std::unique_ptr<RecordingRetention> retention_;
+  Scheduler scheduler_;  // last: stopped (by its destructor) before what its jobs use
+};
+
+// Holds the data dir lock, opens the store, the audit log and the signing key, and seals what a
+// stopped run left open, before any listener opens.
+Result<void> Daemon::open_store() {
+  auto lock = storage::DataDirLock::acquire(dir_);
   if (!lock) return tl::make_unexpected(lock.error());
-  auto store = storage::open_data_dir_store(dir, {.migrate = true});
+  lock_.emplace(std::move(*lock));
+  auto store = storage::open_data_dir_store(dir_, {.migrate = true});
   if (!store) return tl::make_unexpected(store.error());
-  const SystemClock clock;
-  auto audit = storage::AuditLog::open(**store, clock);
+  store_ = std::move(*store);
+  auto audit = storage::AuditLog::open(*store_, clock_);
   if (!audit) return tl::make_unexpected(audit.error());
-  auto signing = SigningKey::load(dir.signing_key());
+  audit_ = std::move(*audit);
+  auto signing = SigningKey::load(dir_.signing_key());
   if (!signing) return tl::make_unexpected(signing.error());
-  // Before any listener opens: sessions a stopped run left open are sealed and ended, so that no
-  // session stays open and every recording verifies (docs/recordings.md "Seal").
-  if (auto sealed = seal_open_sessions({**store, **audit, dir, *signing, clock}); !sealed) {
-    return tl::make_unexpected(sealed.error());
-  } else if (*sealed > 0) {
-    log->warn("{} session(s) left open by the previous run were sealed", *sealed);
+  signing_.emplace(std::move(*signing));
+  checkpoints_ =
+      std::make_unique<Checkpointer>(*audit_, *signing_, dir_.audit_checkpoints(), clock_);
+  // Sessions a stopped run left open are sealed and ended, so that no session stays open and
+  // every recording verifies (docs/recordings.md "Seal").
+  auto sealed = seal_open_sessions({*store_, *audit_, dir_, *signing_, clock_});
+  if (!sealed) return tl::make_unexpected(sealed.error());
+  if (*sealed > 0) {
+    module_logger("gateway")->warn("{} session(s) left open by the previous run were sealed",
+                                   *sealed);
   }
+  return ok();
+}
 
-  auto directory = make_directory(config, **store);
+// Notifications never block a request; what is not delivered is audited, not lost silently.
+// Null when no webhook is configured.
+std::unique_ptr<WebhookNotifier> Daemon::make_notifier() {
+  if (config_.webhooks.empty()) return nullptr;
+  storage::AuditLog& audit_log = *audit_;
+  return std::make_unique<WebhookNotifier>(
+      config_.webhooks, WebhookOptions{},
+      [&audit_log](const std::string& target, const Notification& n, const std::string& why) {
+        module_logger("notify")->warn("notification {} to {} failed: {}", n.event, target, why);
+        (void)audit_log.append(
+            {"sekishod",
+             "notify.failed",
+             target,
+             {{"event", n.event}, {"request", n.fields.value("request", "")}, {"reason", why}}});
+      },
+      clock_);
+}
+
+// The directory (local or LDAP), logins, notifications and the request workflow.
+Result<void> Daemon::start_directory() {
+  auto directory = make_directory(config_, *store_);
   if (!directory) return tl::make_unexpected(directory.error());
-  AuthService auth(**store, **audit, **directory, config.auth, clock);
+  directory_ = std::move(*directory);
+  auth_ = std::make_unique<AuthService>(*store_, *audit_, *directory_, config_.auth, clock_);
+  notifier_ = make_notifier();
+  requests_ =
+      std::make_unique<RequestService>(*store_, *audit_, config_.policy, notifier_.get(), clock_);
+  return ok();
+}
 
-  // Notifications never block a request; what is not delivered is audited, not lost silently.
-  std::unique_ptr<WebhookNotifier> notifier;
-  if (!config.webhooks.empty()) {
-    storage::AuditLog& audit_log = **audit;
-    notifier = std::make_unique<WebhookNotifier>(
-        config.webhooks, WebhookOptions{},
-        [&audit_log](const std::string& target, const Notification& n, const std::string& why) {
-          module_logger("notify")->warn("notification {} to {} failed: {}", n.event, target, why);
-          (void)audit_log.append(
-              {"sekishod",
-               "notify.failed",
-               target,
-               {{"event", n.event}, {"request", n.fields.value("request", "")}, {"reason", why}}});
-        },
-        clock);
-  }
-  RequestService requests(**store, **audit, config.policy, notifier.get(), clock);
-  ApiContext ctx{**store, **audit, auth, clock};
-  ctx.requests = &requests;
-  ctx.data_dir = &dir;
-  ctx.signing_public_pem = signing->public_pem();
-  auto api = ApiServer::create(dir, config, ctx);
+// Binds the HTTPS API and the SSH listener (they accept once run_until_signal() runs) and
+// records the start in the audit log.
+Result<void> Daemon::start_listeners() {
+  api_ctx_ = std::make_unique<ApiContext>(ApiContext{*store_, *audit_, *auth_, clock_});
+  api_ctx_->requests = requests_.get();
+  api_ctx_->data_dir = &dir_;
+  api_ctx_->signing_public_pem = signing_->public_pem();
+  auto api = ApiServer::create(dir_, config_, *api_ctx_);
   if (!api) return tl::make_unexpected(api.error());
-  auto port = (*api)->bind(config.api);
+  api_ = std::move(*api);
+  auto port = api_->bind(config_.api);
   if (!port) return tl::make_unexpected(port.error());
-  const ListenAddress bound{config.api.host, static_cast<std::uint16_t>(*port)};
+  api_bound_ = {config_.api.host, static_cast<std::uint16_t>(*port)};
 
   // The SSH listener: one worker process per connection; the core answers them.
   // On by default ([ssh] listen = "0.0.0.0:2222"); an empty host (set only by code) means none.
-  std::unique_ptr<SshGateway> ssh;
-  ListenAddress ssh_bound{"", 0};
-  if (!config.ssh.host.empty()) {
-    SshGatewayContext gateway_ctx{**store,  **audit, requests, dir,
-                                  *signing, clock,   &auth,    config.ssh_limits};
-    gateway_ctx.recordings = config.recordings;
-    gateway_ctx.notifier = notifier.get();
-    auto bound_ssh = SshGateway::bind(config.ssh, gateway_ctx);
+  if (!config_.ssh.host.empty()) {
+    live_ = std::make_unique<LiveSessions>(
+        LiveSessionsContext{*store_, *audit_, clock_, config_.ssh_limits.warn_before});
+    SshGatewayContext gateway_ctx{*store_,   *audit_, *requests_,  dir_,
+                                  *signing_, clock_,  auth_.get(), config_.ssh_limits};
+    gateway_ctx.recordings = config_.recordings;
+    gateway_ctx.notifier = notifier_.get();
+    gateway_ctx.live = live_.get();
+    auto bound_ssh = SshGateway::bind(config_.ssh, gateway_ctx);
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
-    ssh = std::move(*bound_ssh);
-    ssh_bound = {config.ssh.host, ssh->port()};
-    ctx.ssh = ssh.get();  // kill of live sessions; the API stops before the gateway does
+    ssh_ = std::move(*bound_ssh);
+    ssh_bound_ = {config_.ssh.host, ssh_->port()};
+    api_ctx_->live_sessions = live_.get();  // kill of live sessions
   }
 
-  auto started = (*audit)->append({"sekishod",
-                                   "gateway.start",
-                                   dir.root().string(),
-                                   {{"version", SEKISHO_VERSION},
-                                    {"api", bound.text()},
-                                    {"ssh", ssh ? ssh_bound.text() : "off"},
-                                    {"pid", ::getpid()}}});
+  auto started = audit_->append({"sekishod",
+                                 "gateway.start",
+                                 dir_.root().string(),
+                                 {{"version", SEKISHO_VERSION},
+                                  {"api", api_bound_.text()},
+                                  {"ssh", ssh_ ? ssh_bound_.text() : "off"},
+                                  {"pid", ::getpid()}}});
   if (!started) return tl::make_unexpected(started.error());
+  return ok();
+}
 
-  CheckpointTimer timer(**audit, *signing, dir.audit_checkpoints(), clock,
-                        config.audit_checkpoint_interval);
+// The periodic jobs, each on its own scheduler thread.
+void Daemon::schedule_jobs() {
+  scheduler_.add("audit.checkpoint", config_.audit_checkpoint_interval,
+                 [this] { checkpoints_->write(); });
   // Expiry, closing and overdue reviews happen with time alone: written and audited within a
   // second (readers evaluate on read, so nothing depends on this being on time).
-  auto sweeper = std::make_unique<Ticker>(std::chrono::seconds(1), [&requests] {
-    if (auto r = requests.sweep(); !r) {
+  scheduler_.add("requests.sweep", std::chrono::seconds(1), [this] {
+    if (auto r = requests_->sweep(); !r) {
       module_logger("requests")->error("request sweep failed: {}", r.error().message);
     }
   });
   // Leavers and lost roles: everyone holding a token, a live session or an open request is
-  // looked up again every [directory] recheck (the ticker only asks whether a pass is due).
-  CutOffTargets cut_off{**store, **audit, &requests, {}};
-  if (ssh) {
-    SshGateway* gateway = ssh.get();
-    cut_off.end_sessions = [gateway](const std::string& user, const std::string& reason) {
-      return gateway->end_sessions_of(user, reason);
+  // looked up again every [directory] recheck (the job only asks whether a pass is due).
+  CutOffTargets cut_off{*store_, *audit_, requests_.get(), {}};
+  if (live_) {
+    cut_off.end_sessions = [live = live_.get()](const std::string& user,
+                                                const std::string& reason) {
+      return live->end_sessions_of(user, reason);
     };
   }
-  DirectoryRecheck recheck(cut_off, **directory, clock, config.directory_recheck);
-  auto rechecker = std::make_unique<Ticker>(std::chrono::seconds(1), [&recheck] {
-    if (auto r = recheck.run_if_due(); !r) {
+  recheck_ =
+      std::make_unique<DirectoryRecheck>(cut_off, *directory_, clock_, config_.directory_recheck);
+  scheduler_.add("directory.recheck", std::chrono::seconds(1), [this] {
+    if (auto r = recheck_->run_if_due(); !r) {
       module_logger("auth")->error("directory recheck failed: {}", r.error().message);
     }
   });
   // Retention: recordings of sessions that ended more than [recordings] keep ago are deleted
-  // (the ticker only asks whether a pass is due).
-  RecordingRetention retention(**store, **audit, dir, clock, config.recordings.keep);
-  auto retainer = std::make_unique<Ticker>(std::chrono::seconds(1), [&retention] {
-    if (auto r = retention.run_if_due(); !r) {
+  // (the job only asks whether a pass is due).
+  retention_ =
+      std::make_unique<RecordingRetention>(*store_, *audit_, dir_, clock_, config_.recordings.keep);
+  scheduler_.add("recordings.retention", std::chrono::seconds(1), [this] {
+    if (auto r = retention_->run_if_due(); !r) {
       module_logger("recorder")->error("recording retention failed: {}", r.error().message);
     }
   });
-  std::thread checkpoint_thread([&] { timer.run(); });
+  // Window warnings and closes, and the end of sessions that ignore a close.
+  if (live_) {
+    scheduler_.add("sessions.windows", std::chrono::seconds(1),
+                   [live = live_.get()] { live->check_windows(); });
+  }
+  scheduler_.start();
+}
+
+// Serves until SIGTERM or SIGINT, or until the API server fails.
+RunEnd Daemon::run_until_signal() {
+  auto log = module_logger("gateway");
   std::atomic<int> stop_signal{0};
   std::atomic<bool> run_returned{false};
   std::thread signal_thread([&] {
+    const sigset_t signals = termination_signals();
     int sig = 0;
     sigwait(&signals, &sig);
     stop_signal = sig;
     // httplib ignores stop() until its accept loop runs: repeat until run() has returned.
     while (!run_returned) {
-      (*api)->stop();
+      api_->stop();
       std::this_thread::sleep_for(std::chrono::milliseconds(20));
     }
   });
-
-  if (ssh) {
-    ssh->start();
-    log->info("ssh listening on {}", ssh_bound.text());
+  if (ssh_) {
+    ssh_->start();
+    log->info("ssh listening on {}", ssh_bound_.text());
   }
-  log->info("api listening on https://{}/ (data dir {})", bound.text(), dir.root().string());
-  const bool clean = (*api)->run();
+  log->info("api listening on https://{}/ (data dir {})", api_bound_.text(), dir_.root().string());
+  const bool clean = api_->run();
   run_returned = true;
   if (stop_signal == 0) ::kill(::getpid(), SIGTERM);  // wake the signal thread
   signal_thread.join();
-  rechecker.reset();     // before the gateway stops: a pass may be ending its sessions
-  if (ssh) ssh->stop();  // workers end; their open sessions are finished before the stop event
-  timer.stop();
-  checkpoint_thread.join();
-  sweeper.reset();
-  retainer.reset();
-  if (notifier) notifier->stop();
+  return {stop_signal, clean};
+}
 
-  const std::string reason = !clean && stop_signal == 0 ? "api failure"
-                             : stop_signal == SIGINT    ? "SIGINT"
-                                                        : "SIGTERM";
-  auto stopped = (*audit)->append(
-      {"sekishod", "gateway.stop", dir.root().string(), {{"reason", reason}, {"pid", ::getpid()}}});
-  timer.checkpoint();
+// Stops in order: the periodic jobs (a recheck pass may be ending sessions, the window check
+// pushing to workers), then the SSH workers, whose open sessions are finished before the stop
+// event; then it records the stop and signs a final checkpoint.
+Result<void> Daemon::shut_down(RunEnd end) {
+  scheduler_.stop();
+  if (ssh_) ssh_->stop();
+  checkpoints_->write();
+  if (notifier_) notifier_->stop();
+
+  const bool api_failed = !end.clean && end.signal == 0;
+  const std::string reason = api_failed             ? "api failure"
+                             : end.signal == SIGINT ? "SIGINT"
+                                                    : "SIGTERM";
+  auto stopped = audit_->append({"sekishod",
+                                 "gateway.stop",
+                                 dir_.root().string(),
+                                 {{"reason", reason}, {"pid", ::getpid()}}});
+  checkpoints_->write();
   if (!stopped) return tl::make_unexpected(stopped.error());
-  log->info("stopped ({})", reason);
-  if (!clean && stop_signal == 0)
-    return fail(ErrorCode::kIo, "the API server stopped unexpectedly");
+  module_logger("gateway")->info("stopped ({})", reason);
+  if (api_failed) return fail(ErrorCode::kIo, "the API server stopped unexpectedly");
   return ok();
+}
+
+}  // namespace
+
+Result<void> serve(const std::filesystem::path& data_dir, const Config& config) {
+  // Block termination signals in every thread; one thread takes them with sigwait.
+  const sigset_t signals = termination_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+
+  Daemon daemon(data_dir, config);
+  if (auto r = daemon.open_store(); !r) return r;
+  if (auto r = daemon.start_directory(); !r) return r;
+  if (auto r = daemon.start_listeners(); !r) return r;
+  daemon.schedule_jobs();
+  return daemon.shut_down(daemon.run_until_signal());
 }
 
 }  // namespace sekisho::broker

@@ -1,30 +1,9 @@
 #include "broker/sessions/session_window.hpp"
 
-#include <sys/ioctl.h>
-#include <sys/socket.h>
-
 #include <cstdio>
 #include <ctime>
 
-#include "privsep/worker_protocol.hpp"
-
 namespace sekisho::broker {
-
-namespace {
-
-// Bytes a push may find queued to the worker and still be sent: far below any socket buffer, so
-// that send_message never waits on a worker that stopped reading.
-constexpr int kMaxQueuedBytes = 16 * 1024;
-
-}  // namespace
-
-bool try_push(WorkerLink& link, const nlohmann::json& body) {
-  std::unique_lock lock(link.send_mu, std::try_to_lock);
-  if (!lock.owns_lock()) return false;
-  int queued = 0;
-  if (::ioctl(link.sock, TIOCOUTQ, &queued) != 0 || queued > kMaxQueuedBytes) return false;
-  return wire::send_message(link.sock, body).has_value();
-}
 
 WindowStep window_step(TimePoint end, bool warned, TimePoint closing_since, TimePoint now,
                        std::chrono::seconds warn_before, std::chrono::seconds grace) {

@@ -16,13 +16,11 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <map>
 #include <sstream>
 
 #include "base/files.hpp"
 #include "base/logging.hpp"
 #include "broker/ssh/monitor.hpp"
-#include "storage/requests.hpp"
 
 namespace sekisho::broker {
 
@@ -155,7 +153,8 @@ SshGateway::~SshGateway() {
 
 void SshGateway::start() {
   accept_thread_ = std::thread([this] { accept_loop(); });
-  window_thread_ = std::thread([this] { window_loop(); });
+  login_grace_.add("ssh.login_grace", std::chrono::seconds(1), [this] { end_late_logins(); });
+  login_grace_.start();
 }
 
 void SshGateway::stop() {
@@ -163,12 +162,13 @@ void SshGateway::stop() {
   const char byte = 1;
   (void)!::write(wake_write_.get(), &byte, 1);
   if (accept_thread_.joinable()) accept_thread_.join();
-  if (window_thread_.joinable()) window_thread_.join();
+  login_grace_.stop();
   std::list<std::unique_ptr<Worker>> workers;
   {
     std::lock_guard lock(mu_);
     workers.swap(workers_);
   }
+  for (auto& w : workers) forget(*w);  // their monitors finish the sessions from here on
   for (auto& w : workers) ::kill(w->pid, SIGTERM);
   for (auto& w : workers) w->thread.join();
 }
@@ -286,6 +286,7 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   Worker* w = worker.get();
   const int sock = core_end.release();
   w->link = std::make_shared<WorkerLink>(sock, pid);
+  if (ctx_.live != nullptr) ctx_.live->add(w->link);
   w->thread = std::thread([this, w, sock, peer] {
     bool reaped = false;
     // A worker that dies with its session open is reaped before the core seals its recording
@@ -309,6 +310,7 @@ void SshGateway::reap_finished() {
   std::lock_guard lock(mu_);
   for (auto it = workers_.begin(); it != workers_.end();) {
     if ((*it)->done) {
+      forget(**it);
       (*it)->thread.join();
       it = workers_.erase(it);
     } else {
@@ -317,14 +319,9 @@ void SshGateway::reap_finished() {
   }
 }
 
-namespace {
-
-// Stored request states after which nothing is granted any more.
-bool request_over(const std::string& state) {
-  return state == "cancelled" || state == "denied" || state == "expired" || state == "closed";
+void SshGateway::forget(const Worker& worker) {
+  if (ctx_.live != nullptr && worker.link) ctx_.live->remove(worker.link.get());
 }
-
-}  // namespace
 
 void SshGateway::end_late_logins() {
   const auto now = std::chrono::steady_clock::now();
@@ -338,164 +335,6 @@ void SshGateway::end_late_logins() {
     module_logger("ssh")->info("ssh connection from {}: not logged in within {} s; closed",
                                w->source, ctx_.limits.login_grace_time.count());
   }
-}
-
-void SshGateway::window_loop() {
-  while (!stopping_) {
-    end_late_logins();
-    check_windows();
-    for (int i = 0; i < 10 && !stopping_; ++i) {
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-  }
-}
-
-void SshGateway::check_windows() {
-  auto log = module_logger("ssh");
-  std::vector<std::shared_ptr<WorkerLink>> links;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& w : workers_) {
-      if (!w->done && w->link) links.push_back(w->link);
-    }
-  }
-  // The stored state of each live session's request: one cancelled, denied or closed early
-  // ends its sessions too.
-  std::map<std::string, std::string> request_states;
-  for (const auto& link : links) {
-    std::lock_guard lock(link->mu);
-    if (!link->session_id.empty() && !link->ended) request_states[link->request_id];
-  }
-  if (!request_states.empty()) {
-    auto read = ctx_.store.read([&](storage::Store::Tx& tx) -> Result<void> {
-      for (auto& [id, state] : request_states) {
-        auto row = storage::find_request(tx, id);
-        if (!row) return tl::make_unexpected(row.error());
-        state = *row ? (*row)->state : "deleted";
-      }
-      return ok();
-    });
-    if (!read) {
-      log->error("window check: cannot read requests: {}", read.error().message);
-      request_states.clear();
-    }
-  }
-  struct Event {
-    std::string action, target;
-    nlohmann::json details;
-  };
-  std::vector<Event> events;
-  const TimePoint now = ctx_.clock.now();
-  for (const auto& link : links) {
-    std::lock_guard lock(link->mu);
-    if (link->session_id.empty() || link->ended) continue;
-    const nlohmann::json about = {{"session", link->session_id},
-                                  {"request", link->request_id},
-                                  {"user", link->user},
-                                  {"window_end", format_time(link->window_end)}};
-    if (link->close_reason.empty()) {
-      const auto step =
-          window_step(link->window_end, link->warned, TimePoint{}, now, ctx_.limits.warn_before);
-      const auto state = request_states.find(link->request_id);
-      std::string why;
-      if (step == WindowStep::kClose) {
-        why = "approved window ended";
-      } else if (state != request_states.end() && request_over(state->second)) {
-        why = "request " + link->request_id + " " + state->second;
-      }
-      if (!why.empty()) {
-        link->close_reason = why;
-        link->close_at = now;
-        auto details = about;
-        details["reason"] = why;
-        events.push_back({"session.close", link->target, details});
-      } else if (step == WindowStep::kWarn) {
-        const std::string text = window_warning(link->target, link->window_end, now);
-        if (try_push(*link, {{"type", "notice"}, {"text", text}})) {
-          link->warned = true;
-          events.push_back({"session.warned", link->target, about});
-        }
-      }
-    }
-    if (link->close_reason.empty()) continue;
-    if (!link->close_sent) {
-      link->close_sent = try_push(*link, {{"type", "close"}, {"reason", link->close_reason}});
-    }
-    if (!link->killed && window_step(link->window_end, true, link->close_at, now,
-                                     ctx_.limits.warn_before) == WindowStep::kKill) {
-      // Under link->mu with !ended: the monitor has not finished the row, so the worker is not
-      // reaped and its pid is still its own.
-      link->killed = true;
-      ::kill(link->pid, SIGKILL);
-      log->warn("session {}: worker {} did not end {} s after its close; killed", link->session_id,
-                link->pid, kCloseGrace.count());
-      auto details = about;
-      details["reason"] = link->close_reason;
-      events.push_back({"session.worker_killed", link->target, details});
-    }
-  }
-  for (auto& e : events) {
-    auto seq = ctx_.audit.append({"sekishod", e.action, e.target, e.details});
-    if (!seq) log->error("audit {} failed: {}", e.action, seq.error().message);
-  }
-}
-
-std::size_t SshGateway::end_sessions_of(const std::string& user, const std::string& reason) {
-  std::vector<std::shared_ptr<WorkerLink>> links;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& w : workers_) {
-      if (!w->done && w->link) links.push_back(w->link);
-    }
-  }
-  std::vector<nlohmann::json> closed;
-  std::vector<std::string> targets;
-  const TimePoint now = ctx_.clock.now();
-  for (const auto& link : links) {
-    std::lock_guard lock(link->mu);
-    if (link->session_id.empty() || link->ended || link->user != user) continue;
-    if (!link->close_reason.empty()) continue;
-    link->close_reason = reason;
-    link->close_at = now;
-    // When the push cannot go now, the window check sends it within a second.
-    link->close_sent = try_push(*link, {{"type", "close"}, {"reason", reason}});
-    closed.push_back({{"session", link->session_id},
-                      {"request", link->request_id},
-                      {"user", link->user},
-                      {"reason", reason}});
-    targets.push_back(link->target);
-  }
-  for (std::size_t i = 0; i < closed.size(); ++i) {
-    auto seq = ctx_.audit.append({"sekishod", "session.close", targets[i], closed[i]});
-    if (!seq) module_logger("ssh")->error("audit session.close failed: {}", seq.error().message);
-  }
-  return closed.size();
-}
-
-Result<void> SshGateway::kill_session(const std::string& session_id, const std::string& reason) {
-  std::shared_ptr<WorkerLink> found;
-  {
-    std::lock_guard lock(mu_);
-    for (const auto& w : workers_) {
-      if (w->done || !w->link) continue;
-      std::lock_guard link_lock(w->link->mu);
-      if (w->link->session_id == session_id && !w->link->ended) found = w->link;
-    }
-  }
-  if (!found || session_id.empty()) {
-    return fail(ErrorCode::kNotFound, "no live SSH session " + session_id);
-  }
-  std::lock_guard lock(found->mu);
-  if (found->ended) return fail(ErrorCode::kNotFound, "no live SSH session " + session_id);
-  if (!found->close_reason.empty()) {
-    return fail(ErrorCode::kAlreadyExists,
-                "session " + session_id + " is already being closed: " + found->close_reason);
-  }
-  found->close_reason = reason;
-  found->close_at = ctx_.clock.now();
-  // When the push cannot go now, the window check sends it within a second.
-  found->close_sent = try_push(*found, {{"type", "close"}, {"reason", reason}});
-  return ok();
 }
 
 }  // namespace sekisho::broker

@@ -2,7 +2,8 @@
 // (fork+exec through posix_spawn, never a bare fork of the multi-threaded core), and the monitor
 // that answers each worker's whitelisted requests (privsep/worker_protocol.hpp). Everything that
 // needs the store, the vault, the signing key or the audit log happens here; the worker only
-// speaks SSH.
+// speaks SSH. Each worker's session is registered with LiveSessions, which decides its window
+// warning, close and kill for every protocol.
 #pragma once
 
 #include <sys/types.h>
@@ -22,8 +23,10 @@
 #include "broker/access/notifier.hpp"
 #include "broker/access/request_service.hpp"
 #include "broker/daemon/config.hpp"
+#include "broker/daemon/scheduler.hpp"
 #include "broker/sessions/audit_rate_limit.hpp"
-#include "broker/sessions/session_window.hpp"
+#include "broker/sessions/live_sessions.hpp"
+#include "broker/ssh/worker_link.hpp"
 #include "privsep/worker_privileges.hpp"
 #include "privsep/worker_protocol.hpp"
 #include "storage/audit_log.hpp"
@@ -55,6 +58,9 @@ struct SshGatewayContext {
   Notifier* notifier = nullptr;
   // Set by the SshGateway: one such alert per window, however many sessions are refused in it.
   AuditRateLimit* disk_alerts = nullptr;
+  // Where each worker's session is registered for the window check and kills (the daemon runs
+  // its check). Null: none (tests of the monitor alone).
+  LiveSessions* live = nullptr;
 };
 
 class SshGateway {
@@ -69,21 +75,8 @@ class SshGateway {
   SshGateway& operator=(const SshGateway&) = delete;
 
   std::uint16_t port() const { return port_; }
-  // Starts the accept thread.
+  // Starts the accept thread and the check of [ssh] login_grace_time (every second).
   void start();
-  // Ends the live session `session_id` now (docs/ssh_gateway.md "Window end and kill"): the
-  // worker is told to close with `reason`, and killed if it has not ended kCloseGrace later.
-  // kNotFound when no such session is live; kAlreadyExists when it is already being closed.
-  [[nodiscard]] Result<void> kill_session(const std::string& session_id, const std::string& reason);
-  // Ends every live session of gateway user `user` now, as kill_session does (the worker is told
-  // to close with `reason`, which becomes the session's end reason; killed if it has not ended
-  // kCloseGrace later), and audits session.close for each. Sessions already being closed keep
-  // their first reason. Returns how many it began to close. Any thread.
-  std::size_t end_sessions_of(const std::string& user, const std::string& reason);
-  // One round of the window check (the gateway's own thread runs it every second): warns
-  // sessions whose request's window ends within [ssh] warn_before, closes those whose window
-  // ended or whose request ended early, kills workers that ignore a close.
-  void check_windows();
   // Stops accepting, sends SIGTERM to every live worker, and waits (bounded) for their monitors,
   // which finish any open session row. Idempotent; any thread.
   void stop();
@@ -102,7 +95,8 @@ class SshGateway {
   // enforces it, not the worker (a worker stuck in the key exchange cannot be asked to).
   void end_late_logins();
   void reap_finished();
-  void window_loop();
+  // Takes a finished or stopped worker's session out of the live sessions.
+  void forget(const Worker& worker);
 
   AuditRateLimit probe_audit_;  // before ctx_, which points at it
   AuditRateLimit disk_alerts_;  // likewise
@@ -119,7 +113,7 @@ class SshGateway {
   TimePoint last_refusal_audit_{};
   std::uint64_t refusals_unaudited_ = 0;
   std::thread accept_thread_;
-  std::thread window_thread_;
+  Scheduler login_grace_;  // end_late_logins() every second
 };
 
 }  // namespace sekisho::broker

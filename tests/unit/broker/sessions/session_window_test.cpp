@@ -1,5 +1,6 @@
 // The window check's decision (warn, close, kill) and the core's pushes to a worker (try_push).
 #include "broker/sessions/session_window.hpp"
+#include "broker/ssh/worker_link.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
