@@ -1,6 +1,7 @@
-// Internals shared by the two halves of the SSH session worker: session_worker.cpp (the client
-// side: key exchange, login, channel requests) and session_relay.cpp (the target side: login
-// with the vaulted credential, the recording, the relay). Only those two files include this.
+// Internals shared by the parts of the SSH session worker: session_worker.cpp (the client side:
+// key exchange, login, channel requests), session_run.cpp (the granted session's steps: target
+// login, recording, target channel, end), session_relay.cpp (the relay loop) and
+// session_transfers.cpp (what the file-transfer trackers saw). Only those files include this.
 #pragma once
 
 #include <libssh/callbacks.h>
@@ -57,7 +58,7 @@ struct Worker {
   ssh_session client = nullptr;
   bool authenticated = false;
   KbdLogin kbd;
-  bool drop = false;    // login failed for good: end the connection
+  bool hang_up = false;  // login failed for good: end the client connection
   std::string refusal;  // set when login succeeded but the core granted nothing
   bool ended = false;   // the core has the session end; nothing more may be reported
   json grant;
@@ -89,7 +90,7 @@ struct Worker {
   bool core_watched = false;
   std::optional<int> exit_status;
   std::string exit_signal;
-  bool exit_core = false;
+  bool exit_core_dumped = false;  // with exit_signal: the target's process left a core dump
   // File transfers (docs/ssh_gateway.md "File transfers"): at most one of the two is set.
   std::unique_ptr<SftpFilter> sftp;
   std::unique_ptr<ScpTracker> scp;
@@ -124,14 +125,31 @@ struct Worker {
   }
 };
 
-// "type base64" of a key, as the core compares and looks keys up.
-std::string public_key_line(ssh_key key);
-void set_nodelay(ssh_session s);
 // Tells the client why its session cannot start, then ends the channel with status 1.
 void refuse_session(Worker& w, const std::string& message);
 // Runs the granted session: target login, recording, relay, signed close, end (reported to the
-// core). Any refusal reaches the user on the channel's stderr.
+// core). Any refusal reaches the user on the channel's stderr. (session_run.cpp)
 void run_session(Worker& w, ssh_event event);
+
+// Relays the session between the client's channel and the target's (open, its request sent) until
+// either side ends it, the core closes it or the recording fails; returns the end reason for the
+// session row. Non-blocking sessions in `event` while it runs. (session_relay.cpp)
+std::string relay_session(Worker& w, ssh_session target, ssh_event event);
+// A line from the core or the gateway for the user (on the channel's stderr) and the recording
+// (a marker). (session_relay.cpp)
+void tell_user(Worker& w, const std::string& line, const std::string& marker);
+
+// File-transfer tracking (session_transfers.cpp, docs/ssh_gateway.md "File transfers").
+// Sets up the tracker the session's request calls for (sftp subsystem, legacy scp exec). An scp
+// in a direction the policy refuses is reported, told to the user and ended: returns its end
+// reason then.
+std::optional<std::string> start_tracking(Worker& w);
+// Records, and reports to the core, what the tracker saw since the last call: refused requests,
+// completed transfers and, for SFTP, changes to the target.
+void report_tracked(Worker& w);
+// Ends a transfer session whose stream the tracker can no longer follow (its bytes would
+// otherwise pass neither parsed nor recorded); returns the end reason.
+std::string end_unfollowed(Worker& w);
 
 // Channel data callback for both channels: leaves the bytes in libssh's buffer (the relay reads
 // them, as the windows allow) and notes that some arrived, so that the relay does not sleep in
