@@ -1,7 +1,8 @@
 // Internals shared by the parts of the SSH session worker: session_worker.cpp (the client side:
-// key exchange, login, channel requests), session_run.cpp (the granted session's steps: target
-// login, recording, target channel, end), session_relay.cpp (the relay loop) and
-// session_transfers.cpp (what the file-transfer trackers saw). Only those files include this.
+// key exchange, public-key login, channel requests), kbd_login.cpp (the keyboard-interactive
+// login), session_run.cpp (the granted session's steps: target login, recording, target channel,
+// end), session_relay.cpp (the relay loop) and session_transfers.cpp (what the file-transfer
+// trackers saw). Only those files include this.
 #pragma once
 
 #include <libssh/callbacks.h>
@@ -124,6 +125,15 @@ struct Worker {
     if (writer->append(std::move(r)) != recorder::AppendStatus::kOk) record_failed = true;
   }
 };
+
+// After a proven login (a signed key, or a password and any TOTP code): asks the core for the
+// grant. Without one the login still succeeds, so that the reason reaches the user on the session
+// channel's stderr (OpenSSH shows no banner after a failed authentication). (session_worker.cpp)
+void authorize_login(Worker& w);
+// A keyboard-interactive request or response (the message callback's). Returns 0 when it has
+// replied, 1 for libssh's default reply (failure); sets hang_up after the last failed round or a
+// final refusal the client has shown. (kbd_login.cpp)
+int on_kbd(Worker& w, ssh_message msg);
 
 // Tells the client why its session cannot start, then ends the channel with status 1.
 void refuse_session(Worker& w, const std::string& message);
