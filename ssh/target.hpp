@@ -31,7 +31,8 @@ enum class CredentialKind {
 };
 
 // The host-key algorithms the handshake offers for a pinned "type base64" key: its type, or for
-// ssh-rsa the SHA-2 signature algorithms of that key (rsa-sha2-512, rsa-sha2-256). Pure; any thread.
+// ssh-rsa the SHA-2 signature algorithms of that key (rsa-sha2-512, rsa-sha2-256). Pure; any
+// thread.
 [[nodiscard]] std::string host_key_algorithms(std::string_view pinned_host_key);
 
 // A libssh client session for `target`, not connected yet: no ~/.ssh/config, known_hosts or home

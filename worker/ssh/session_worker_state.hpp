@@ -60,8 +60,8 @@ struct Worker {
   bool authenticated = false;
   KbdLogin kbd;
   bool hang_up = false;  // login failed for good: end the client connection
-  std::string refusal;  // set when login succeeded but the core granted nothing
-  bool ended = false;   // the core has the session end; nothing more may be reported
+  std::string refusal;   // set when login succeeded but the core granted nothing
+  bool ended = false;    // the core has the session end; nothing more may be reported
   json grant;
   // The TCP connection to the target, opened by the core and passed with the grant: the worker
   // never connects anywhere itself (docs/ssh_gateway.md "Target connection").
