@@ -302,6 +302,14 @@ Result<SshHostKey> probe_ssh_host_key(const std::string& address, std::uint16_t 
   return SshHostKey{std::move(type), std::move(line), std::move(*fingerprint)};
 }
 
+std::string public_key_line(ssh_key key) {
+  char* b64 = nullptr;
+  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == nullptr) return "";
+  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
+  ssh_string_free_char(b64);
+  return line;
+}
+
 bool same_host_key(const SshHostKey& pinned, ssh_key presented) {
   if (presented == nullptr) return false;
   auto fingerprint = ssh_key_fingerprint(presented);

@@ -55,6 +55,11 @@ struct SshHostKey {
 // "SHA256:<unpadded base64>" of any libssh key (public or private; only the public part counts).
 [[nodiscard]] Result<std::string> ssh_key_fingerprint(ssh_key key);
 
+// "type base64" of a key as the worker reports it to the core, which compares and looks keys up
+// by it (a user's key at login, a target's host key against the pinned one). "" when libssh
+// cannot encode the key. Any thread.
+std::string public_key_line(ssh_key key);
+
 // True when `presented` is the key that was pinned (same type and SHA-256 fingerprint). A key
 // that cannot be fingerprinted never matches.
 bool same_host_key(const SshHostKey& pinned, ssh_key presented);

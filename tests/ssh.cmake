@@ -1,7 +1,8 @@
 # SSH key handling (broker/ssh_keys) and the sshd "host" harness (tests/harness/sshd_host.sh).
 set(SEKISHO_SSHD_HOST_SH ${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh)
 
-add_executable(unit_ssh_keys unit/ssh/keys_test.cpp)
+add_executable(unit_ssh_keys unit/ssh/keys_test.cpp
+  unit/ssh/target_test.cpp)
 target_link_libraries(unit_ssh_keys PRIVATE sekisho_broker GTest::gtest GTest::gtest_main)
 target_include_directories(unit_ssh_keys PRIVATE ${PROJECT_SOURCE_DIR})
 gtest_discover_tests(unit_ssh_keys DISCOVERY_TIMEOUT 60 PROPERTIES LABELS unit)

@@ -1,181 +1,21 @@
-#include <libssh/server.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+// The relay of a granted SSH session: bytes between the client's channel and the target's, as
+// each side's window allows, every chunk recorded; the core's pushes; the end in SSH's order.
+// This is the per-byte path: no allocation or virtual call per chunk.
+#include <libssh/libssh.h>
 #include <poll.h>
-#include <sys/socket.h>
 
 #include <algorithm>
 #include <array>
-#include <cstring>
 #include <optional>
+#include <string>
 
-#include "base/crypto.hpp"
 #include "worker/ssh/session_worker_state.hpp"
 
 namespace sekisho::worker::detail {
 
-std::string public_key_line(ssh_key key) {
-  char* b64 = nullptr;
-  if (ssh_pki_export_pubkey_base64(key, &b64) != SSH_OK || b64 == nullptr) return "";
-  std::string line = std::string(ssh_key_type_to_char(ssh_key_type(key))) + " " + b64;
-  ssh_string_free_char(b64);
-  return line;
-}
-
-void set_nodelay(ssh_session s) {
-  const int one = 1;
-  ::setsockopt(ssh_get_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-}
-
 namespace {
 
 constexpr std::size_t kRelayChunk = 32 * 1024;
-// libssh's limit on each blocking step with the target: the key exchange, then
-// the login (a loaded target, or one whose PAM asks a directory, can take seconds to answer).
-constexpr long kTargetConnectSeconds = 30;
-constexpr long kTargetLoginSeconds = 60;
-
-// Speaks SSH on the target connection the core opened, has the core check the target's host key
-// against the pinned one, and logs in with the vaulted credential. Returns a message for the user
-// when refused.
-Result<SshSession> connect_target(Worker& w) {
-  if (!w.target_fd) return fail(ErrorCode::kInternal, "no target connection from the core");
-  const std::string address = w.grant.value("address", "");
-  const unsigned int port = w.grant.value("port", 22U);
-  const std::string pinned = w.grant.value("host_key", "");
-  const std::string pinned_type = pinned.substr(0, pinned.find(' '));
-  const std::string host_keys =
-      pinned_type == "ssh-rsa" ? "rsa-sha2-512,rsa-sha2-256" : pinned_type;
-  SshSession s(ssh_new());
-  if (!s) return fail(ErrorCode::kInternal, "cannot create an SSH session");
-  bool no = false;
-  long timeout = kTargetConnectSeconds;
-  const char* none = "/dev/null";
-  const std::string account = w.grant.value("account", "");
-  if (ssh_options_set(s.get(), SSH_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_HOST, address.c_str()) != SSH_OK ||
-      // The account and an explicit ~/.ssh: libssh would otherwise take the worker's own user
-      // and home from the password database, which the chroot does not have (and the local
-      // user is not the target account).
-      ssh_options_set(s.get(), SSH_OPTIONS_USER, account.c_str()) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_SSH_DIR, "/nonexistent") != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_PORT, &port) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_KNOWNHOSTS, none) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_GLOBAL_KNOWNHOSTS, none) != SSH_OK ||
-      ssh_options_set(s.get(), SSH_OPTIONS_HOSTKEYS, host_keys.c_str()) != SSH_OK) {
-    return fail(ErrorCode::kInternal, "bad options for the target");
-  }
-  // libssh owns the socket from here (ssh_free closes it); SSH_OPTIONS_HOST above only names the
-  // target in libssh's messages, ssh_connect connects nothing when it has a descriptor.
-  socket_t fd = w.target_fd.get();
-  if (ssh_options_set(s.get(), SSH_OPTIONS_FD, &fd) != SSH_OK) {
-    return fail(ErrorCode::kInternal, "bad options for the target");
-  }
-  (void)w.target_fd.release();
-  if (ssh_connect(s.get()) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable,
-                std::string("cannot reach the target host: ") + ssh_get_error(s.get()));
-  }
-  timeout = kTargetLoginSeconds;
-  (void)ssh_options_set(s.get(), SSH_OPTIONS_TIMEOUT, &timeout);
-  ssh_key raw = nullptr;
-  if (ssh_get_server_publickey(s.get(), &raw) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable, "the target host sent no host key");
-  }
-  SshKey presented(raw);
-  auto cred = w.core.ask({{"type", "credential"}, {"host_key", public_key_line(presented.get())}});
-  if (!w.core.ok(cred)) {
-    // The core refused (a host key that is not the pinned one, no vaulted credential): it
-    // audited why and ended the conversation. kPermissionDenied says so to run_session.
-    return fail(ErrorCode::kPermissionDenied,
-                cred ? cred->value("message", "refused") : "gateway error");
-  }
-  auto secret = wire::take_secret(*cred, "secret");
-  if (!secret) return fail(ErrorCode::kInternal, "no credential from the core");
-  int rc = SSH_AUTH_ERROR;
-  if (cred->value("kind", "") == "key") {
-    ssh_key priv = nullptr;
-    const std::string text(secret->view());  // NUL-terminated for libssh; wiped at once
-    const int imported =
-        ssh_pki_import_privkey_base64(text.c_str(), nullptr, nullptr, nullptr, &priv);
-    wipe(const_cast<char*>(text.data()), text.size());
-    if (imported == SSH_OK) {
-      SshKey k(priv);
-      rc = ssh_userauth_publickey(s.get(), nullptr, k.get());
-    }
-  } else {
-    const std::string password(secret->view());
-    rc = ssh_userauth_password(s.get(), nullptr, password.c_str());
-    wipe(const_cast<char*>(password.data()), password.size());
-  }
-  if (rc == SSH_AUTH_DENIED) {
-    return fail(ErrorCode::kUnauthenticated, "the target refused the vaulted credential");
-  }
-  if (rc == SSH_AUTH_PARTIAL) {
-    return fail(ErrorCode::kUnauthenticated,
-                "the target asks for more than the vaulted credential (a second factor)");
-  }
-  if (rc == SSH_AUTH_AGAIN) {  // libssh's answer in blocking mode when the limit passed
-    return fail(ErrorCode::kUnavailable, "the target did not answer the login within " +
-                                             std::to_string(kTargetLoginSeconds) + " s");
-  }
-  if (rc != SSH_AUTH_SUCCESS) {
-    // A dropped connection or a protocol error: not a verdict on the credential.
-    return fail(ErrorCode::kUnavailable,
-                std::string("the login to the target failed: ") + ssh_get_error(s.get()));
-  }
-  return s;
-}
-
-// Asks the core for the session's recording and opens a Writer on it. The core passes the
-// recordings directory (O_PATH) and the file name; see docs/ssh_gateway.md.
-Result<std::unique_ptr<recorder::Writer>> open_writer(Worker& w, wire::Fd& dir) {
-  auto reply = w.core.ask({{"type", "open_recording"}, {"cols", w.cols}, {"rows", w.rows}}, &dir);
-  if (!w.core.ok(reply) || !dir) {
-    return fail(ErrorCode::kUnavailable,
-                reply ? reply->value("message", "no recording") : "gateway error");
-  }
-  const json& h = (*reply)["header"];
-  recorder::Header header;
-  header.session_id = reply->value("session", "");
-  w.session_id = header.session_id;
-  header.user = h.value("user", "");
-  header.host = h.value("host", "");
-  header.account = h.value("account", "");
-  header.request_id = h.value("request", "");
-  header.protocol = "ssh";
-  header.start_unix_us = h.value("start_unix_us", std::int64_t{0});
-  header.cols = static_cast<std::uint16_t>(w.cols);
-  header.rows = static_cast<std::uint16_t>(w.rows);
-  auto key = wire::take_secret(*reply, "data_key");
-  if (!key) return tl::make_unexpected(key.error());
-  auto data_key = hex_decode_secret(key->view());
-  auto wrapped = hex_decode_secret(reply->value("wrapped_key", ""));
-  if (!data_key || !wrapped) return fail(ErrorCode::kInternal, "bad recording key");
-  recorder::DataKey dk{std::move(*data_key),
-                       Bytes(wrapped->bytes().begin(), wrapped->bytes().end())};
-  // `dir` is the recording file the core created (not a directory): the writer takes it over.
-  recorder::WriterOptions options;
-  options.queue_bytes = std::clamp<std::size_t>(reply->value("queue_bytes", options.queue_bytes),
-                                                std::size_t{1} << 20, std::size_t{1} << 30);
-  return recorder::Writer::create_at(dir.release(), reply->value("file", "recording"), header,
-                                     std::move(dk), reply->value("signer_pem", ""), options);
-}
-
-void on_exit_status(ssh_session, ssh_channel, int status, void* ud) noexcept {
-  static_cast<Worker*>(ud)->exit_status = status;
-}
-
-void on_exit_signal(ssh_session, ssh_channel, const char* sig, int core, const char*, const char*,
-                    void* ud) noexcept {
-  auto& w = *static_cast<Worker*>(ud);
-  try {
-    w.exit_signal = sig != nullptr ? std::string(sig).substr(0, 32) : "KILL";
-  } catch (...) {
-  }
-  w.exit_core = core != 0;
-}
 
 // What libssh holds unread for `stream` of `c`; no poll() when no data came since it was empty.
 int buffered(Worker& w, ssh_channel c, int stream) {
@@ -186,8 +26,9 @@ int buffered(Worker& w, ssh_channel c, int stream) {
   return n;
 }
 
-// Moves what `from` holds on one stream to `to`, at most what `to`'s window takes (notes pitfall
-// 3): bytes left in libssh's buffer are back-pressure. Returns bytes moved.
+// Moves what `from` holds on one stream to `to`, at most what `to`'s window takes. libssh has no
+// callback for a window that opens: bytes left in its buffer are the back-pressure, and the relay
+// offers them again after every poll. Returns bytes moved.
 int pump(Worker& w, ssh_channel from, ssh_channel to, bool is_stderr, recorder::RecordKind kind) {
   std::array<char, kRelayChunk> buf;
   int moved = 0;
@@ -222,14 +63,15 @@ int on_core_readable(socket_t, int, void* ud) {
   return 0;
 }
 
-// A line from the core for the user (on the channel's stderr) and the recording (a marker).
-void tell_user(Worker& w, const std::string& line, const std::string& marker) {
-  const std::string text = line + (w.pty ? "\r\n" : "\n");
-  ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
-  recorder::Record r;
-  r.kind = recorder::RecordKind::kMarker;
-  r.data = marker;
-  w.record(std::move(r));
+// A push's text field: bounded, control characters blanked (it reaches the user's terminal).
+std::string push_text(const json& push, const char* key) {
+  const auto it = push.find(key);
+  std::string s = it != push.end() && it->is_string() ? it->get<std::string>() : "";
+  s = s.substr(0, 300);
+  for (char& c : s) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
+  }
+  return s;
 }
 
 // What the core pushed (docs/ssh_gateway.md "Window end and kill"): notices are shown and
@@ -242,21 +84,12 @@ std::optional<std::string> handle_pushes(Worker& w) {
   }
   w.core_readable = false;
   for (const auto& push : w.core.take_pushes()) {
-    const auto text_of = [&](const char* key) {
-      const auto it = push.find(key);
-      std::string s = it != push.end() && it->is_string() ? it->get<std::string>() : "";
-      s = s.substr(0, 300);
-      for (char& c : s) {
-        if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) c = ' ';
-      }
-      return s;
-    };
     if (push.value("type", "") == "notice") {
-      const std::string text = text_of("text");
+      const std::string text = push_text(push, "text");
       tell_user(w, text, "notice: " + text);
       continue;
     }
-    std::string reason = text_of("reason");
+    std::string reason = push_text(push, "reason");
     if (reason.empty()) reason = "closed by the gateway";
     if (push.value("core_gone", false)) {
       // Nobody watches this session any more: it stops here, and the core seals its recording
@@ -295,65 +128,6 @@ void flush(ssh_channel to, Outbox& o) {
     o.buf.erase(0, o.off);
     o.off = 0;
   }
-}
-
-// Each completed transfer: a kFileTransfer record (a zero digest and a marker with the reason
-// when the hash could not be computed) and the core's session.file_transfer audit event.
-void report_transfers(Worker& w, std::vector<TransferEvent> events, const char* protocol) {
-  for (auto& e : events) {
-    recorder::Record r;
-    r.kind = recorder::RecordKind::kFileTransfer;
-    r.transfer.upload = e.upload;
-    r.transfer.path = e.path;
-    r.transfer.size = e.size;
-    if (e.sha256) r.transfer.sha256 = *e.sha256;
-    w.record(std::move(r));
-    if (!e.note.empty()) {
-      recorder::Record m;
-      m.kind = recorder::RecordKind::kMarker;
-      m.data = "file " + e.path + ": " + e.note;
-      w.record(std::move(m));
-    }
-    json body = {{"type", "file_transfer"},
-                 {"path", e.path},
-                 {"direction", e.upload ? "upload" : "download"},
-                 {"size", e.size},
-                 {"sha256", e.sha256 ? hex_encode(*e.sha256) : std::string()},
-                 {"protocol", protocol}};
-    if (!e.note.empty()) body["note"] = e.note;
-    if (!w.ended) (void)w.core.ask(body);
-  }
-}
-
-// Each SFTP request that changed the target: a recording marker and the core's
-// session.file_change audit event (the file_transfer message with an "operation").
-void report_changes(Worker& w, std::vector<FileChange> changes) {
-  for (auto& c : changes) {
-    recorder::Record m;
-    m.kind = recorder::RecordKind::kMarker;
-    m.data = "file " + c.operation + " " + c.path +
-             (c.new_path.empty() ? "" : " -> " + c.new_path) + " (" + c.result + ")";
-    w.record(std::move(m));
-    json body = {{"type", "file_transfer"},
-                 {"operation", c.operation},
-                 {"path", c.path},
-                 {"result", c.result},
-                 {"protocol", "sftp"}};
-    if (!c.new_path.empty()) body["new_path"] = c.new_path;
-    if (!w.ended) (void)w.core.ask(body);
-  }
-}
-
-// Ends a transfer session whose stream the parser can no longer follow: its bytes would
-// otherwise pass neither parsed nor recorded.
-std::string end_unfollowed(Worker& w, const std::string& protocol, const std::string& why) {
-  const std::string shown = protocol == "sftp" ? "SFTP" : protocol;
-  tell_user(w, "sekisho: the " + shown + " stream cannot be followed; the session is ended",
-            protocol + " not followed: " + why);
-  ssh_channel_close(w.target_channel);
-  ssh_channel_send_eof(w.channel);
-  ssh_channel_close(w.channel);
-  return protocol + " stream not followed";
 }
 
 // One chunk of a legacy scp channel: the direction of the file data goes through the tracker
@@ -404,89 +178,91 @@ void pump_transfer(Worker& w, Outbox& to_target, Outbox& to_client) {
       flush(w.channel, to_client);
     }
   }
-  if (w.sftp) {
-    for (const auto& refused : w.sftp->take_refusals()) {
-      const auto sp = refused.find(' ');
-      w.report_refusal(refused.substr(0, sp), refused.substr(sp + 1));
-    }
-    report_transfers(w, w.sftp->take_events(), "sftp");
-    report_changes(w, w.sftp->take_changes());
-  } else if (w.scp) {
-    report_transfers(w, w.scp->take_events(), "scp");
+  report_tracked(w);
+}
+
+// The relay's state besides the Worker's: the target side, the bytes a transfer parser holds
+// for each channel, and whether the client's EOF went on.
+struct Relay {
+  Worker& w;
+  ssh_session target;
+  ssh_event event;
+  Outbox to_target, to_client;
+  bool eof_to_target = false;
+};
+
+// One round of moving data, both ways and the target's stderr. Returns the end reason when a
+// transfer parser lost the stream: neither the policy nor the recording holds on a stream that
+// cannot be followed.
+std::optional<std::string> move_data(Relay& r) {
+  Worker& w = r.w;
+  if (w.sftp || w.scp) {
+    pump_transfer(w, r.to_target, r.to_client);
+    if ((w.sftp && w.sftp->lost()) || (w.scp && w.scp->lost())) return end_unfollowed(w);
+  } else {
+    pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
+    pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
+  }
+  pump(w, w.target_channel, w.channel, true, recorder::RecordKind::kOutput);
+  return std::nullopt;
+}
+
+// The recording cannot take the session's bytes: the user is told and the session ends.
+std::string end_for_recording(Worker& w) {
+  const std::string text =
+      std::string("sekisho: recording failed; the session is ended") + (w.pty ? "\r\n" : "\n");
+  ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
+  ssh_channel_close(w.target_channel);
+  auto why = w.writer->failure();
+  return "recording failed: " + (why ? why->message : std::string("queue full"));
+}
+
+// The client's EOF goes to the target once the client's data has all gone there.
+void forward_client_eof(Relay& r) {
+  Worker& w = r.w;
+  if (!r.eof_to_target && ssh_channel_is_eof(w.channel) && ssh_channel_poll(w.channel, 0) <= 0 &&
+      r.to_target.size() == 0) {
+    ssh_channel_send_eof(w.target_channel);
+    r.eof_to_target = true;
   }
 }
 
-// The end reason that goes to the session row, and the client's exit status/signal.
-std::string relay(Worker& w, ssh_session target, ssh_event event) {
-  const auto drained = [](ssh_channel c) {
-    return ssh_channel_poll(c, 0) <= 0 && ssh_channel_poll(c, 1) <= 0;
-  };
-  bool eof_to_target = false;
-  Outbox to_target, to_client;
-  const bool transfer = w.sftp || w.scp;
-  // Whether bytes already sit in libssh's buffers with room to move them: reading one stream can
-  // pull another stream's packet off the socket, and poll() would then not wake for it.
-  const auto more_ready = [&] {
-    const auto movable = [&w](ssh_channel from, int stream, ssh_channel to) {
-      return buffered(w, from, stream) > 0 && ssh_channel_window_size(to) > 0;
-    };
-    return movable(w.target_channel, 0, w.channel) || movable(w.target_channel, 1, w.channel) ||
-           movable(w.channel, 0, w.target_channel) ||
-           (to_client.size() > 0 && ssh_channel_window_size(w.channel) > 0) ||
-           (to_target.size() > 0 && ssh_channel_window_size(w.target_channel) > 0);
-  };
-  bool again = false;
-  for (;;) {
-    // Waiting for the recorder (back-pressure): look again soon, as its queue drains.
-    const int rc = ssh_event_dopoll(event, again ? 0 : w.record_waiting ? 5 : 200);
-    w.data_seen = false;
-    w.record_waiting = false;
-    if (transfer) {
-      pump_transfer(w, to_target, to_client);
-      // Neither the policy nor the recording holds on a stream that cannot be followed.
-      if (w.sftp && w.sftp->lost()) return end_unfollowed(w, "sftp", w.sftp->lost_reason());
-      if (w.scp && w.scp->lost()) return end_unfollowed(w, "scp", w.scp->lost_reason());
-    } else {
-      pump(w, w.channel, w.target_channel, false, recorder::RecordKind::kInput);
-      pump(w, w.target_channel, w.channel, false, recorder::RecordKind::kOutput);
-    }
-    pump(w, w.target_channel, w.channel, true, recorder::RecordKind::kOutput);
-    if (w.record_failed) {
-      const std::string text =
-          std::string("sekisho: recording failed; the session is ended") + (w.pty ? "\r\n" : "\n");
-      ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
-      ssh_channel_close(w.target_channel);
-      auto why = w.writer->failure();
-      return "recording failed: " + (why ? why->message : std::string("queue full"));
-    }
-    if (auto closed = handle_pushes(w)) return *closed;
-    if (!eof_to_target && ssh_channel_is_eof(w.channel) && ssh_channel_poll(w.channel, 0) <= 0 &&
-        to_target.size() == 0) {
-      ssh_channel_send_eof(w.target_channel);
-      eof_to_target = true;
-    }
-    if (ssh_channel_is_closed(w.target_channel) && drained(w.target_channel)) {
-      // What the parser still holds goes out before the close (bounded: the client's window).
-      for (int i = 0; i < 200 && to_client.size() > 0 && ssh_is_connected(w.client); ++i) {
-        flush(w.channel, to_client);
-        if (to_client.size() > 0) ssh_event_dopoll(event, 50);
-      }
-      break;
-    }
-    if (ssh_channel_is_closed(w.channel) || !ssh_is_connected(w.client)) {
-      ssh_channel_close(w.target_channel);
-      return "client disconnected";
-    }
-    if (rc == SSH_ERROR && !ssh_is_connected(target)) break;
-    // While the recorder is behind, bytes wait in libssh on purpose: no busy loop over them.
-    const bool ready = more_ready();
-    again = !w.record_waiting && (ready || w.data_seen);
+// Whether the target closed its channel and everything it sent was read. Then what a parser
+// still holds for the client goes out first (bounded: the client's window).
+bool target_finished(Relay& r) {
+  Worker& w = r.w;
+  if (!ssh_channel_is_closed(w.target_channel) || ssh_channel_poll(w.target_channel, 0) > 0 ||
+      ssh_channel_poll(w.target_channel, 1) > 0) {
+    return false;
   }
-  // Forward in order (notes pitfall 4): data (above), exit status or signal, EOF, close.
+  for (int i = 0; i < 200 && r.to_client.size() > 0 && ssh_is_connected(w.client); ++i) {
+    flush(w.channel, r.to_client);
+    if (r.to_client.size() > 0) ssh_event_dopoll(r.event, 50);
+  }
+  return true;
+}
+
+// Whether bytes already sit in libssh's buffers with room to move them: reading one stream can
+// pull another stream's packet off the socket, and poll() would then not wake for it.
+bool more_ready(Relay& r) {
+  Worker& w = r.w;
+  const auto movable = [&w](ssh_channel from, int stream, ssh_channel to) {
+    return buffered(w, from, stream) > 0 && ssh_channel_window_size(to) > 0;
+  };
+  return movable(w.target_channel, 0, w.channel) || movable(w.target_channel, 1, w.channel) ||
+         movable(w.channel, 0, w.target_channel) ||
+         (r.to_client.size() > 0 && ssh_channel_window_size(w.channel) > 0) ||
+         (r.to_target.size() > 0 && ssh_channel_window_size(w.target_channel) > 0);
+}
+
+// The target's channel ended: its exit status or signal, EOF and close go to the client in the
+// order SSH allows (no data after an EOF, nothing after a close, so a late status would be lost).
+// Returns the end reason.
+std::string forward_exit(Worker& w) {
   std::string reason = "target closed";
   if (!w.exit_signal.empty()) {
-    ssh_channel_request_send_exit_signal(w.channel, w.exit_signal.c_str(), w.exit_core ? 1 : 0, "",
-                                         "");
+    ssh_channel_request_send_exit_signal(w.channel, w.exit_signal.c_str(),
+                                         w.exit_core_dumped ? 1 : 0, "", "");
     reason = "signal " + w.exit_signal;
   } else if (w.exit_status) {
     ssh_channel_request_send_exit_status(w.channel, *w.exit_status);
@@ -497,153 +273,55 @@ std::string relay(Worker& w, ssh_session target, ssh_event event) {
   return reason;
 }
 
-// Opens the target channel with the client's pty, allowed environment and command.
-Result<void> start_target_channel(Worker& w, ssh_session target) {
-  w.target_channel = ssh_channel_new(target);
-  if (w.target_channel == nullptr || ssh_channel_open_session(w.target_channel) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable, "the target refused a session channel");
+// The relay loop; returns the end reason that goes to the session row.
+std::string relay(Worker& w, ssh_session target, ssh_event event) {
+  Relay r{w, target, event, {}, {}, false};
+  bool again = false;
+  for (;;) {
+    // Waiting for the recorder (back-pressure): look again soon, as its queue drains.
+    const int rc = ssh_event_dopoll(event, again ? 0 : w.record_waiting ? 5 : 200);
+    w.data_seen = false;
+    w.record_waiting = false;
+    if (auto unfollowed = move_data(r)) return *unfollowed;
+    if (w.record_failed) return end_for_recording(w);
+    if (auto closed = handle_pushes(w)) return *closed;
+    forward_client_eof(r);
+    if (target_finished(r)) return forward_exit(w);
+    if (ssh_channel_is_closed(w.channel) || !ssh_is_connected(w.client)) {
+      ssh_channel_close(w.target_channel);
+      return "client disconnected";
+    }
+    if (rc == SSH_ERROR && !ssh_is_connected(target)) return forward_exit(w);
+    // While the recorder is behind, bytes wait in libssh on purpose: no busy loop over them.
+    const bool ready = more_ready(r);
+    again = !w.record_waiting && (ready || w.data_seen);
   }
-  w.target_cb = {};
-  w.target_cb.userdata = &w;
-  w.target_cb.channel_exit_status_function = on_exit_status;
-  w.target_cb.channel_exit_signal_function = on_exit_signal;
-  w.target_cb.channel_data_function = note_channel_data;
-  ssh_callbacks_init(&w.target_cb);
-  ssh_set_channel_callbacks(w.target_channel, &w.target_cb);
-  if (w.pty &&
-      ssh_channel_request_pty_size(w.target_channel, w.term.c_str(), w.cols, w.rows) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable, "the target refused a terminal");
-  }
-  for (const auto& [name, value] : w.env) {
-    (void)ssh_channel_request_env(w.target_channel, name.c_str(), value.c_str());  // may refuse
-  }
-  const int rc = w.start == Start::kShell ? ssh_channel_request_shell(w.target_channel)
-                 : w.start == Start::kSftp
-                     ? ssh_channel_request_subsystem(w.target_channel, "sftp")
-                     : ssh_channel_request_exec(w.target_channel, w.command.c_str());
-  if (rc != SSH_OK) return fail(ErrorCode::kUnavailable, "the target refused the command");
-  return ok();
-}
-
-// Closes the recording with the closing record the core signs and reports the end; returns the
-// end reason for the log. With the core gone nothing more is asked of it: close() still seals
-// and syncs every record the writer took as complete chunks, but writes no closing record (only
-// the core signs one, and it seals the file when it starts again: docs/ssh_gateway.md "When the
-// core dies").
-std::string end_recording(Worker& w, recorder::Writer& writer, std::string reason) {
-  auto summary = writer.close([&w](ByteView message) -> Result<Bytes> {
-    if (w.core.down()) return fail(ErrorCode::kUnavailable, "the gateway core is gone");
-    auto reply = w.core.ask({{"type", "sign"}, {"message", hex_encode(message)}});
-    if (!w.core.ok(reply)) return fail(ErrorCode::kInternal, "the core did not sign");
-    auto sig = hex_decode_secret(reply->value("signature", ""));
-    if (!sig) return fail(ErrorCode::kInternal, "bad signature from the core");
-    return Bytes(sig->bytes().begin(), sig->bytes().end());
-  });
-  w.ended = true;
-  if (w.core.down()) {
-    const auto failed = writer.failure();
-    return reason +
-           (failed ? "; recording failed: " + failed->message
-                   : std::string("; recording flushed without its closing record")) +
-           " (no core to sign it)";
-  }
-  if (!summary) reason += "; recording not closed: " + summary.error().message;
-  (void)w.core.ask({{"type", "session_end"}, {"reason", reason}});
-  return reason;
 }
 
 }  // namespace
 
-// Tells the client why its session cannot start, then ends the channel with status 1.
-void refuse_session(Worker& w, const std::string& message) {
-  const std::string text = "sekisho: " + message + (w.pty ? "\r\n" : "\n");
+// A line from the core for the user (on the channel's stderr) and the recording (a marker).
+void tell_user(Worker& w, const std::string& line, const std::string& marker) {
+  const std::string text = line + (w.pty ? "\r\n" : "\n");
   ssh_channel_write_stderr(w.channel, text.data(), static_cast<std::uint32_t>(text.size()));
-  ssh_channel_request_send_exit_status(w.channel, 1);
-  ssh_channel_send_eof(w.channel);
-  ssh_channel_close(w.channel);
+  recorder::Record r;
+  r.kind = recorder::RecordKind::kMarker;
+  r.data = marker;
+  w.record(std::move(r));
 }
 
-// Runs the granted session: target login, recording, relay, signed close, end. Returns the
-// session's end reason, or an error whose message the user sees.
-void run_session(Worker& w, ssh_event event) {
-  auto log = module_logger("ssh-worker");
-  auto target = connect_target(w);
-  if (!target) {
-    // The core audits it (ssh.target_failed): a vaulted credential the target refuses means it
-    // was changed outside the gateway. A refusal by the core itself is audited already.
-    if (target.error().code != ErrorCode::kPermissionDenied) {
-      (void)w.core.ask({{"type", "target_failed"}, {"detail", target.error().message}});
-    }
-    refuse_session(w, target.error().message);
-    return;
-  }
-  wire::Fd dir;
-  auto writer = open_writer(w, dir);
-  if (!writer) {
-    log->error("cannot open the recording: {}", writer.error().message);
-    // kUnavailable carries the core's own refusal (a full recording disk), meant for the user.
-    refuse_session(w, writer.error().code == ErrorCode::kUnavailable
-                          ? writer.error().message
-                          : "the gateway cannot record this session; refused");
-    w.ended = true;
-    return;
-  }
-  w.writer = writer->get();
-  std::string reason;
-  bool refused = false;
-  const TransferPolicy policy{w.grant.value("allow_upload", true),
-                              w.grant.value("allow_download", true)};
-  if (w.start == Start::kSftp) {
-    w.sftp = std::make_unique<SftpFilter>(policy);
-    recorder::Record r;
-    r.kind = recorder::RecordKind::kMarker;
-    r.data = "subsystem: sftp";
-    w.record(std::move(r));
-  } else if (w.start == Start::kExec) {
-    w.scp = ScpTracker::from_command(w.command);
-    if (w.scp && !(w.scp->upload() ? policy.upload : policy.download)) {
-      const std::string what = w.scp->upload() ? "upload" : "download";
-      w.report_refusal(what, w.scp->path());
-      refuse_session(w, what + " is refused by the gateway's policy");
-      w.scp.reset();
-      reason = what + " refused by policy";
-      refused = true;
-    }
-  }
-  if (w.start == Start::kExec) {
-    recorder::Record r;
-    r.kind = recorder::RecordKind::kMarker;
-    r.data = "exec: " + w.command.substr(0, 4096);
-    w.record(std::move(r));
-  }
-  if (refused) {
-    // the exec was refused above; the target channel is never opened
-  } else if (auto started = start_target_channel(w, target->get()); !started) {
-    refuse_session(w, started.error().message);
-    reason = started.error().message;
-  } else {
-    ssh_set_blocking(target->get(), 0);
-    ssh_set_blocking(w.client, 0);
-    ssh_event_add_session(event, target->get());
-    // The core's pushes wake the relay at once; handle_pushes() reads them after the poll.
-    w.core_watched = ssh_event_add_fd(event, wire::kCoreFd, POLLIN, on_core_readable, &w) == SSH_OK;
-    reason = relay(w, target->get(), event);
-    if (w.core_watched) ssh_event_remove_fd(event, wire::kCoreFd);
-    w.core_watched = false;
-    ssh_event_remove_session(event, target->get());
-    ssh_set_blocking(w.client, 1);
-  }
-  if (w.sftp) {
-    w.sftp->finish();
-    report_transfers(w, w.sftp->take_events(), "sftp");
-    report_changes(w, w.sftp->take_changes());
-  } else if (w.scp) {
-    w.scp->finish();
-    report_transfers(w, w.scp->take_events(), "scp");
-  }
-  reason = end_recording(w, **writer, std::move(reason));
-  ssh_disconnect(target->get());
-  log->info("session {}: ended: {}", w.session_id, reason);
+std::string relay_session(Worker& w, ssh_session target, ssh_event event) {
+  ssh_set_blocking(target, 0);
+  ssh_set_blocking(w.client, 0);
+  ssh_event_add_session(event, target);
+  // The core's pushes wake the relay at once; handle_pushes() reads them after the poll.
+  w.core_watched = ssh_event_add_fd(event, wire::kCoreFd, POLLIN, on_core_readable, &w) == SSH_OK;
+  std::string reason = relay(w, target, event);
+  if (w.core_watched) ssh_event_remove_fd(event, wire::kCoreFd);
+  w.core_watched = false;
+  ssh_event_remove_session(event, target);
+  ssh_set_blocking(w.client, 1);
+  return reason;
 }
 
 }  // namespace sekisho::worker::detail

@@ -23,10 +23,25 @@
 #include "privsep/worker_protocol.hpp"
 #include "privsep/worker_sandbox.hpp"
 #include "ssh/handles.hpp"
-#include "ssh/login_name.hpp"
+#include "ssh/keys.hpp"
 #include "worker/ssh/session_worker_state.hpp"
 
 namespace sekisho::worker {
+
+namespace detail {
+
+void authorize_login(Worker& w) {
+  auto grant = w.core.ask({{"type", "authorize"}}, &w.target_fd);
+  if (!w.core.ok(grant)) {
+    w.refusal = grant ? grant->value("message", "refused") : "gateway error";
+    w.ended = true;
+  } else {
+    w.grant = std::move(*grant);
+  }
+  w.authenticated = true;
+}
+
+}  // namespace detail
 
 namespace {
 
@@ -44,23 +59,14 @@ constexpr auto kHangUpLimit = std::chrono::seconds(30);
 // connection outlives its session (ControlPersist) does not keep an unwatched worker alive.
 constexpr auto kCoreGoneHangUpLimit = std::chrono::seconds(1);
 
-constexpr int kMaxKbdRounds = 3;  // failed password rounds per connection, like sshd
+// Without TCP_NODELAY the small packets of the key exchange and login wait on delayed ACKs
+// (connection set-up took twice as long).
+void set_nodelay(ssh_session s) {
+  const int one = 1;
+  ::setsockopt(ssh_get_fd(s), IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+}
 
 // --- server callbacks (C; nothing may throw out of them) ---------------------------------------
-
-// After a proven login: asks the core for the grant. Without one the login still succeeds, so
-// that the reason reaches the user on the session channel's stderr (OpenSSH shows no banner
-// after a failed authentication).
-void authorize_login(Worker& w) {
-  auto grant = w.core.ask({{"type", "authorize"}}, &w.target_fd);
-  if (!w.core.ok(grant)) {
-    w.refusal = grant ? grant->value("message", "refused") : "gateway error";
-    w.ended = true;
-  } else {
-    w.grant = std::move(*grant);
-  }
-  w.authenticated = true;
-}
 
 // A signed key the core did not take as a login: partial success with keyboard-interactive as
 // the only method left (OpenSSH's `AuthenticationMethods publickey,keyboard-interactive`) when a
@@ -90,7 +96,7 @@ int on_auth_pubkey(ssh_session session, const char* user, ssh_key_struct* key, c
     const bool is_signed = state == SSH_PUBLICKEY_STATE_VALID;
     auto reply = w.core.ask({{"type", "auth_pubkey"},
                              {"target", user != nullptr ? user : ""},
-                             {"key", public_key_line(key)},
+                             {"key", ssh::public_key_line(key)},
                              {"signed", is_signed}});
     if (!w.core.ok(reply)) return is_signed ? key_not_enough(w, session, reply) : SSH_AUTH_DENIED;
     if (!is_signed) return SSH_AUTH_SUCCESS;  // the probe: "this key is acceptable"
@@ -217,125 +223,10 @@ ssh_channel on_session_channel(ssh_session session, void* ud) noexcept {
   return w.channel;
 }
 
-// --- keyboard-interactive (no server callback in libssh 0.10: the message callback) -----------
-
-// Sends an SSH_MSG_USERAUTH_INFO_REQUEST. With no prompts, `instruction` is a message OpenSSH
-// prints on stderr before it answers (the only text a client shows for a refused login).
-int kbd_ask(ssh_message msg, KbdLogin& kbd, KbdLogin::Step step, std::vector<const char*> prompts,
-            std::vector<char> echo, const std::string& instruction = "") {
-  kbd.step = step;
-  if (ssh_message_auth_interactive_request(msg, "", instruction.c_str(),
-                                           static_cast<unsigned>(prompts.size()),
-                                           prompts.empty() ? nullptr : prompts.data(),
-                                           echo.empty() ? nullptr : echo.data()) != SSH_OK) {
-    kbd.step = KbdLogin::Step::kIdle;
-    return 1;
-  }
-  return 0;
-}
-
-// Moves answer `i` of the client's info response into `out` and wipes libssh's copy. False when
-// absent or over `limit` bytes.
-bool take_answer(ssh_session session, unsigned i, std::size_t limit, std::string& out) {
-  const char* a = ssh_userauth_kbdint_getanswer(session, i);
-  if (a == nullptr) return false;
-  const std::size_t n = std::strlen(a);
-  const bool fits = n <= limit;
-  if (fits) out.assign(a, n);
-  wipe(const_cast<char*>(a), n);
-  return fits;
-}
-
-// Asks the core about one step of the password login; the secret is written straight into the
-// request and wiped from it after sending.
-Result<json> ask_secret(Worker& w, json request, const char* field, std::string& secret) {
-  request[field] = std::string();
-  request[field].get_ref<std::string&>().swap(secret);
-  auto reply = w.core.ask(request);
-  (void)wire::take_secret(request, field);  // wiped as the Secret goes out of scope
-  return reply;
-}
-
-// The core's answer to a password or TOTP step: log in, ask for the code, show a final refusal,
-// or fail the round (libssh's default failure reply when this returns 1).
-int kbd_outcome(Worker& w, ssh_message msg, const Result<json>& reply) {
-  if (w.core.ok(reply)) {
-    w.kbd.step = KbdLogin::Step::kIdle;
-    authorize_login(w);
-    ssh_message_auth_reply_success(msg, 0);
-    return 0;
-  }
-  if (reply && reply->value("totp", false)) {
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
-  }
-  if (!reply || reply->value("final", false)) {
-    w.kbd.closed = true;
-    const std::string message = reply ? reply->value("message", "refused") : "gateway error";
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + message);
-  }
-  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
-  return 1;
-}
-
-int on_kbd_response(Worker& w, ssh_message msg) {
-  const auto step = w.kbd.step;
-  w.kbd.step = KbdLogin::Step::kIdle;
-  const int answers = ssh_userauth_kbdint_getnanswers(w.client);
-  if (step == KbdLogin::Step::kNotice) {
-    w.drop = true;  // the client has shown the refusal
-    return 1;
-  }
-  if (step == KbdLogin::Step::kPassword && answers == (w.kbd.ask_user ? 2 : 1)) {
-    std::string user, password;
-    const bool got = (!w.kbd.ask_user || take_answer(w.client, 0, 256, user)) &&
-                     take_answer(w.client, w.kbd.ask_user ? 1 : 0, 1024, password);
-    if (got) {
-      auto reply =
-          ask_secret(w, {{"type", "auth_password"}, {"target", w.kbd.name}, {"user", user}},
-                     "password", password);
-      wipe(password.data(), password.size());
-      return kbd_outcome(w, msg, reply);
-    }
-    wipe(password.data(), password.size());
-  } else if (step == KbdLogin::Step::kTotp && answers == 1) {
-    std::string code;
-    if (take_answer(w.client, 0, 16, code)) {
-      auto reply = ask_secret(w, {{"type", "auth_totp"}}, "code", code);
-      return kbd_outcome(w, msg, reply);
-    }
-  }
-  if (++w.kbd.failed_rounds >= kMaxKbdRounds) w.drop = true;
-  return 1;
-}
-
-// A keyboard-interactive request or response. Returns 0 when it has replied, 1 for libssh's
-// default reply (failure).
-int on_kbd(Worker& w, ssh_message msg) {
-  if (w.authenticated || w.kbd.closed || w.drop) return 1;
-  if (ssh_message_auth_kbdint_is_response(msg)) return on_kbd_response(w, msg);
-  if (!w.kbd.key_notice.empty()) {
-    w.kbd.closed = true;
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, w.kbd.key_notice);
-  }
-  if (w.kbd.key_proven) {  // the core waits for the code of the key's owner: one prompt
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kTotp, {"TOTP code: "}, {0});
-  }
-  const char* user = ssh_message_auth_user(msg);
-  auto name = ssh::parse_login_name(user != nullptr ? user : "");
-  if (!name) {
-    w.kbd.closed = true;
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kNotice, {}, {}, "sekisho: " + name.error().message);
-  }
-  w.kbd.name = user;
-  w.kbd.ask_user = !name->gateway_user;
-  if (w.kbd.ask_user) {
-    return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Sekisho user: ", "Password: "}, {1, 0});
-  }
-  return kbd_ask(msg, w.kbd, KbdLogin::Step::kPassword, {"Password: "}, {0});
-}
-
-// Whatever the server callbacks do not take (notes pitfall 5): tunnels and forwardings are
-// reported to the core (audited) and refused with libssh's default reply.
+// Whatever the server callbacks do not take: libssh 0.10 has none for direct-tcpip (-L, -W,
+// ProxyJump through the gateway), tcpip-forward (-R) or keyboard-interactive, which arrive here as
+// messages. Tunnels and forwardings are reported to the core (audited) and refused with libssh's
+// default reply.
 int on_message(ssh_session, ssh_message msg, void* ud) noexcept {
   auto& w = *static_cast<Worker*>(ud);
   try {
@@ -466,12 +357,12 @@ int run_session_worker() {
   SshEvent event(ssh_event_new());
   ssh_event_add_session(event.get(), client.get());
   const auto deadline = std::chrono::steady_clock::now() + kSetupLimit;
-  while (w.start == Start::kNone && !w.drop && ssh_is_connected(client.get()) &&
+  while (w.start == Start::kNone && !w.hang_up && ssh_is_connected(client.get()) &&
          std::chrono::steady_clock::now() < deadline) {
     if (ssh_event_dopoll(event.get(), 200) == SSH_ERROR) break;
     if (w.core.peer_gone()) {
       // Nothing can be granted or recorded without the core: no session starts.
-      w.drop = true;
+      w.hang_up = true;
       if (w.refusal.empty()) w.refusal = "the gateway stopped; this session is closed";
     }
   }

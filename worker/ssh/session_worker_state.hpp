@@ -1,6 +1,8 @@
-// Internals shared by the two halves of the SSH session worker: session_worker.cpp (the client
-// side: key exchange, login, channel requests) and session_relay.cpp (the target side: login
-// with the vaulted credential, the recording, the relay). Only those two files include this.
+// Internals shared by the parts of the SSH session worker: session_worker.cpp (the client side:
+// key exchange, public-key login, channel requests), kbd_login.cpp (the keyboard-interactive
+// login), session_run.cpp (the granted session's steps: target login, recording, target channel,
+// end), session_relay.cpp (the relay loop) and session_transfers.cpp (what the file-transfer
+// trackers saw). Only those files include this.
 #pragma once
 
 #include <libssh/callbacks.h>
@@ -57,9 +59,9 @@ struct Worker {
   ssh_session client = nullptr;
   bool authenticated = false;
   KbdLogin kbd;
-  bool drop = false;    // login failed for good: end the connection
-  std::string refusal;  // set when login succeeded but the core granted nothing
-  bool ended = false;   // the core has the session end; nothing more may be reported
+  bool hang_up = false;  // login failed for good: end the client connection
+  std::string refusal;   // set when login succeeded but the core granted nothing
+  bool ended = false;    // the core has the session end; nothing more may be reported
   json grant;
   // The TCP connection to the target, opened by the core and passed with the grant: the worker
   // never connects anywhere itself (docs/ssh_gateway.md "Target connection").
@@ -89,7 +91,7 @@ struct Worker {
   bool core_watched = false;
   std::optional<int> exit_status;
   std::string exit_signal;
-  bool exit_core = false;
+  bool exit_core_dumped = false;  // with exit_signal: the target's process left a core dump
   // File transfers (docs/ssh_gateway.md "File transfers"): at most one of the two is set.
   std::unique_ptr<SftpFilter> sftp;
   std::unique_ptr<ScpTracker> scp;
@@ -124,14 +126,40 @@ struct Worker {
   }
 };
 
-// "type base64" of a key, as the core compares and looks keys up.
-std::string public_key_line(ssh_key key);
-void set_nodelay(ssh_session s);
+// After a proven login (a signed key, or a password and any TOTP code): asks the core for the
+// grant. Without one the login still succeeds, so that the reason reaches the user on the session
+// channel's stderr (OpenSSH shows no banner after a failed authentication). (session_worker.cpp)
+void authorize_login(Worker& w);
+// A keyboard-interactive request or response (the message callback's). Returns 0 when it has
+// replied, 1 for libssh's default reply (failure); sets hang_up after the last failed round or a
+// final refusal the client has shown. (kbd_login.cpp)
+int on_kbd(Worker& w, ssh_message msg);
+
 // Tells the client why its session cannot start, then ends the channel with status 1.
 void refuse_session(Worker& w, const std::string& message);
 // Runs the granted session: target login, recording, relay, signed close, end (reported to the
-// core). Any refusal reaches the user on the channel's stderr.
+// core). Any refusal reaches the user on the channel's stderr. (session_run.cpp)
 void run_session(Worker& w, ssh_event event);
+
+// Relays the session between the client's channel and the target's (open, its request sent) until
+// either side ends it, the core closes it or the recording fails; returns the end reason for the
+// session row. Non-blocking sessions in `event` while it runs. (session_relay.cpp)
+std::string relay_session(Worker& w, ssh_session target, ssh_event event);
+// A line from the core or the gateway for the user (on the channel's stderr) and the recording
+// (a marker). (session_relay.cpp)
+void tell_user(Worker& w, const std::string& line, const std::string& marker);
+
+// File-transfer tracking (session_transfers.cpp, docs/ssh_gateway.md "File transfers").
+// Sets up the tracker the session's request calls for (sftp subsystem, legacy scp exec). An scp
+// in a direction the policy refuses is reported, told to the user and ended: returns its end
+// reason then.
+std::optional<std::string> start_tracking(Worker& w);
+// Records, and reports to the core, what the tracker saw since the last call: refused requests,
+// completed transfers and, for SFTP, changes to the target.
+void report_tracked(Worker& w);
+// Ends a transfer session whose stream the tracker can no longer follow (its bytes would
+// otherwise pass neither parsed nor recorded); returns the end reason.
+std::string end_unfollowed(Worker& w);
 
 // Channel data callback for both channels: leaves the bytes in libssh's buffer (the relay reads
 // them, as the windows allow) and notes that some arrived, so that the relay does not sleep in
