@@ -127,9 +127,60 @@ login_as() {
 }
 
 # one_time_password DATA_DIR: the init operator's one-time password from init --json output.
-one_time_password() {
-  python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["one_time_password"])' \
-    "$TMP/init-$(basename "$1").json"
+one_time_password() { json_field "$TMP/init-$(basename "$1").json" one_time_password; }
+
+# json_field FILE|- PATH: the value at PATH (keys and list indices joined by dots, as
+# sessions.0.id; empty for the whole document) of the JSON in FILE, or on stdin for -: a string as
+# it is, anything else as JSON (true, 3, null, [...]). A missing PATH fails (exit 1) with a message
+# naming PATH and FILE, never the document (it may hold a secret).
+json_field() {
+  python3 -c 'import json, sys
+src, path = sys.argv[1], sys.argv[2]
+v = json.load(sys.stdin if src == "-" else open(src))
+for part in path.split(".") if path else []:
+    try:
+        v = v[int(part)] if isinstance(v, list) else v[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        sys.exit("json_field: no %s in %s" % (path, "stdin" if src == "-" else src))
+print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
+}
+
+# json_rows FILE|- LIST_PATH [FIELD...]: one line per element of the list at LIST_PATH (as in
+# json_field) of the JSON in FILE or on stdin: its FIELDs joined by tabs, or the element itself
+# when no FIELD is named. Strings as they are (a tab, newline or backslash in them written \t, \n,
+# \\, so that each element stays one line), null as empty, anything else as JSON. An element without
+# a FIELD fails (exit 1) naming the FIELD.
+json_rows() {
+  python3 -c 'import json, sys
+src, path, fields = sys.argv[1], sys.argv[2], sys.argv[3:]
+v = json.load(sys.stdin if src == "-" else open(src))
+for part in path.split(".") if path else []:
+    try:
+        v = v[int(part)] if isinstance(v, list) else v[part]
+    except (KeyError, IndexError, ValueError, TypeError):
+        sys.exit("json_rows: no %s in %s" % (path, "stdin" if src == "-" else src))
+def text(x):
+    if isinstance(x, str):
+        return x.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n")
+    return "" if x is None else json.dumps(x)
+for row in v:
+    if not fields:
+        print(text(row))
+        continue
+    missing = [f for f in fields if f not in row]
+    if missing:
+        sys.exit("json_rows: no %s in an element of %s" % (missing[0], path))
+    print("\t".join(text(row[f]) for f in fields))' "$@"
+}
+
+# totp_enroll WHO SECRET_FILE [ENROLL_ARGS...]: WHO enrols TOTP (`sekisho --json totp enroll`);
+# the new secret goes into SECRET_FILE and the whole answer into SECRET_FILE.json, both 0600 and
+# never on the test's output. Confirming is left to the test.
+totp_enroll() {
+  local who=$1 file=$2
+  shift 2
+  (umask 077 && cli_as "$who" --json totp enroll "$@" >"$file.json") || fail "totp enroll as $who"
+  (umask 077 && json_field "$file.json" secret >"$file") || fail "no secret in the enrol answer"
 }
 
 # The RFC 6238 code of the base32 secret in file $1, $2 steps of 30 s ahead (default 0). The secret
@@ -146,8 +197,17 @@ print("%06d" % ((struct.unpack(">I", h[o:o + 4])[0] & 0x7fffffff) % 1000000))
 PY
 }
 
+# wrong_totp_code CODE: a six-digit code that is not CODE (half the code space away).
+wrong_totp_code() { printf '%06d\n' $(((10#$1 + 500000) % 1000000)); }  # 10#: CODE may start with 0
+
 # audit_actions DATA_DIR: the actions of the audit chain, one per line, in order.
 audit_actions() { sql "$1" "SELECT action FROM audit_events ORDER BY seq;"; }
+
+# audit_count DATA_DIR ACTION [NEEDLE]: how many audit events of ACTION have details containing
+# NEEDLE (a piece of an SQL LIKE pattern: % matches anything; no single quotes).
+audit_count() {
+  sql "$1" "SELECT count(*) FROM audit_events WHERE action = '$2' AND details LIKE '%${3:-}%';"
+}
 
 # --- SSH gateway set-up shared by the SSH tests and bench/ssh_gateway_bench.sh ------------------
 # write_ssh_config FILE [EXTRA_TOML]: an [ssh] listener on a kernel-chosen loopback port, login
@@ -181,6 +241,21 @@ wait_for_ssh_listen() {
     sleep 0.1
   done
   fail "no 'ssh listening on' line: $(tail -3 "$GW_LOG")"
+}
+
+# pin_gateway_host_key DATA_DIR: $TMP/known_hosts holds exactly the gateway's own SSH host key
+# for [127.0.0.1]:$SSH_PORT, so the tests' clients check it strictly: no trust on first use.
+pin_gateway_host_key() {
+  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$1/ssh_host_ed25519_key.pub")" \
+    >"$TMP/known_hosts"
+}
+
+# start_ssh_gateway DIR CONFIG: start_gateway, then waits for the SSH listener (SSH_PORT) and pins
+# its host key in $TMP/known_hosts (pin_gateway_host_key).
+start_ssh_gateway() {
+  start_gateway "$1" "$2"
+  wait_for_ssh_listen
+  pin_gateway_host_key "$1"
 }
 
 # add_users NAME:ROLE...: the operator "op" (logged in) adds each user with that role and the
@@ -225,8 +300,53 @@ ssh_granted_session() {
   SSH_REQUEST_ID=$(cli_as alice request "$acct@$host" --reason "scale and bench" --duration 4h) ||
     fail "request"
   cli_as bob approve "$SSH_REQUEST_ID" >/dev/null || fail "approve"
-  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$data/ssh_host_ed25519_key.pub")" \
-    >"$TMP/known_hosts"
+  pin_gateway_host_key "$data"
+}
+
+# newest_session AUDITOR USER FIELD...: the FIELDs (tab-separated, as json_rows) of USER's most
+# recently started session, as AUDITOR sees it in `sekisho --json sessions`.
+newest_session() {
+  local who=$1 user=$2
+  shift 2
+  cli_as "$who" --json sessions --user "$user" | json_rows - sessions started_at "$@" | sort |
+    tail -1 | cut -f2-
+}
+
+# open_sessions AUDITOR USER: the ids of USER's open sessions as AUDITOR sees them, one per line.
+open_sessions() {
+  cli_as "$1" --json sessions --user "$2" | json_rows - sessions id state |
+    awk -F'\t' '$2 == "open" { print $1 }'
+}
+
+# wait_open_session AUDITOR USER: waits (bounded, 10 s) until USER has an open session, as AUDITOR
+# sees it, and prints its id; returns 1 when none opened.
+wait_open_session() {
+  local id i
+  for i in $(seq 1 100); do
+    id=$(open_sessions "$1" "$2" | head -1)
+    [ -n "$id" ] && { echo "$id"; return 0; }
+    sleep 0.1
+  done
+  return 1
+}
+
+# wait_session_end DATA_DIR SID [TENTHS]: waits (bounded, TENTHS tenths of a second, default 150)
+# until the store's row of session SID has ended; prints state|end_reason (state "ended" or
+# "open") and returns 1 when it had not ended in time.
+wait_session_end() {
+  local row i
+  for i in $(seq 1 "${3:-150}"); do
+    row=$(sql "$1" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$2';")
+    [ "${row%%|*}" = ended ] && { echo "$row"; return 0; }
+    sleep 0.1
+  done
+  echo "$row"
+  return 1
+}
+
+# free_port: a loopback TCP port that was free a moment ago (bound to port 0, then released).
+free_port() {
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # pss_kb PID...: the sum of the processes' proportional set sizes in kB (gone PIDs count 0).

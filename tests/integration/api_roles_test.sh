@@ -22,7 +22,7 @@ read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web
 STARTED_PIDS+=("$web_pid")
 cli_as op --json hosts add web01 --address "127.0.0.1:$web_port" --group web >"$TMP/host.json" \
   || fail "hosts add web01: $(cat "$TMP/host.json")"
-pinned=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["host_key_fingerprint"])' "$TMP/host.json")
+pinned=$(json_field "$TMP/host.json" host_key_fingerprint)
 actual=$(ssh-keygen -lf "$(ls "$TMP"/web01/ssh_host_ed25519_key.pub)" | awk '{print $2}')
 [ "$pinned" = "$actual" ] || fail "pinned $pinned, host has $actual"
 cli_as op hosts show web01 | grep -qF "$actual" || fail "hosts show lacks the fingerprint"

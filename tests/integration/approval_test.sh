@@ -13,7 +13,7 @@ hooks="$TMP/hooks.txt"
 coproc RECEIVER { exec python3 "$harness/webhook_receiver.py" "$hooks"; }
 STARTED_PIDS+=("$RECEIVER_PID")
 read -r -t 10 hook_port <&"${RECEIVER[0]}" || fail "webhook receiver did not start"
-dead_port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+dead_port=$(free_port)
 hook_token="hook-token-$RANDOM$RANDOM"
 
 dir="$TMP/var"
@@ -64,9 +64,9 @@ grant() {
   printf 'Authorization: Bearer %s\n' "$(cat "$TMP/home-$1/token")" >"$TMP/auth-$1"
   curl -sS --max-time 10 --cacert "$dir/tls.crt" -H @"$TMP/auth-$1" \
     "https://127.0.0.1:$GW_PORT/v1/grant?target=$2&mode=session" |
-    python3 -c 'import json,sys; print(str(json.load(sys.stdin)["granted"]).lower())'
+    json_field - granted
 }
-state_of() { cli_as "$1" --json show "$2" | python3 -c 'import json,sys; print(json.load(sys.stdin)["state"])'; }
+state_of() { cli_as "$1" --json show "$2" | json_field - state; }
 
 # --- request → two approvals → grant --------------------------------------------------------------
 id=$(cli_as alice request root@web01 --reason "patch openssl CVE" --ticket CHG-1 --duration 2h) \
@@ -126,7 +126,7 @@ pass "a single deny ends a request; only the requester cancels; nothing is revie
 mine=$(cli_as olivia requests)
 grep -qF "no requests" <<<"$mine" || fail "olivia sees others' requests: $mine"
 expect_refusal "no request $id" 1 cli_as olivia show "$id"
-all=$(cli_as audrey --json requests | python3 -c 'import json,sys; print(len(json.load(sys.stdin)["requests"]))')
+all=$(cli_as audrey --json requests | json_rows - requests id | wc -l)
 [ "$all" -eq 4 ] || fail "the auditor sees $all requests, not 4"
 pending=$(cli_as bob requests --pending)
 grep -qF "no requests" <<<"$pending" || fail "nothing is pending, but: $pending"

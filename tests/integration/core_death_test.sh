@@ -17,8 +17,7 @@ GONE_LINE='sekisho: the gateway stopped; this session is closed and its recordin
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 first_log=$GW_LOG
 
 mkdir -p "$TMP/web01"
@@ -69,9 +68,7 @@ start_session mux -o ControlMaster=yes -o ControlPersist=60 -o ControlPath="$TMP
 master=$(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1 | sed -n 's/.*pid=\([0-9]*\).*/\1/p')
 [ -n "$master" ] || fail "no ControlPersist master: $(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1)"
 STARTED_PIDS+=("$master")
-sids=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-print(" ".join(x["id"] for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"))')
-read -r -a sids <<<"$sids"
+mapfile -t sids < <(open_sessions audrey alice)
 [ "${#sids[@]}" -eq 2 ] || fail "wanted two open sessions: ${sids[*]:-none}"
 timeout 120 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
   -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
@@ -89,10 +86,10 @@ timeout 120 ssh -N -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o Identities
 PID[idle]=$!
 STARTED_PIDS+=("$!")
 for _ in $(seq 1 300); do
-  [ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.grant_used';")" -eq 4 ] && break
+  [ "$(audit_count "$dir" ssh.grant_used)" -eq 4 ] && break
   sleep 0.1
 done
-[ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.grant_used';")" -eq 4 ] \
+[ "$(audit_count "$dir" ssh.grant_used)" -eq 4 ] \
   || fail "the ssh -N connection did not log in: $(cat "$TMP/idle.err")"
 mapfile -t workers < <(descendant_pids "$GW_PID" sekisho-worker)
 [ "${#workers[@]}" -eq 4 ] || fail "wanted four workers under the core, found: ${workers[*]:-none}"

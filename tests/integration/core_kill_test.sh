@@ -13,7 +13,6 @@ harness="$(dirname "$0")/../harness"
 loops=${SEKISHO_KILL_LOOPS:-3}
 mib=${SEKISHO_KILL_MIB:-20}
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 dir="$TMP/var"
 init_data_dir "$dir"
 # Fixed ports: the restarted gateway is the same server for the CLI's pin and the client's
@@ -27,8 +26,7 @@ awk -v a="$api_port" -v s="$ssh_port" '/^listen = "127.0.0.1:PORT"$/ { n++; sub(
 printf '[audit]\ncheckpoint_interval = "1s"\n' >>"$TMP/c2.toml"
 grep -q "127.0.0.1:$api_port" "$TMP/c2.toml" && grep -q "127.0.0.1:$ssh_port" "$TMP/c2.toml" ||
   fail "config: $(cat "$TMP/c2.toml")"
-start_gateway "$dir" "$TMP/c2.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c2.toml"
 
 mkdir -p "$TMP/web01"
 read -r _ web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
@@ -67,8 +65,7 @@ for round in $(seq 1 "$loops"); do
   sleep "0.$((RANDOM % 10))"  # a random moment in the sessions
   stop_gateway KILL
 
-  start_gateway "$dir" "$TMP/c2.toml"
-  wait_for_ssh_listen
+  start_ssh_gateway "$dir" "$TMP/c2.toml"
   [ -z "$(open_ids)" ] || fail "round $round: sessions still open after the restart: $(open_ids)"
   for pid in "${workers[@]}"; do
     for _ in $(seq 1 100); do alive "$pid" || break; sleep 0.1; done

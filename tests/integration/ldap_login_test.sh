@@ -37,14 +37,14 @@ max_failures = 100
 TOML
 start_gateway "$dir" "$TMP/c.toml"
 
-roles_of() { python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["roles"])))'; }
+roles_of() { json_rows - roles | sort | paste -sd,; }  # whoami --json on stdin
 login_as alice alice alice-Pw-91 2>/dev/null || fail "alice could not log in over LDAPS"
 [ "$(cli_as alice --json whoami | roles_of)" = operator,requester ] || fail "alice's roles: $(cli_as alice --json whoami)"
 login_as carol carol carol-Pw-93 2>/dev/null || fail "carol could not log in"
 [ "$(cli_as carol --json whoami | roles_of)" = approver,auditor,requester ] || fail "carol's roles"
 login_as mallory mallory mallory-Pw-96 2>/dev/null || fail "mallory could not log in"
 [ "$(cli_as mallory --json whoami | roles_of)" = auditor ] || fail "mallory's roles (groupOfUniqueNames)"
-[ "$(cli_as alice --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["source"])')" = ldap ] \
+[ "$(cli_as alice --json whoami | json_field - source)" = ldap ] \
   || fail "alice is not shown as an LDAP user"
 pass "LDAPS logins map directory groups to roles"
 

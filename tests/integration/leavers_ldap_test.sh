@@ -52,15 +52,14 @@ max_duration = "4h"
 [break_glass]
 members = ["user:rescue"]
 TOML
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 
 # ldap_modify: applies the LDIF on stdin as the directory's administrator (the test plays HR).
 ldap_modify() {
   ldapmodify -x -H "$SLAPD_URL" -D "cn=admin,$base" -y "$TMP/slapd/root.pw" >/dev/null \
     || fail "ldapmodify failed"
 }
-roles_of() { python3 -c 'import json,sys; print(",".join(sorted(json.load(sys.stdin)["roles"])))'; }
+roles_of() { json_rows - roles | sort | paste -sd,; }  # whoami --json on stdin
 state_of() { sql "$dir" "SELECT state FROM requests WHERE id = '$1';"; }
 # start_session NAME: `ssh … 'read line; echo "got $line"'` as NAME in the background, its stdin
 # the fifo $TMP/NAME.in (the caller holds it open); sets PID_<NAME>.
@@ -80,29 +79,6 @@ key_login() {
     -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
     -o ConnectTimeout=10 root@web01@127.0.0.1 'echo should-not-run' \
     </dev/null >"$TMP/$1-late.out" 2>"$TMP/$1-late.err" || KEY_RC=$?
-}
-# live_session USER: waits (bounded) for USER's newest session to be open; prints its id.
-live_session() {
-  local out i
-  for i in $(seq 1 100); do
-    out=$(cli_as mallory --json sessions --user "$1" | python3 -c 'import json,sys
-s = [x for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"]
-print(s[0]["id"] if s else "")')
-    [ -n "$out" ] && { echo "$out"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-# ended_row SID: waits (bounded, 20 s) until the session row has ended; prints state|end_reason.
-ended_row() {
-  local row i
-  for i in $(seq 1 200); do
-    row=$(sql "$dir" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$1';")
-    [ "${row%%|*}" = ended ] && { echo "$row"; return 0; }
-    sleep 0.1
-  done
-  echo "$row"
-  return 1
 }
 ssh_login_failures() {  # USER REASON: count of audited ssh.login failures
   sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.login' AND actor = '$1' AND details LIKE '%\"result\":\"failure\"%' AND details LIKE '%\"reason\":\"$2\"%';"
@@ -125,14 +101,13 @@ for who in alice bob; do
   cli_as carol approve "$rid" >/dev/null || fail "carol (still an approver) approves $who's request"
   printf -v "REQ_$who" '%s' "$rid"
 done
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
 
 start_session bob
 exec {FD_bob}>"$TMP/bob.in"
 start_session alice
 exec {FD_alice}>"$TMP/alice.in"
-sid_bob=$(live_session bob) || fail "bob's session did not start: $(cat "$TMP/bob.err")"
-sid_alice=$(live_session alice) || fail "alice's session did not start: $(cat "$TMP/alice.err")"
+sid_bob=$(wait_open_session mallory bob) || fail "bob's session did not start: $(cat "$TMP/bob.err")"
+sid_alice=$(wait_open_session mallory alice) || fail "alice's session did not start: $(cat "$TMP/alice.err")"
 
 # --- bob leaves ----------------------------------------------------------------------------------
 ldap_modify <<LDIF
@@ -141,7 +116,7 @@ changetype: modify
 add: employeeType
 employeeType: departed
 LDIF
-row=$(ended_row "$sid_bob") || fail "bob's session went on after he was marked departed: row $row"
+row=$(wait_session_end "$dir" "$sid_bob" 200) || fail "bob's session went on after he was marked departed: row $row"
 [ "$row" = "ended|user disabled" ] || fail "bob's session row: $row"
 rc=0
 wait "$PID_bob" || rc=$?
@@ -210,7 +185,7 @@ rc=0
 wait "$PID_alice" || rc=$?
 [ "$rc" -eq 0 ] || fail "alice's live session exit $rc: $(cat "$TMP/alice.err")"
 [ "$(cat "$TMP/alice.out")" = "got still-here-7" ] || fail "alice's output: $(cat "$TMP/alice.out")"
-row=$(ended_row "$sid_alice") || fail "alice's row did not end: $row"
+row=$(wait_session_end "$dir" "$sid_alice" 200) || fail "alice's row did not end: $row"
 [ "$row" = "ended|exit 0" ] || fail "alice's session row: $row"
 pass "directory down: a new key login is refused (directory_unavailable), the live session goes on to exit 0"
 

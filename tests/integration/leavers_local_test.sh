@@ -10,8 +10,7 @@ harness="$(dirname "$0")/../harness"
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 
 mkdir -p "$TMP/web01"
 read -r _ web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
@@ -28,29 +27,6 @@ gw_ssh() {
     -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
     -o ConnectTimeout=10 root@web01@127.0.0.1 "$2" >"$TMP/$1.out" 2>"$TMP/$1.err"
 }
-# live_session USER: waits (bounded) for USER's newest session to be open; prints its id.
-live_session() {
-  local out i
-  for i in $(seq 1 100); do
-    out=$(cli_as audrey --json sessions --user "$1" | python3 -c 'import json,sys
-s = [x for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"]
-print(s[0]["id"] if s else "")')
-    [ -n "$out" ] && { echo "$out"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-# ended_row SID: waits (bounded, 15 s) until the session row has ended; prints state|end_reason.
-ended_row() {
-  local row i
-  for i in $(seq 1 150); do
-    row=$(sql "$dir" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$1';")
-    [ "${row%%|*}" = ended ] && { echo "$row"; return 0; }
-    sleep 0.1
-  done
-  echo "$row"
-  return 1
-}
 state_of() { sql "$dir" "SELECT state FROM requests WHERE id = '$1';"; }
 
 # --- a live session when alice is disabled ------------------------------------------------------
@@ -62,11 +38,11 @@ timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesO
 live_pid=$!
 STARTED_PIDS+=("$live_pid")
 exec {live_fd}>"$TMP/live.in"
-sid=$(live_session alice) || fail "alice's session did not start: $(cat "$TMP/live.err")"
+sid=$(wait_open_session audrey alice) || fail "alice's session did not start: $(cat "$TMP/live.err")"
 [ "$(state_of "$req_active")" = active ] || fail "request $req_active is not active"
 
 out=$(cli_as op users disable alice) || fail "users disable: $out"
-row=$(ended_row "$sid") || fail "alice's session went on after she was disabled: row $row"
+row=$(wait_session_end "$dir" "$sid") || fail "alice's session went on after she was disabled: row $row"
 [ "$row" = "ended|user disabled" ] || fail "session row: $row"
 rc=0
 wait "$live_pid" || rc=$?

@@ -55,22 +55,19 @@ pass "after 3 failures from one source, logins are locked out, even with the rig
 stop_gateway TERM
 start_gateway "$dir" "$TMP/c.toml"
 login_as op admin "operator-Password-1" 2>/dev/null || fail "login after restart"
-cli_as op --json totp enroll >"$TMP/enroll.json" || fail "totp enroll"
 secret_file="$TMP/totp.secret"
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json" >"$secret_file"
-grep -q '^otpauth://totp/' <<<"$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uri"])' "$TMP/enroll.json")" \
-  || fail "enroll gave no otpauth URI"
-totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
+totp_enroll op "$secret_file"
+grep -q '^otpauth://totp/' <<<"$(json_field "$secret_file.json" uri)" || fail "enroll gave no otpauth URI"
 expect_refusal "wrong TOTP code" 1 cli_as op totp confirm 000000
-cli_as op totp confirm "$(totp_now)" >/dev/null || fail "totp confirm with the right code"
-[ "$(cli_as op --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)["totp_enrolled"])')" = True ] \
+cli_as op totp confirm "$(totp_code "$secret_file")" >/dev/null || fail "totp confirm with the right code"
+[ "$(cli_as op --json whoami | json_field - totp_enrolled)" = true ] \
   || fail "whoami does not show TOTP enrolled"
 expect_refusal "TOTP code is required" 1 login_as op admin "operator-Password-1"
-bad=$(( (10#$(totp_now) + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")  # 10#: codes may start with 0
+bad=$(wrong_totp_code "$(totp_code "$secret_file")")
 expect_refusal "wrong TOTP code" 1 \
   bash -c 'printf "%s\n" "$3" | SEKISHO_HOME="$1" SEKISHO_SERVER="$2" "$4" login --user admin --password-stdin --totp "$5"' \
   _ "$TMP/home-op" "https://127.0.0.1:$GW_PORT" "operator-Password-1" "$SEKISHO_CLI" "$bad"
-printf '%s\n' "operator-Password-1" | cli_as op login --user admin --password-stdin --totp "$(totp_now)" \
+printf '%s\n' "operator-Password-1" | cli_as op login --user admin --password-stdin --totp "$(totp_code "$secret_file")" \
   || fail "login with password and TOTP"
 pass "TOTP: enrol, confirm, then required and checked at login"
 

@@ -19,8 +19,7 @@ max_total_bytes = 1
 min_free_bytes = 0'
 write_ssh_config "$TMP/c.toml"
 printf '%s\n' "$recordings" >>"$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 mkdir -p "$TMP/web01"
 read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
 STARTED_PIDS+=("$web_pid")
@@ -73,10 +72,7 @@ stop_gateway TERM
 [ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
 write_ssh_config "$TMP/c.toml"
 printf '%s\nkeep = "2s"\n' "$recordings" >>"$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
-  >"$TMP/known_hosts"
+start_ssh_gateway "$dir" "$TMP/c.toml"
 # The CLI's login belongs to the server URL, and the restarted gateway has another port.
 login_as audrey audrey audrey-Password-22 >/dev/null 2>"$TMP/login.err" ||
   fail "audrey's login: $(cat "$TMP/login.err")"
@@ -98,8 +94,7 @@ done
 listing=$(cli_as audrey sessions) || fail "sessions: $listing"
 grep -F "$first" <<<"$listing" | grep -qF "closed (recording deleted " ||
   fail "sessions does not say the recording was deleted: $listing"
-at=$(cli_as audrey --json sessions | python3 -c 'import json,sys
-print(json.load(sys.stdin)["sessions"][0]["recording_deleted_at"])')
+at=$(cli_as audrey --json sessions | json_field - sessions.0.recording_deleted_at)
 [ "$(sql "$dir" "SELECT recording_deleted_at FROM sessions WHERE id = '$first';")" = "$at" ] ||
   fail "sessions --json recording_deleted_at is $at"
 expect_refusal "session $first: recording deleted by retention on $at" 1 \

@@ -9,7 +9,6 @@ harness="$(dirname "$0")/../harness"
 : "${SEKISHO_BUILD_DIR:?SEKISHO_BUILD_DIR must point at the build dir (ctest sets it)}"
 command -v asciinema >/dev/null || fail "asciinema is not installed (scripts/setup.sh installs it)"
 
-jq_py() { python3 -c "import json,sys; d=json.load(open(sys.argv[1])); print($2)" "$1"; }
 
 dir="$TMP/var"
 init_data_dir "$dir"
@@ -82,11 +81,11 @@ grep -qE "^$id_text +rita +root@web01 +ssh +20[0-9-]+T[0-9:.]+Z +[0-9]+:[0-9.]+ 
   || fail "sessions row of $id_text: $(cat "$TMP/list")"
 [ "$(grep -c ' closed' "$TMP/list")" -eq 4 ] || fail "sessions: $(cat "$TMP/list")"
 cli_as audrey --json sessions --user admin >"$TMP/l.json" || fail "sessions --user admin"
-[ "$(jq_py "$TMP/l.json" '",".join(s["id"] for s in d["sessions"])')" = "$id_ls" ] \
+[ "$(json_rows "$TMP/l.json" sessions id | paste -sd,)" = "$id_ls" ] \
   || fail "--user admin: $(cat "$TMP/l.json")"
 cli_as audrey --json sessions --user rita --host web01 --since 1h >"$TMP/l.json" || fail "sessions filters"
-[ "$(jq_py "$TMP/l.json" 'len(d["sessions"])')" -eq 3 ] || fail "--user rita --since 1h: $(cat "$TMP/l.json")"
-[ "$(jq_py "$TMP/l.json" '" ".join(sorted(set(s["state"] for s in d["sessions"])))')" = closed ] \
+[ "$(json_rows "$TMP/l.json" sessions id | wc -l)" -eq 3 ] || fail "--user rita --since 1h: $(cat "$TMP/l.json")"
+[ "$(json_rows "$TMP/l.json" sessions state | sort -u | paste -sd' ')" = closed ] \
   || fail "states: $(cat "$TMP/l.json")"
 cli_as audrey sessions --since 2099-01-01T00:00:00Z | grep -qx "no sessions" || fail "--since future"
 cli_as audrey sessions --host web02 | grep -qx "no sessions" || fail "--host web02"
@@ -95,17 +94,16 @@ pass "sessions lists user, account@host, times, size and state, filtered by user
 
 # --- search ---------------------------------------------------------------------------------
 cli_as audrey --json sessions search "$marker" >"$TMP/s.json" || fail "sessions search"
-[ "$(jq_py "$TMP/s.json" '",".join(sorted(set(h["session"] for h in d["hits"])))')" = "$id_text" ] \
+[ "$(json_rows "$TMP/s.json" hits session | sort -u | paste -sd,)" = "$id_text" ] \
   || fail "search $marker: $(cat "$TMP/s.json")"
-dur_text=$(cli_as audrey --json sessions --user rita | python3 -c 'import json,sys
-print([s["duration_us"] for s in json.load(sys.stdin)["sessions"] if s["id"]==sys.argv[1]][0])' "$id_text")
-jq_py "$TMP/s.json" 'all(0 <= h["at_us"] <= '"$dur_text"' and h["kind"]=="output" and "'"$marker"'" in h["context"] for h in d["hits"])' \
-  | grep -qx True || fail "search offsets/context: $(cat "$TMP/s.json") (duration $dur_text)"
+dur_text=$(cli_as audrey --json sessions --user rita | json_rows - sessions id duration_us |
+  awk -F'\t' -v id="$id_text" '$1 == id { print $2 }')
+json_rows "$TMP/s.json" hits at_us kind context | awk -F'\t' -v dur="$dur_text" -v m="$marker" \
+  '!($1 >= 0 && $1 <= dur + 0 && $2 == "output" && index($3, m)) { bad = 1 } END { exit bad }' || fail "search offsets/context: $(cat "$TMP/s.json") (duration $dur_text)"
 cli_as audrey sessions search "$marker" | grep -qE "^$id_text +[0-9]+:[0-9]{2}\.[0-9]{3} +output +rita +root@web01 +hello $marker" \
   || fail "search table: $(cli_as audrey sessions search "$marker")"
 cli_as audrey --json sessions search "$typed" >"$TMP/s2.json" || fail "search typed"
-jq_py "$TMP/s2.json" 'sorted(set((h["session"], h["kind"]) for h in d["hits"]))' \
-  | grep -qF "('$id_typed', 'input')" || fail "typed input not found: $(cat "$TMP/s2.json")"
+json_rows "$TMP/s2.json" hits session kind | grep -qxF "$id_typed"$'\t'input || fail "typed input not found: $(cat "$TMP/s2.json")"
 cli_as audrey sessions search "nothing-like-this-$RANDOM" | grep -q "^no matches in 4 sessions" \
   || fail "search without matches"
 expect_refusal "search text must be 1-256 bytes" 1 cli_as audrey sessions search "$(head -c 300 /dev/zero | tr '\0' x)"
@@ -149,8 +147,7 @@ pass "replay gives back the recorded bytes exactly (also page by page and from a
 
 # --- export and offline verification ----------------------------------------------------------
 cli_as audrey export "$id_text" --format asciicast --out "$TMP/text.cast" >/dev/null || fail "export asciicast"
-head -1 "$TMP/text.cast" | python3 -c 'import json,sys; h=json.load(sys.stdin); assert h["version"]==2, h' \
-  || fail "asciicast header: $(head -1 "$TMP/text.cast")"
+[ "$(head -1 "$TMP/text.cast" | json_field - version)" = 2 ] || fail "asciicast header: $(head -1 "$TMP/text.cast")"
 # asciinema cat insists on a terminal: give it one with script(1), which keeps what it printed.
 script -q -e -c "asciinema cat '$TMP/text.cast'" "$TMP/cat.out" </dev/null >/dev/null \
   || fail "asciinema cat refused the export: $(cat "$TMP/cat.out")"
@@ -192,7 +189,7 @@ grep -qE '^result +OK$' "$TMP/v-pin.out" \
 expect_refusal "the chain is intact but the signer " 1 cli_as audrey verify "$TMP/forged.skr"
 grep -qE '^result +FAILED$' "$TMP/out" || fail "verify of a forged file: $(cat "$TMP/out")"
 offline --json verify "$TMP/bin.skr" --public-key "$dir/signing.pub" >"$TMP/v.json" || fail "verify --json"
-final_hash=$(jq_py "$TMP/v.json" 'd["final_hash"]')
+final_hash=$(json_field "$TMP/v.json" final_hash)
 openssl genpkey -algorithm ed25519 -out "$TMP/other.key" 2>/dev/null
 openssl pkey -in "$TMP/other.key" -pubout -out "$TMP/other.pub"
 expect_refusal "does NOT verify" 1 offline verify "$TMP/bin.skr" --public-key "$TMP/other.pub"

@@ -12,8 +12,7 @@ harness="$(dirname "$0")/../harness"
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 add_users alice:requester mallory:requester bob:approver audrey:auditor
@@ -32,8 +31,6 @@ for who in alice mallory stranger; do
 done
 cli_as alice keys add "$TMP/alice.key.pub" >/dev/null || fail "keys add alice"
 cli_as mallory keys add "$TMP/mallory.key.pub" >/dev/null || fail "keys add mallory"
-# The client pins the gateway's own host key: no trust on first use in the test either.
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
 
 # gw_ssh KEY ARGS...: the real OpenSSH client through the gateway, no user config, bounded.
 gw_ssh() {
@@ -52,7 +49,6 @@ expect_ssh_refusal() {
   grep -qF -- "$needle" "$TMP/err" || fail "ssh $*: stderr lacks '$needle': $(cat "$TMP/err"); gateway: $(tail -5 "$GW_LOG")"
   cat "$TMP/err" >>"$TMP/all-output"
 }
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
 
 # --- refusals before a grant ---------------------------------------------------------------------
 hint="no approved request for root@web01; run: sekisho request root@web01 --reason"
@@ -62,8 +58,8 @@ expect_ssh_refusal "$hint" alice root@web01@127.0.0.1 'id -un'
 cli_as bob approve "$id" >/dev/null || fail "approve"
 expect_ssh_refusal "$hint" mallory root@web01@127.0.0.1 'id -un'
 expect_ssh_refusal "Permission denied" stranger root@web01@127.0.0.1 'id -un'
-[ "$(audit_count ssh.refused 'no approved request')" -ge 3 ] || fail "refusals not audited"
-[ "$(audit_count ssh.login 'key not registered')" -ge 1 ] || fail "unregistered key not audited"
+[ "$(audit_count "$dir" ssh.refused 'no approved request')" -ge 3 ] || fail "refusals not audited"
+[ "$(audit_count "$dir" ssh.login 'key not registered')" -ge 1 ] || fail "unregistered key not audited"
 pass "no request, pending request, someone else's request, unregistered key: refused with a reason, audited"
 
 # --- the granted session ---------------------------------------------------------------------
@@ -83,10 +79,10 @@ pass "ssh root@web01@gateway: exec (stdout, stderr, exit 42) and a pty shell run
 
 # --- the recording ------------------------------------------------------------------------------
 cli_as audrey --json sessions --user alice >"$TMP/sessions.json" || fail "sessions"
-read -r sid_exec sid_pty < <(python3 -c 'import json,sys
-s = sorted(json.load(open(sys.argv[1]))["sessions"], key=lambda s: s["started_at"])
-assert len(s) == 2 and all(x["host"] == "web01" and x["account"] == "root" and x["state"] == "closed" for x in s), s
-print(s[0]["id"], s[1]["id"])' "$TMP/sessions.json") || fail "sessions listing: $(cat "$TMP/sessions.json")"
+rows=$(json_rows "$TMP/sessions.json" sessions started_at id host account state | sort | cut -f2-)
+[ "$(wc -l <<<"$rows")" -eq 2 ] && [ "$(cut -f2- <<<"$rows" | sort -u)" = "web01"$'\t'"root"$'\t'"closed" ] ||
+  fail "sessions listing: $(cat "$TMP/sessions.json")"
+read -r sid_exec sid_pty < <(cut -f1 <<<"$rows" | paste -sd' ')
 cli_as audrey replay "$sid_exec" --speed 1000 --idle-limit 0.01 >"$TMP/replay.out" </dev/null || fail "replay"
 grep -qx root "$TMP/replay.out" || fail "replay lacks the output: $(cat "$TMP/replay.out")"
 cli_as audrey export "$sid_pty" --format asciicast --out "$TMP/pty.cast" >/dev/null || fail "export"
@@ -98,7 +94,7 @@ env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/pty
   --public-key "$dir/signing.pub" >"$TMP/v.out" || fail "verify: $(cat "$TMP/v.out")"
 grep -qE '^result +OK$' "$TMP/v.out" || fail "verify report: $(cat "$TMP/v.out")"
 hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$sid_pty';")
-[ -n "$hash" ] && [ "$(audit_count session.end "$hash")" -eq 1 ] || fail "session.end lacks the hash $hash"
+[ -n "$hash" ] && [ "$(audit_count "$dir" session.end "$hash")" -eq 1 ] || fail "session.end lacks the hash $hash"
 for f in "$dir/recordings/$sid_pty.skr.seek" "$dir/recordings/$sid_pty.skr.text"; do
   [ -s "$f" ] || fail "the core wrote no index file $f: $(ls "$dir/recordings"; tail -5 "$GW_LOG")"
 done
@@ -117,13 +113,8 @@ grep -qa "started-42" "$TMP/kill.out" || fail "the session to kill did not start
 w_pid=$(grep -o 'ssh connection from [^ ]*: worker [0-9]*' "$GW_LOG" | tail -1 | grep -o '[0-9]*$')
 kill -KILL "$w_pid"
 wait "$k_pid" 2>/dev/null || true
-newest() {
-  cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-s = max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])
-print(s["state"], s["id"])'
-}
 for _ in $(seq 1 50); do
-  read -r k_state k_sid < <(newest)
+  read -r k_state k_sid < <(newest_session audrey alice state id)
   [ "$k_state" = incomplete ] && break
   sleep 0.1
 done
@@ -133,7 +124,7 @@ sql "$dir" "SELECT end_reason FROM sessions WHERE id = '$k_sid';" | grep -qF "wo
 [ "$k_sid" != "$sid_pty" ] || fail "no new session for the killed worker"
 # The core sealed what the dead worker recorded: the file verifies and says why it was cut.
 k_hash=$(sql "$dir" "SELECT recording_hash FROM sessions WHERE id = '$k_sid';")
-[ -n "$k_hash" ] && [ "$(audit_count session.end "$k_hash")" -eq 1 ] || fail "no session.end with the seal's hash"
+[ -n "$k_hash" ] && [ "$(audit_count "$dir" session.end "$k_hash")" -eq 1 ] || fail "no session.end with the seal's hash"
 cli_as audrey export "$k_sid" --format skr --out "$TMP/killed.skr" >/dev/null || fail "export killed"
 env -u SEKISHO_SERVER SEKISHO_HOME="$TMP/nobody" "$SEKISHO_CLI" verify "$TMP/killed.skr" \
   --public-key "$dir/signing.pub" >"$TMP/kv.out" || fail "verify of the sealed recording: $(cat "$TMP/kv.out")"
@@ -143,8 +134,8 @@ pass "a killed worker's session ends as incomplete in the store; its recording i
 
 # --- tunnels are refused -----------------------------------------------------------------------
 expect_ssh_refusal "administratively prohibited" alice -W 127.0.0.1:"$web_port" root@web01@127.0.0.1
-[ "$(audit_count ssh.refused direct-tcpip)" -ge 1 ] || fail "-W not audited"
-lport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()')
+[ "$(audit_count "$dir" ssh.refused direct-tcpip)" -ge 1 ] || fail "-W not audited"
+lport=$(free_port)
 gw_ssh alice -N -L "$lport:127.0.0.1:$web_port" root@web01@127.0.0.1 </dev/null >"$TMP/L.out" 2>"$TMP/L.err" &
 l_pid=$!
 STARTED_PIDS+=("$l_pid")
@@ -159,10 +150,10 @@ done
 kill -TERM "$l_pid" 2>/dev/null || true
 wait "$l_pid" 2>/dev/null || true
 grep -qF "administratively prohibited" "$TMP/L.err" || fail "-L: $(cat "$TMP/L.err")"
-[ "$(audit_count ssh.refused direct-tcpip)" -ge 2 ] || fail "-L not audited"
+[ "$(audit_count "$dir" ssh.refused direct-tcpip)" -ge 2 ] || fail "-L not audited"
 expect_ssh_refusal "remote port forwarding failed" alice -N -o ExitOnForwardFailure=yes \
   -R "0:127.0.0.1:$web_port" root@web01@127.0.0.1
-[ "$(audit_count ssh.refused tcpip-forward)" -ge 1 ] || fail "-R not audited"
+[ "$(audit_count "$dir" ssh.refused tcpip-forward)" -ge 1 ] || fail "-R not audited"
 # -A needs an agent on the client side: a real ssh-agent in the foreground, stopped by PID.
 ssh-agent -D -a "$TMP/agent.sock" >/dev/null 2>&1 &
 STARTED_PIDS+=("$!")
@@ -171,14 +162,14 @@ rc=0
 SSH_AUTH_SOCK="$TMP/agent.sock" gw_ssh alice -A root@web01@127.0.0.1 'echo agent=${SSH_AUTH_SOCK:-none}' >"$TMP/A.out" 2>"$TMP/A.err" </dev/null || rc=$?
 [ "$rc" -eq 0 ] && grep -qx "agent=none" "$TMP/A.out" || fail "-A: rc $rc $(cat "$TMP/A.out" "$TMP/A.err")"
 grep -qF "agent forwarding is refused" "$TMP/A.err" || fail "-A gave no message: $(cat "$TMP/A.err")"
-[ "$(audit_count ssh.refused 'agent forwarding')" -ge 1 ] || fail "-A not audited"
+[ "$(audit_count "$dir" ssh.refused 'agent forwarding')" -ge 1 ] || fail "-A not audited"
 pass "-W, -L, -R and -A are refused with a message and audited"
 
 # --- root's password is changed on the target outside the gateway ------------------------------
 printf 'Changed-Outside-%s\n' "$RANDOM$RANDOM" | bash "$harness/sshd_host.sh" passwd "$TMP/web01" root ||
   fail "passwd root on web01"
 expect_ssh_refusal "sekisho: the target refused the vaulted credential" alice root@web01@127.0.0.1 'id -un'
-[ "$(audit_count ssh.target_failed 'the target refused the vaulted credential')" -eq 1 ] ||
+[ "$(audit_count "$dir" ssh.target_failed 'the target refused the vaulted credential')" -eq 1 ] ||
   fail "refused vaulted credential not audited"
 log_line=$(grep -F "the target refused the vaulted credential" "$GW_LOG" || true)
 grep -qF "to root@web01" <<<"$log_line" || fail "refused vaulted credential not logged: $(tail -5 "$GW_LOG")"
@@ -194,12 +185,12 @@ for _ in $(seq 1 100); do
   sleep 0.05
 done
 expect_ssh_refusal "does not match the key pinned at registration" alice root@web01@127.0.0.1 'id -un'
-[ "$(audit_count ssh.host_key_mismatch SHA256)" -eq 1 ] || fail "host key mismatch not audited"
+[ "$(audit_count "$dir" ssh.host_key_mismatch SHA256)" -eq 1 ] || fail "host key mismatch not audited"
 # The core refused the credential itself: the worker reports nothing more (no failed login to
 # audit twice, and no message the ended conversation would take as a protocol violation).
-[ "$(audit_count ssh.protocol_violation '')" -eq 0 ] ||
+[ "$(audit_count "$dir" ssh.protocol_violation '')" -eq 0 ] ||
   fail "a worker was audited as breaking the protocol: $(sql "$dir" "SELECT details FROM audit_events WHERE action = 'ssh.protocol_violation';")"
-[ "$(audit_count ssh.target_failed '')" -eq 1 ] || fail "the host key refusal was also audited as a failed login"
+[ "$(audit_count "$dir" ssh.target_failed '')" -eq 1 ] || fail "the host key refusal was also audited as a failed login"
 pass "a re-keyed target is refused and audited"
 
 stop_gateway TERM

@@ -24,14 +24,8 @@ approvers = [\"role:approver\"]
 approvals = 1
 max_duration = \"4h\"
 "
-start_ssh_gateway() {
-  start_gateway "$dir" "$TMP/c.toml"
-  wait_for_ssh_listen
-  printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
-  LOGS+=("$GW_LOG")
-}
-LOGS=()
-start_ssh_gateway
+start_ssh_gateway "$dir" "$TMP/c.toml"
+LOGS=("$GW_LOG")
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 add_users alice:requester tina:requester mallory:requester bob:approver
@@ -90,7 +84,6 @@ run_ssh() {
   ERR=$(cat "$TMP/err")
   printf '%s\n%s\n' "$OUT" "$ERR" >>"$TMP/all-output"
 }
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
 
 # --- password login with a grant --------------------------------------------------------------
 answers alice alice-Password-22
@@ -100,7 +93,7 @@ run_ssh root@web01@127.0.0.1 'id -un; exit 42'
 prompts=$(cat "$ask/prompts")
 grep -qF "Sekisho user:" <<<"$prompts" && grep -qF "Password:" <<<"$prompts" || fail "prompts: $prompts"
 ! grep -qF "TOTP code:" <<<"$prompts" || fail "a TOTP prompt for a user without TOTP"
-[ "$(audit_count ssh.login '"result":"success","totp":false')" -ge 1 ] \
+[ "$(audit_count "$dir" ssh.login '"result":"success","totp":false')" -ge 1 ] \
   || fail "password login not audited: $(sql "$dir" "SELECT details FROM audit_events WHERE action='ssh.login';")"
 pass "ACCOUNT@HOST: Sekisho user + Password prompts, the command runs as root on web01 (exit 42)"
 
@@ -113,7 +106,7 @@ pass "USER@ACCOUNT@HOST: no user prompt, logs in as the hinted user"
 answers alice wrong-Password-99
 run_ssh root@web01@127.0.0.1 'id -un'
 [ "$RC" -eq 255 ] && grep -qF "Permission denied" <<<"$ERR" || fail "wrong password: exit $RC: $ERR"
-[ "$(audit_count ssh.login 'wrong_password')" -eq 1 ] || fail "wrong password not audited"
+[ "$(audit_count "$dir" ssh.login 'wrong_password')" -eq 1 ] || fail "wrong password not audited"
 pass "a wrong password is refused and audited"
 
 # One limit for login names: above 400 characters the name is refused whole, never cut (its first
@@ -121,12 +114,12 @@ pass "a wrong password is refused and audited"
 # asking the core, so no ssh.login event is written for it.
 long_name="$(printf '%0129d' 0 | tr 0 a)@root@web01$(printf '%0261d' 0 | tr 0 b)"
 [ "${#long_name}" -eq 401 ] || fail "test setup: name of ${#long_name} characters"
-logins_before=$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.login';")
+logins_before=$(audit_count "$dir" ssh.login)
 answers alice alice-Password-22
 run_ssh "$long_name@127.0.0.1" 'id -un'
 [ "$RC" -eq 255 ] && grep -qF "the user name is longer than 400 characters; refused" <<<"$ERR" \
   || fail "401-character name: exit $RC: $ERR"
-[ "$(sql "$dir" "SELECT count(*) FROM audit_events WHERE action = 'ssh.login';")" -eq "$logins_before" ] \
+[ "$(audit_count "$dir" ssh.login)" -eq "$logins_before" ] \
   || fail "a 401-character name reached a login"
 pass "a 401-character login name is refused with its length, not cut"
 
@@ -135,37 +128,35 @@ answers fresh fresh-Initial-pw1
 run_ssh root@web01@127.0.0.1 'id -un'
 [ "$RC" -eq 255 ] && grep -qF "set a new one first with: sekisho login --user fresh" <<<"$ERR" \
   || fail "one-time password: exit $RC: $ERR"
-[ "$(audit_count ssh.login 'password_change_required')" -eq 1 ] || fail "forced change not audited"
+[ "$(audit_count "$dir" ssh.login 'password_change_required')" -eq 1 ] || fail "forced change not audited"
 pass "a one-time password is refused with the hint to run sekisho login"
 
 # --- TOTP ---------------------------------------------------------------------------------------
-cli_as tina --json totp enroll >"$TMP/enroll.json" || fail "totp enroll"
 secret_file="$TMP/totp.secret"
-python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json" >"$secret_file"
-totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
-cli_as tina totp confirm "$(totp_now)" >/dev/null || fail "totp confirm"
-code=$(totp_now)
-bad=$(( (10#$code + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")
+totp_enroll tina "$secret_file"
+cli_as tina totp confirm "$(totp_code "$secret_file")" >/dev/null || fail "totp confirm"
+code=$(totp_code "$secret_file")
+bad=$(wrong_totp_code "$code")
 answers tina tina-Password-22 "$bad"
 run_ssh root@web01@127.0.0.1 'id -un'
 [ "$RC" -eq 255 ] || fail "wrong TOTP code accepted: $ERR"
 grep -qF "TOTP code:" "$ask/prompts" || fail "no TOTP prompt for an enrolled user: $(cat "$ask/prompts")"
-[ "$(audit_count ssh.login 'totp_wrong')" -eq 1 ] || fail "wrong code not audited"
+[ "$(audit_count "$dir" ssh.login 'totp_wrong')" -eq 1 ] || fail "wrong code not audited"
 answers tina tina-Password-22 "$code"
 run_ssh root@web01@127.0.0.1 'id -un'
 # Logged in (no grant for tina: the refusal comes on the session channel, after login).
 grep -qF "no approved request for root@web01" <<<"$ERR" || fail "TOTP login: exit $RC: $ERR"
-[ "$(audit_count ssh.login '"result":"success","totp":true')" -eq 1 ] || fail "TOTP login not audited"
+[ "$(audit_count "$dir" ssh.login '"result":"success","totp":true')" -eq 1 ] || fail "TOTP login not audited"
 answers tina tina-Password-22 "$code"
 run_ssh root@web01@127.0.0.1 'id -un'
 [ "$RC" -eq 255 ] && ! grep -qF "no approved request" <<<"$ERR" || fail "replayed TOTP code accepted: $ERR"
-[ "$(audit_count ssh.login 'totp_replayed')" -eq 1 ] || fail "replayed code not audited"
+[ "$(audit_count "$dir" ssh.login 'totp_replayed')" -eq 1 ] || fail "replayed code not audited"
 pass "TOTP: an enrolled user is asked for a code; right code logs in, wrong and replayed codes refused"
 
 # --- the session cap: two connections open, the third refused ----------------------------------
 # Two clients held at the password prompt (the askpass waits for a release file, bounded) keep two
 # session workers alive; the third connection is closed by the core before any worker starts.
-logins_ok() { audit_count ssh.login '"result":"success"'; }
+logins_ok() { audit_count "$dir" ssh.login '"result":"success"'; }
 answers alice alice-Password-22
 touch "$ask/hold"
 for i in 1 2; do
@@ -181,7 +172,7 @@ done
 run_ssh root@web01@127.0.0.1 'echo third'
 [ "$RC" -eq 255 ] && [ -z "$OUT" ] || fail "third connection over max_sessions=2: exit $RC: $OUT $ERR"
 grep -qF "refused: too many sessions" "$GW_LOG" || fail "refusal not logged"
-[ "$(audit_count ssh.refused 'too many sessions')" -eq 1 ] || fail "refusal not audited"
+[ "$(audit_count "$dir" ssh.refused 'too many sessions')" -eq 1 ] || fail "refusal not audited"
 before=$(logins_ok)
 touch "$ask/release"
 wait "$hold1" "$hold2" 2>/dev/null || true
@@ -198,7 +189,8 @@ pass "max_sessions=2: a third concurrent connection is refused, logged and audit
 
 # --- throttling (a fresh gateway: the throttle is in memory) -----------------------------------
 stop_gateway TERM
-start_ssh_gateway
+start_ssh_gateway "$dir" "$TMP/c.toml"
+LOGS+=("$GW_LOG")
 answers mallory wrong-Password-99
 for i in 1 2 3 4; do
   run_ssh root@web01@127.0.0.1 'id -un'
@@ -208,8 +200,8 @@ answers mallory mallory-Password-22
 run_ssh root@web01@127.0.0.1 'id -un'
 [ "$RC" -eq 255 ] && grep -qF "too many failed logins; try again later" <<<"$ERR" \
   || fail "not throttled after 4 failures: exit $RC: $ERR"
-[ "$(audit_count ssh.login '"reason":"throttled"')" -ge 1 ] || fail "throttled login not audited"
-[ "$(audit_count login.lockout 'source')" -ge 1 ] || fail "lockout not audited"
+[ "$(audit_count "$dir" ssh.login '"reason":"throttled"')" -ge 1 ] || fail "throttled login not audited"
+[ "$(audit_count "$dir" login.lockout 'source')" -ge 1 ] || fail "lockout not audited"
 pass "after max_failures wrong passwords, even the right one is refused with the API's wording"
 
 # --- no password in output or logs --------------------------------------------------------------

@@ -20,8 +20,7 @@ grep -qF 'ssh.worker_user "no-such-user-sekisho" does not exist' <<<"$out" || fa
 pass "a missing [ssh] worker_user: the gateway refuses to start with one line"
 
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 log=$(cat "$GW_LOG")
 grep -qF "ssh workers run as nobody (uid 65534) in $dir/empty" <<<"$log" || fail "no privileges line: $(tail -3 "$GW_LOG")"
 
@@ -118,7 +117,7 @@ pass "through the dropped worker: exec status 3 relayed, recording closed, verif
 # audit_detail ACTION FIELD [SESSION]: FIELD of the details of the last ACTION event (of SESSION).
 audit_detail() {
   sql "$dir" "SELECT details FROM audit_events WHERE action = '$1' AND details LIKE '%${3:-}%' ORDER BY seq DESC LIMIT 1;" |
-    python3 -c 'import json, sys; print(json.load(sys.stdin).get(sys.argv[1], ""))' "$2"
+    json_field - "$2"
 }
 sport=$(audit_detail session.start target_source_port "$e_sid")
 [[ "$sport" =~ ^[0-9]+$ ]] && [ "$sport" -gt 0 ] || fail "session.start of $e_sid has no target_source_port: '$sport'"

@@ -29,8 +29,7 @@ init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml" "${SSH_SCALE_LIMITS_TOML-max_sessions = 1000
 max_startups = 1000
 per_source_max_startups = 1000}"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 
 mkdir -p "$TMP/web01"
 # 100 connections at once: sshd's default MaxStartups (here 50:30:100) would drop some.
@@ -115,11 +114,10 @@ round() {
   [ -z "$(child_pids "$GW_PID")" ] || fail "workers still running: $(child_pids "$GW_PID" | tr '\n' ' ')"
 }
 
-# sessions_by_state: "STATE COUNT" lines over all of alice's sessions.
+# sessions_by_state: "STATE=COUNT ..." over all of alice's sessions, states in order.
 sessions_by_state() {
-  cli_as audrey --json sessions --user alice | python3 -c 'import collections, json, sys
-c = collections.Counter(s["state"] for s in json.load(sys.stdin)["sessions"])
-print(" ".join(f"{k}={v}" for k, v in sorted(c.items())))'
+  cli_as audrey --json sessions --user alice | json_rows - sessions state | sort | uniq -c |
+    awk '{ printf "%s%s=%s", (NR > 1 ? " " : ""), $2, $1 } END { print "" }'
 }
 
 read -r -a base < <(gateway_mem)
@@ -132,8 +130,7 @@ states=$(sessions_by_state)
 pass "$SESSIONS concurrent sessions echoed ${PAYLOAD_BYTES} bytes each; all workers exited; all rows closed"
 
 # Every recording of round one verifies offline against the gateway's public signing key.
-cli_as audrey --json sessions --user alice | python3 -c 'import json, sys
-for s in json.load(sys.stdin)["sessions"]: print(s["id"])' >"$TMP/ids"
+cli_as audrey --json sessions --user alice | json_rows - sessions id >"$TMP/ids"
 n=0
 while read -r sid; do
   cli_as audrey export "$sid" --format skr --out "$TMP/s.skr" >/dev/null </dev/null || fail "export $sid"

@@ -11,8 +11,7 @@ harness="$(dirname "$0")/../harness"
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 mkdir -p "$TMP/web01"
 read -r _ web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
 STARTED_PIDS+=("$web_pid")
@@ -26,13 +25,9 @@ id=$(cli_as carol request root@web01 --reason "totp test" --duration 1h) || fail
 cli_as bob approve "$id" >/dev/null || fail "approve carol"
 
 # alice enrols TOTP; the secret stays in a 0600 file of the temp dir.
-cli_as alice --json totp enroll >"$TMP/enroll.json" || fail "totp enroll"
 secret_file="$TMP/totp.secret"
-(umask 077; python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' \
-  "$TMP/enroll.json" >"$secret_file")
-rm -f "$TMP/enroll.json"
-totp_now() { totp_code "$secret_file" "${1:-0}"; }  # [STEPS_AHEAD]
-cli_as alice totp confirm "$(totp_now)" >/dev/null || fail "totp confirm"
+totp_enroll alice "$secret_file"
+cli_as alice totp confirm "$(totp_code "$secret_file")" >/dev/null || fail "totp confirm"
 
 # The auditor role now requires TOTP: audrey (key registered, nothing enrolled) must enrol first.
 # Her key was added while her role did not require it; the rule comes with a restart.
@@ -51,10 +46,7 @@ approvers = [\"role:approver\"]
 approvals = 1
 max_duration = \"4h\"
 "
-start_gateway "$dir" "$TMP/c2.toml"
-wait_for_ssh_listen
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
-  >"$TMP/known_hosts"
+start_ssh_gateway "$dir" "$TMP/c2.toml"
 
 # The askpass program logs the prompts it was asked (never the answers) and answers the Nth TOTP
 # prompt with line N of the answers file.
@@ -87,7 +79,6 @@ key_ssh() {
   ERR=$(cat "$TMP/err")
   printf '%s\n%s\n' "$OUT" "$ERR" >>"$TMP/all-output"
 }
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
 sessions_of() { sql "$dir" "SELECT count(*) FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = '$1';"; }
 
 # --- a user without TOTP: the key alone, as before --------------------------------------------
@@ -99,25 +90,25 @@ key_ssh carol root@web01@127.0.0.1 'id -un; exit 42'
 pass "a user without TOTP logs in with the key alone (one step, session recorded)"
 
 # --- alice: key, then a wrong code -----------------------------------------------------------
-code=$(totp_now)
-bad=$(( (10#$code + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")
+code=$(totp_code "$secret_file")
+bad=$(wrong_totp_code "$code")
 answer "$bad"
 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
 [ "$RC" -eq 255 ] && [ -z "$OUT" ] || fail "alice's key with a wrong code: exit $RC: $OUT $ERR"
 grep -qF "TOTP code:" "$ask/prompts" || fail "no TOTP prompt after alice's key: $(cat "$ask/prompts")"
 grep -qF "Permission denied" <<<"$ERR" || fail "wrong code: $ERR"
-[ "$(audit_count ssh.login '"reason":"totp_wrong"')" -eq 1 ] ||
+[ "$(audit_count "$dir" ssh.login '"reason":"totp_wrong"')" -eq 1 ] ||
   fail "wrong code not audited: $(sql "$dir" "SELECT details FROM audit_events WHERE action='ssh.login';")"
 [ "$(sessions_of alice)" -eq 0 ] || fail "a session for alice without her code"
 pass "an enrolled user's key alone is no login: TOTP prompt, wrong code refused and audited"
 
 # --- alice: key, then the right code: a recorded session -------------------------------------
-code=$(totp_now)
+code=$(totp_code "$secret_file")
 answer "$code"
 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
 [ "$RC" -eq 42 ] && [ "$OUT" = root ] || fail "alice's key + code: exit $RC: $OUT $ERR"
 grep -qF "TOTP code:" "$ask/prompts" || fail "no TOTP prompt: $(cat "$ask/prompts")"
-[ "$(audit_count ssh.login '"method":"publickey"%"result":"success"%"totp":true')" -eq 1 ] ||
+[ "$(audit_count "$dir" ssh.login '"method":"publickey"%"result":"success"%"totp":true')" -eq 1 ] ||
   fail "key + TOTP login not audited: $(sql "$dir" "SELECT details FROM audit_events WHERE action='ssh.login';")"
 [ "$(sessions_of alice)" -eq 1 ] || fail "alice's session not recorded"
 rec=$(sql "$dir" "SELECT recording_path FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.name = 'alice';")
@@ -128,20 +119,20 @@ pass "key then the right TOTP code: logged in, the session is recorded"
 answer "$code"
 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
 [ "$RC" -eq 255 ] && [ -z "$OUT" ] || fail "replayed code accepted: exit $RC: $OUT $ERR"
-[ "$(audit_count ssh.login '"reason":"totp_replayed"')" -eq 1 ] || fail "replayed code not audited"
+[ "$(audit_count "$dir" ssh.login '"reason":"totp_replayed"')" -eq 1 ] || fail "replayed code not audited"
 [ "$(sessions_of alice)" -eq 1 ] || fail "a session from a replayed code"
 pass "a TOTP code is accepted once"
 
 # --- a wrong code, then the right one in the next round on the same connection -----------------
 # The key stays proven between the rounds (the core waits at its second factor); the next step's
 # code is valid now (±1 step) and not used yet.
-code=$(totp_now 1)
-bad=$(( (10#$code + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")
+code=$(totp_code "$secret_file" 1)
+bad=$(wrong_totp_code "$code")
 answer "$bad" "$code"
 ROUNDS=2 key_ssh alice root@web01@127.0.0.1 'id -un; exit 42'
 [ "$RC" -eq 42 ] && [ "$OUT" = root ] || fail "wrong then right code: exit $RC: $OUT $ERR"
 [ "$(grep -c 'TOTP code:' "$ask/prompts")" -eq 2 ] || fail "prompts: $(cat "$ask/prompts")"
-[ "$(audit_count ssh.login '"reason":"totp_wrong"')" -eq 2 ] || fail "second wrong code not audited"
+[ "$(audit_count "$dir" ssh.login '"reason":"totp_wrong"')" -eq 2 ] || fail "second wrong code not audited"
 [ "$(sessions_of alice)" -eq 2 ] || fail "no session after the second round"
 pass "after a wrong code the key stays proven: the right code in the next round logs in"
 
@@ -152,7 +143,7 @@ key_ssh audrey root@web01@127.0.0.1 'id -un'
 grep -qF "sekisho: your role requires TOTP: enrol first with: sekisho login --user audrey; sekisho totp enroll" <<<"$ERR" ||
   fail "audrey's refusal: $ERR"
 [ ! -s "$ask/prompts" ] || fail "audrey was asked for a code: $(cat "$ask/prompts")"
-[ "$(audit_count ssh.login '"reason":"totp_enrollment_required"')" -eq 1 ] ||
+[ "$(audit_count "$dir" ssh.login '"reason":"totp_enrollment_required"')" -eq 1 ] ||
   fail "enrolment refusal not audited"
 pass "a role that requires TOTP, none enrolled: the key login is refused with the way to enrol"
 

@@ -12,8 +12,7 @@ init_data_dir "$dir"
 # The smallest recorder queue (1 MiB): the plain downloads below outrun the recorder, so the worker
 # must hold back (stop reading from the target) instead of ending the session on a full queue.
 write_ssh_config "$TMP/c.toml" "recording_queue_bytes = 1048576"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 mkdir -p "$TMP/web01"
 read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
 STARTED_PIDS+=("$web_pid")
@@ -26,12 +25,6 @@ opts=(-F /dev/null -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes
 tgt="$TMP/target-files"
 mkdir -p "$tgt" "$TMP/client"
 sum() { sha256sum "$1" | cut -d' ' -f1; }
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
-# newest_session: the id of alice's latest session.
-newest_session() {
-  cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["id"])'
-}
 # expect_in_recording SID NEEDLE: the asciicast export of SID holds NEEDLE.
 expect_in_recording() {
   cli_as audrey export "$1" --format asciicast --out "$TMP/$1.cast" >/dev/null || fail "export $1"
@@ -50,12 +43,12 @@ timeout 120 sftp "${opts[@]}" -P "$SSH_PORT" -b "$TMP/batch" 127.0.0.1 >"$TMP/sf
 [ "$rc" -eq 0 ] || fail "sftp rc $rc: $(tail -5 "$TMP/sftp.out"); gateway: $(tail -5 "$GW_LOG")"
 [ "$(sum "$tgt/big.bin")" = "$sha" ] || fail "target copy differs"
 [ "$(sum "$TMP/client/back.bin")" = "$sha" ] || fail "downloaded copy differs"
-[ "$(audit_count session.file_transfer "\"sha256\":\"$sha\"")" -eq 2 ] ||
+[ "$(audit_count "$dir" session.file_transfer "\"sha256\":\"$sha\"")" -eq 2 ] ||
   fail "audit: $(sql "$dir" "SELECT details FROM audit_events WHERE action = 'session.file_transfer';")"
-[ "$(audit_count session.file_transfer '"direction":"upload"')" -eq 1 ] || fail "no upload audited"
-[ "$(audit_count session.file_transfer '"direction":"download"')" -eq 1 ] || fail "no download audited"
-sid=$(newest_session)
-[ "$(audit_count session.file_transfer "$sid")" -eq 2 ] || fail "audit events lack the session id"
+[ "$(audit_count "$dir" session.file_transfer '"direction":"upload"')" -eq 1 ] || fail "no upload audited"
+[ "$(audit_count "$dir" session.file_transfer '"direction":"download"')" -eq 1 ] || fail "no download audited"
+sid=$(newest_session audrey alice id)
+[ "$(audit_count "$dir" session.file_transfer "$sid")" -eq 2 ] || fail "audit events lack the session id"
 expect_in_recording "$sid" "file upload $tgt/big.bin (52428800 bytes, sha256 $sha)"
 expect_in_recording "$sid" "file download $tgt/big.bin (52428800 bytes, sha256 $sha)"
 pass "sftp put + get of 50 MiB: sha256 equal on client, target and back; in the audit log and recording"
@@ -78,9 +71,8 @@ for i in 1 2 3; do
   # The worker closes the client's channel first, then signs the recording (the core reads and
   # checks the file first) and ends the session: the end lands just after ssh exits.
   for _ in $(seq 1 50); do
-    reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["end_reason"])')
-    [ "$reason" != None ] && break
+    reason=$(newest_session audrey alice end_reason)
+    [ -n "$reason" ] && break
     sleep 0.1
   done
   [ "$reason" = "exit 0" ] || fail "download $i: session ended with '$reason'"
@@ -102,33 +94,30 @@ for mode in -O ""; do
   timeout 60 scp $mode "${opts[@]}" -P "$SSH_PORT" "$TMP/client/small.bin" "127.0.0.1:$tgt/" \
     >"$TMP/scp.out" 2>&1 || fail "scp $mode upload: $(cat "$TMP/scp.out")"
   [ "$(sum "$tgt/small.bin")" = "$ssha" ] || fail "scp $mode upload differs"
-  expect_in_recording "$(newest_session)" "file upload $tgt/small.bin (3145745 bytes, sha256 $ssha)"
+  expect_in_recording "$(newest_session audrey alice id)" "file upload $tgt/small.bin (3145745 bytes, sha256 $ssha)"
   # shellcheck disable=SC2086
   timeout 60 scp $mode "${opts[@]}" -P "$SSH_PORT" "127.0.0.1:$tgt/small.bin" "$TMP/client/s$n.bin" \
     >"$TMP/scp.out" 2>&1 || fail "scp $mode download: $(cat "$TMP/scp.out")"
   [ "$(sum "$TMP/client/s$n.bin")" = "$ssha" ] || fail "scp $mode download differs"
-  expect_in_recording "$(newest_session)" "file download $tgt/small.bin (3145745 bytes, sha256 $ssha)"
+  expect_in_recording "$(newest_session audrey alice id)" "file download $tgt/small.bin (3145745 bytes, sha256 $ssha)"
   rm -f "$tgt/small.bin"
 done
-[ "$(audit_count session.file_transfer "\"sha256\":\"$ssha\"")" -eq 4 ] || fail "scp transfers not audited"
-[ "$(audit_count session.file_transfer '"protocol":"scp"')" -eq 2 ] || fail "legacy scp not audited as scp"
+[ "$(audit_count "$dir" session.file_transfer "\"sha256\":\"$ssha\"")" -eq 4 ] || fail "scp transfers not audited"
+[ "$(audit_count "$dir" session.file_transfer '"protocol":"scp"')" -eq 2 ] || fail "legacy scp not audited as scp"
 pass "scp -O and default scp upload/download: contents equal, recorded and audited with the sha256"
 
 # --- other subsystems stay refused ---------------------------------------------------------------
 rc=0
 timeout 30 ssh "${opts[@]}" -p "$SSH_PORT" -s 127.0.0.1 netconf </dev/null >"$TMP/ns.out" 2>&1 || rc=$?
 [ "$rc" -ne 0 ] || fail "subsystem netconf was accepted"
-[ "$(audit_count ssh.refused netconf)" -ge 1 ] || fail "refused subsystem not audited"
+[ "$(audit_count "$dir" ssh.refused netconf)" -ge 1 ] || fail "refused subsystem not audited"
 pass "a subsystem other than sftp is refused and audited"
 
 # --- a rule with allow_upload = false: uploads refused and audited, downloads still work ----------
 stop_gateway TERM
 [ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
 printf 'allow_upload = false\n' >>"$TMP/c.toml" # the file ends with the request's [[policy]] rule
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
-  >"$TMP/known_hosts"
+start_ssh_gateway "$dir" "$TMP/c.toml"
 printf 'put %s %s\n' "$TMP/client/small.bin" "$tgt/denied.bin" >"$TMP/batch-up"
 rc=0
 timeout 60 sftp "${opts[@]}" -P "$SSH_PORT" -b "$TMP/batch-up" 127.0.0.1 >"$TMP/up.out" 2>&1 || rc=$?
@@ -143,7 +132,7 @@ timeout 60 scp -O "${opts[@]}" -P "$SSH_PORT" "$TMP/client/small.bin" "127.0.0.1
 out=$(cat "$TMP/up.out")
 grep -qF "upload is refused by the gateway's policy" <<<"$out" || fail "scp shows no refusal: $out"
 [ ! -e "$tgt/denied.bin" ] || fail "the refused scp upload reached the target"
-[ "$(audit_count ssh.refused '"what":"upload"')" -ge 2 ] ||
+[ "$(audit_count "$dir" ssh.refused '"what":"upload"')" -ge 2 ] ||
   fail "refused uploads not audited: $(sql "$dir" "SELECT details FROM audit_events WHERE action = 'ssh.refused';")"
 printf 'get %s %s\n' "$tgt/big.bin" "$TMP/client/again.bin" >"$TMP/batch-down"
 timeout 120 sftp "${opts[@]}" -P "$SSH_PORT" -b "$TMP/batch-down" 127.0.0.1 >"$TMP/down.out" 2>&1 ||

@@ -14,8 +14,7 @@ harness="$(dirname "$0")/../harness"
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml"
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 mkdir -p "$TMP/web01"
 read -r web_port web_pid < <(bash "$harness/sshd_host.sh" start "$TMP/web01" web01)
 STARTED_PIDS+=("$web_pid")
@@ -27,11 +26,6 @@ opts=(-F /dev/null -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes
   -o User=root@web01)
 tgt="$TMP/target-files"
 mkdir -p "$tgt" "$TMP/client"
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
-newest_session() {
-  cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["id"])'
-}
 # recording_text SID: the asciicast export of SID (output, input and markers).
 recording_text() {
   cli_as audrey export "$1" --format asciicast --out "$TMP/$1.cast" >/dev/null || fail "export $1"
@@ -48,7 +42,7 @@ rc=0
 out=$(timeout 60 ssh "${opts[@]}" -p "$SSH_PORT" 127.0.0.1 'scp -f x </dev/null; id' 2>"$TMP/e1") ||
   rc=$?
 grep -qF 'uid=0(root)' <<<"$out" || fail "the exploit command did not run (rc $rc): $out $(cat "$TMP/e1")"
-sid=$(newest_session)
+sid=$(newest_session audrey alice id)
 expect_in_recording "$sid" 'uid=0(root)'
 pass "'scp -f x </dev/null; id': the output of id is in the recording"
 
@@ -62,10 +56,9 @@ printf '\x7f\xff\xff\xffunparsed bytes\n' |
 [ "$rc" -ne 0 ] || fail "an SFTP stream out of sync ended with rc 0"
 grep -qF "sekisho: the SFTP stream cannot be followed; the session is ended" "$TMP/lost.err" ||
   fail "no message for a stream out of sync (rc $rc): $(cat "$TMP/lost.err")"
-sid=$(newest_session)
+sid=$(newest_session audrey alice id)
 expect_in_recording "$sid" "sftp not followed: a client packet of 2147483647 bytes"
-reason=$(cli_as audrey --json sessions --user alice | python3 -c 'import json,sys
-print(max(json.load(sys.stdin)["sessions"], key=lambda s: s["started_at"])["end_reason"])')
+reason=$(newest_session audrey alice end_reason)
 [ "$reason" = "sftp stream not followed" ] || fail "session ended with '$reason'"
 pass "an SFTP stream out of sync under a permissive policy: ended with a message and a marker"
 
@@ -77,7 +70,7 @@ printf 'Zzz not an scp line\nmore bytes\n' |
 [ "$rc" -ne 0 ] || fail "an scp stream out of sync ended with rc 0"
 grep -qF "sekisho: the scp stream cannot be followed; the session is ended" "$TMP/scp-lost.err" ||
   fail "no message for an scp stream out of sync (rc $rc): $(cat "$TMP/scp-lost.err")"
-sid=$(newest_session)
+sid=$(newest_session audrey alice id)
 expect_in_recording "$sid" "scp not followed: an scp line that could not be parsed"
 pass "an scp stream out of sync: ended with a message and a marker"
 
@@ -104,9 +97,9 @@ for want in '"operation":"mkdir","path":"'"$tgt/d"'"' \
   '"operation":"symlink"'; do
   grep -qF -- "$want" <<<"$(changes)" || fail "no session.file_change with $want: $(changes)"
 done
-[ "$(audit_count session.file_change '"result":"ok"')" -eq 7 ] || fail "results: $(changes)"
-sid=$(newest_session)
-[ "$(audit_count session.file_change "$sid")" -eq 7 ] || fail "changes lack the session id"
+[ "$(audit_count "$dir" session.file_change '"result":"ok"')" -eq 7 ] || fail "results: $(changes)"
+sid=$(newest_session audrey alice id)
+[ "$(audit_count "$dir" session.file_change "$sid")" -eq 7 ] || fail "changes lack the session id"
 expect_in_recording "$sid" "file rename $tgt/a.txt -> $tgt/b.txt (ok)"
 expect_in_recording "$sid" "file remove $tgt/sym (ok)"
 pass "sftp mkdir, rename, chmod, symlink, hardlink, rm, rmdir: audited as session.file_change and recorded"
@@ -115,10 +108,7 @@ pass "sftp mkdir, rename, chmod, symlink, hardlink, rm, rmdir: audited as sessio
 stop_gateway TERM
 [ "$GW_RC" -eq 0 ] || fail "gateway exit $GW_RC"
 printf 'allow_download = false\n' >>"$TMP/c.toml" # the file ends with the request's [[policy]] rule
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" \
-  >"$TMP/known_hosts"
+start_ssh_gateway "$dir" "$TMP/c.toml"
 login_as audrey audrey "audrey-Password-22" >/dev/null 2>&1 || fail "login audrey again" # new port
 secret_line="not-to-leave-unrecorded-$RANDOM$RANDOM"
 printf '%s\n' "$secret_line" >"$tgt/secret.txt"
@@ -128,7 +118,7 @@ rc=0
 out=$(timeout 60 ssh "${opts[@]}" -p "$SSH_PORT" 127.0.0.1 \
   "scp -t $tgt/x </dev/null; cat $tgt/secret.txt" 2>"$TMP/e2" | tr -d '\0') || rc=$? # scp's ack
 grep -qF "$secret_line" <<<"$out" || fail "the command did not run (rc $rc): $out $(cat "$TMP/e2")"
-expect_in_recording "$(newest_session)" "$secret_line"
+expect_in_recording "$(newest_session audrey alice id)" "$secret_line"
 pass "allow_download = false, 'scp -t …; cat FILE': the file's bytes are in the recording"
 
 # Real downloads stay refused: sftp get and scp -O.
@@ -145,7 +135,7 @@ timeout 60 scp -O "${opts[@]}" -P "$SSH_PORT" "127.0.0.1:$tgt/secret.txt" "$TMP/
 grep -qF "download is refused by the gateway's policy" "$TMP/scp.out" ||
   fail "scp shows no refusal: $(cat "$TMP/scp.out")"
 [ ! -e "$TMP/client/got2.txt" ] || fail "the refused scp download arrived"
-[ "$(audit_count ssh.refused '"what":"download"')" -ge 2 ] ||
+[ "$(audit_count "$dir" ssh.refused '"what":"download"')" -ge 2 ] ||
   fail "refused downloads not audited: $(sql "$dir" "SELECT details FROM audit_events WHERE action = 'ssh.refused';")"
 pass "allow_download = false: sftp get and scp -O download refused with a message and audited"
 

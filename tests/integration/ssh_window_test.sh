@@ -10,8 +10,7 @@ harness="$(dirname "$0")/../harness"
 dir="$TMP/var"
 init_data_dir "$dir"
 write_ssh_config "$TMP/c.toml" "warn_before = \"6s\""
-start_gateway "$dir" "$TMP/c.toml"
-wait_for_ssh_listen
+start_ssh_gateway "$dir" "$TMP/c.toml"
 
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 add_users alice:requester carol:requester bob:approver audrey:auditor
@@ -27,7 +26,6 @@ for who in alice carol; do
   ssh-keygen -q -t ed25519 -N '' -C "$who" -f "$TMP/$who.key" </dev/null
   cli_as "$who" keys add "$TMP/$who.key.pub" >/dev/null || fail "keys add $who"
 done
-printf '[127.0.0.1]:%s %s\n' "$SSH_PORT" "$(cut -d' ' -f1,2 "$dir/ssh_host_ed25519_key.pub")" >"$TMP/known_hosts"
 
 # start_session NAME KEY: `ssh … 'read line; echo "got $line"'` through the gateway in the
 # background, its stdin a fifo held open on descriptor FD_<NAME>; sets PID_<NAME>.
@@ -41,36 +39,13 @@ start_session() {
   printf -v "PID_$name" '%s' "$!"
   STARTED_PIDS+=("$!")
 }
-# live_session USER: waits (bounded) for USER's newest session to be open; prints its id.
-live_session() {
-  local out i
-  for i in $(seq 1 100); do
-    out=$(cli_as audrey --json sessions --user "$1" | python3 -c 'import json,sys
-s = [x for x in json.load(sys.stdin)["sessions"] if x["state"] == "open"]
-print(s[0]["id"] if s else "")')
-    [ -n "$out" ] && { echo "$out"; return 0; }
-    sleep 0.1
-  done
-  return 1
-}
-# ended_row SID: waits (bounded) until the session row has ended; prints state|end_reason.
-ended_row() {
-  local row i
-  for i in $(seq 1 150); do
-    row=$(sql "$dir" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$1';")
-    [ "${row%%|*}" = ended ] && { echo "$row"; return 0; }
-    sleep 0.1
-  done
-  echo "$row"
-  return 1
-}
 
 # --- the window ends ---------------------------------------------------------------------------
 id=$(cli_as alice request root@web01 --reason "short maintenance" --duration 14s) || fail "request"
 cli_as bob approve "$id" >/dev/null || fail "approve"
 start_session win alice
 exec {FD_win}>"$TMP/win.in"
-sid=$(live_session alice) || fail "the window session did not start: $(cat "$TMP/win.err")"
+sid=$(wait_open_session audrey alice) || fail "the window session did not start: $(cat "$TMP/win.err")"
 rc=0
 wait "$PID_win" || rc=$?
 exec {FD_win}>&-
@@ -81,7 +56,7 @@ grep -qE '^sekisho: your approved window for root@web01 ends in [0-9]+ s \(at [0
 grep -qx 'sekisho: session closed: approved window ended' <<<"$win_err" \
   || fail "no close line on the client's stderr: $win_err"
 [ "$(grep -c 'approved window' <<<"$win_err")" -eq 2 ] || fail "warned more than once: $win_err"
-row=$(ended_row "$sid") || fail "the session row did not end: $row"
+row=$(wait_session_end "$dir" "$sid") || fail "the session row did not end: $row"
 [ "$row" = "ended|approved window ended" ] || fail "session row: $row"
 state=
 for _ in $(seq 1 50); do
@@ -132,8 +107,8 @@ start_session ka alice
 exec {FD_ka}>"$TMP/ka.in"
 start_session kc carol
 exec {FD_kc}>"$TMP/kc.in"
-sid_a=$(live_session alice) || fail "alice's session did not start: $(cat "$TMP/ka.err")"
-sid_c=$(live_session carol) || fail "carol's session did not start: $(cat "$TMP/kc.err")"
+sid_a=$(wait_open_session audrey alice) || fail "alice's session did not start: $(cat "$TMP/ka.err")"
+sid_c=$(wait_open_session audrey carol) || fail "carol's session did not start: $(cat "$TMP/kc.err")"
 
 rc=0
 out=$(cli_as alice sessions kill "$sid_a" --reason "try" 2>&1) || rc=$?
@@ -157,7 +132,7 @@ ka_err=$(cat "$TMP/ka.err")
 [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "killed ssh exit $rc: $ka_err"
 grep -qx 'sekisho: session closed: killed by audrey: suspicious activity' <<<"$ka_err" \
   || fail "no kill line on alice's stderr: $ka_err"
-row=$(ended_row "$sid_a") || fail "killed session row did not end: $row"
+row=$(wait_session_end "$dir" "$sid_a") || fail "killed session row did not end: $row"
 [ "$row" = "ended|killed by audrey: suspicious activity" ] || fail "killed session row: $row"
 kill_events=$(sql "$dir" "SELECT actor FROM audit_events WHERE action = 'session.kill' AND target = '$sid_a' AND details LIKE '%suspicious activity%' AND details NOT LIKE '%refused%';")
 [ "$kill_events" = "audrey" ] || fail "session.kill audit (actor, reason): $kill_events"
@@ -172,6 +147,6 @@ wait "$PID_kc" || rc=$?
 [ "$rc" -eq 0 ] || fail "carol's session exit $rc: $(cat "$TMP/kc.err")"
 kc_out=$(cat "$TMP/kc.out")
 [ "$kc_out" = "got still-here-42" ] || fail "carol's output: $kc_out"
-row=$(ended_row "$sid_c") || fail "carol's row did not end: $row"
+row=$(wait_session_end "$dir" "$sid_c") || fail "carol's row did not end: $row"
 [ "$row" = "ended|exit 0" ] || fail "carol's session row: $row"
 pass "kill closed alice's session with the reason (stderr, row, audit); carol's went on to exit 0"

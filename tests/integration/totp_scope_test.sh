@@ -16,8 +16,7 @@ start_gateway "$dir" "$TMP/c.toml"
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 add_users alice:requester
 ssh-keygen -q -t ed25519 -N '' -C alice -f "$TMP/alice.key" </dev/null
-audit_count() { sql "$dir" "SELECT count(*) FROM audit_events WHERE action = '$1' AND details LIKE '%$2%';"; }
-whoami_field() { cli_as alice --json whoami | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+whoami_field() { cli_as alice --json whoami | json_field - "$1"; }
 
 # code SECRET_FILE [peek]: a TOTP code (RFC 6238) from the secret file, never one this test has
 # already spent (the gateway takes each code once at login and enrol): the current step's, else
@@ -35,8 +34,6 @@ code() {
   done
   fail "no unspent TOTP code left in this window"
 }
-# secret_of JSON_FILE OUT_FILE: the secret of a `totp enroll --json` answer, into a file.
-secret_of() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$1" >"$2"; }
 login_totp() {  # login_totp CODE: alice logs in with her password and CODE (stdin carries the password)
   printf '%s\n' "alice-Password-22" | cli_as alice login --user alice --password-stdin --totp "$1"
 }
@@ -49,12 +46,11 @@ expect_refusal "$scope_msg" 1 cli_as alice requests
 expect_refusal "$scope_msg" 1 cli_as alice request root@web01 --reason "enrolment token" --duration 1h
 expect_refusal "$scope_msg" 1 cli_as alice hosts list
 [ "$(sql "$dir" "SELECT count(*) FROM ssh_keys;")" -eq 0 ] || fail "an enrolment-only token registered an SSH key"
-[ "$(audit_count access.denied totp_enrollment_only)" -eq 4 ] \
+[ "$(audit_count "$dir" access.denied totp_enrollment_only)" -eq 4 ] \
   || fail "refusals of the enrolment-only token are not audited as access.denied (reason totp_enrollment_only)"
 pass "an enrolment-only token is refused on keys, requests and hosts with the exact message, audited"
 
-cli_as alice --json totp enroll >"$TMP/enroll1.json" || fail "totp enroll with the enrolment-only token"
-secret_of "$TMP/enroll1.json" "$TMP/secret1"
+totp_enroll alice "$TMP/secret1"  # with the enrolment-only token
 cli_as alice totp confirm "$(code "$TMP/secret1" peek)" >/dev/null || fail "totp confirm with the enrolment-only token"
 # The scope is fixed when the token is issued: confirming does not widen it.
 expect_refusal "$scope_msg" 1 cli_as alice keys add "$TMP/alice.key.pub"
@@ -66,19 +62,17 @@ pass "enrol and confirm with the enrolment-only token, then a new login with the
 # --- 2. replacing an enrolled factor needs its current code --------------------------------------
 expect_refusal "TOTP is already enrolled: replacing it needs the current code (sekisho totp enroll --current-code CODE)" 1 \
   cli_as alice totp enroll
-bad=$(( (10#$(tail -1 "$TMP/spent") + 500000) % 1000000 )); bad=$(printf "%06d" "$bad")  # 10#: codes may start with 0
+bad=$(wrong_totp_code "$(tail -1 "$TMP/spent")")
 expect_refusal "wrong current TOTP code; the enrolled TOTP is unchanged" 1 \
   cli_as alice totp enroll --current-code "$bad"
-[ "$(audit_count totp.enroll_refused current_code_missing)" -eq 1 ] || fail "the enrol without the current code is not audited"
-[ "$(audit_count totp.enroll_refused current_code_wrong)" -eq 1 ] || fail "the enrol with a wrong current code is not audited"
+[ "$(audit_count "$dir" totp.enroll_refused current_code_missing)" -eq 1 ] || fail "the enrol without the current code is not audited"
+[ "$(audit_count "$dir" totp.enroll_refused current_code_wrong)" -eq 1 ] || fail "the enrol with a wrong current code is not audited"
 [ "$(sql "$dir" "SELECT count(*) FROM users WHERE name = 'alice' AND totp_pending IS NULL;")" -eq 1 ] \
   || fail "a refused enrol left a pending secret"
 login_totp "$(code "$TMP/secret1")" >/dev/null || fail "the enrolled TOTP no longer logs in after refused enrols"
 pass "totp enroll without the current code or with a wrong one is refused, audited, the old code still logs in"
 
-cli_as alice --json totp enroll --current-code "$(code "$TMP/secret1")" >"$TMP/enroll2.json" \
-  || fail "totp enroll with the current code"
-secret_of "$TMP/enroll2.json" "$TMP/secret2"
+totp_enroll alice "$TMP/secret2" --current-code "$(code "$TMP/secret1")"
 cli_as alice totp confirm "$(code "$TMP/secret2" peek)" >/dev/null || fail "confirm of the replacement"
 login_totp "$(code "$TMP/secret2")" >/dev/null || fail "login with the replacement TOTP"
 pass "with the current code, the factor is replaced and the new one logs in"
