@@ -250,6 +250,12 @@ pin_gateway_host_key() {
     >"$TMP/known_hosts"
 }
 
+# The OpenSSH client options of every test towards the gateway (ssh, sftp, scp): no user config,
+# only the key given with -i, no prompts, the host key pin_gateway_host_key wrote, a bounded
+# connect. The port goes after them (-p/-P "$SSH_PORT"); an option given before them wins.
+GW_SSH_OPTS=(-F /dev/null -o IdentitiesOnly=yes -o BatchMode=yes -o StrictHostKeyChecking=yes
+  -o UserKnownHostsFile="$TMP/known_hosts" -o ConnectTimeout=10)
+
 # start_ssh_gateway DIR CONFIG: start_gateway, then waits for the SSH listener (SSH_PORT) and pins
 # its host key in $TMP/known_hosts (pin_gateway_host_key).
 start_ssh_gateway() {

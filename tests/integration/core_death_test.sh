@@ -47,9 +47,8 @@ start_session() {
   local name=$1 fd
   shift
   mkfifo "$TMP/$name.in"
-  timeout 120 ssh -tt -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 "$@" app@web01@127.0.0.1 <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
+  timeout 120 ssh -tt "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+    "$@" app@web01@127.0.0.1 <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   PID[$name]=$!
   STARTED_PIDS+=("$!")
   exec {fd}>"$TMP/$name.in"
@@ -70,9 +69,7 @@ master=$(ssh -F /dev/null -o ControlPath="$TMP/mux.sock" -O check x 2>&1 | sed -
 STARTED_PIDS+=("$master")
 mapfile -t sids < <(open_sessions audrey alice)
 [ "${#sids[@]}" -eq 2 ] || fail "wanted two open sessions: ${sids[*]:-none}"
-timeout 120 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-  -o ConnectTimeout=10 app@web01@127.0.0.1 \
+timeout 120 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" app@web01@127.0.0.1 \
   'head -c 4194304 /dev/zero; echo bulk-started; while :; do head -c 1048576 /dev/zero; sleep 0.1; done' \
   </dev/null >"$TMP/bulk.out" 2>"$TMP/bulk.err" &
 PID[bulk]=$!
@@ -80,9 +77,8 @@ STARTED_PIDS+=("$!")
 wait_for_text "$TMP/bulk.out" bulk-started 300 || fail "the download did not start: $(cat "$TMP/bulk.err")"
 # And a connection logged in with no session yet (ssh -N, as a master connection opened ahead):
 # its worker waits for a channel request, which can no longer be granted once the core is gone.
-timeout 120 ssh -N -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-  -o ConnectTimeout=10 app@web01@127.0.0.1 </dev/null >"$TMP/idle.out" 2>"$TMP/idle.err" &
+timeout 120 ssh -N "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+  app@web01@127.0.0.1 </dev/null >"$TMP/idle.out" 2>"$TMP/idle.err" &
 PID[idle]=$!
 STARTED_PIDS+=("$!")
 for _ in $(seq 1 300); do

@@ -34,9 +34,8 @@ STARTED_PIDS+=("$web_pid")
 ssh_granted_session "$dir" "$TMP/web01" web01
 
 gw_ssh() {
-  timeout 60 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 -o ServerAliveInterval=2 -o ServerAliveCountMax=3 "$@"
+  timeout 60 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+    -o ServerAliveInterval=2 -o ServerAliveCountMax=3 "$@"
 }
 open_ids() { sql "$dir" "SELECT id FROM sessions WHERE ended_at IS NULL ORDER BY id;"; }
 # alive PID: the process exists and is not a zombie (a zombie holds no file and writes nothing).

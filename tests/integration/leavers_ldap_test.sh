@@ -65,9 +65,8 @@ state_of() { sql "$dir" "SELECT state FROM requests WHERE id = '$1';"; }
 # the fifo $TMP/NAME.in (the caller holds it open); sets PID_<NAME>.
 start_session() {
   mkfifo "$TMP/$1.in"
-  timeout 120 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/$1.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 root@web01@127.0.0.1 'read line; echo "got $line"' \
+  timeout 120 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/$1.key" \
+    root@web01@127.0.0.1 'read line; echo "got $line"' \
     <"$TMP/$1.in" >"$TMP/$1.out" 2>"$TMP/$1.err" &
   printf -v "PID_$1" '%s' "$!"
   STARTED_PIDS+=("$!")
@@ -75,9 +74,8 @@ start_session() {
 # key_login NAME: one ssh as NAME that should be refused; its exit status in KEY_RC.
 key_login() {
   KEY_RC=0
-  timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/$1.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 root@web01@127.0.0.1 'echo should-not-run' \
+  timeout 60 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/$1.key" \
+    root@web01@127.0.0.1 'echo should-not-run' \
     </dev/null >"$TMP/$1-late.out" 2>"$TMP/$1-late.err" || KEY_RC=$?
 }
 ssh_login_failures() {  # USER REASON: count of audited ssh.login failures
@@ -201,9 +199,8 @@ cli_as rescue keys add "$TMP/rescue.key.pub" >/dev/null || fail "keys add rescue
 rid=$(cli_as rescue request root@web01 --reason "directory outage" --break-glass 2>"$TMP/bg.err") \
   || fail "rescue's break-glass request"
 [ "$(state_of "$rid")" = approved ] || fail "break-glass request: $(state_of "$rid")"
-timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/rescue.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-  -o ConnectTimeout=10 root@web01@127.0.0.1 'echo rescue-in' </dev/null >"$TMP/rescue.out" \
+timeout 60 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/rescue.key" \
+  root@web01@127.0.0.1 'echo rescue-in' </dev/null >"$TMP/rescue.out" \
   2>"$TMP/rescue-ssh.err" || fail "rescue's ssh with the directory down: $(cat "$TMP/rescue-ssh.err")"
 [ "$(cat "$TMP/rescue.out")" = rescue-in ] || fail "rescue's output: $(cat "$TMP/rescue.out")"
 pass "directory down: the local break-glass user rescue logs in, files break-glass, and gets in"

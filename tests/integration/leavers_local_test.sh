@@ -23,17 +23,15 @@ req_pending=$(cli_as alice request root@web01 --reason "a pending one" --duratio
 
 # gw_ssh NAME CMD: ssh as alice through the gateway; stdout/stderr in $TMP/NAME.out/.err.
 gw_ssh() {
-  timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 root@web01@127.0.0.1 "$2" >"$TMP/$1.out" 2>"$TMP/$1.err"
+  timeout 60 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+    root@web01@127.0.0.1 "$2" >"$TMP/$1.out" 2>"$TMP/$1.err"
 }
 state_of() { sql "$dir" "SELECT state FROM requests WHERE id = '$1';"; }
 
 # --- a live session when alice is disabled ------------------------------------------------------
 mkfifo "$TMP/live.in"
-timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-  -o ConnectTimeout=10 root@web01@127.0.0.1 'read line; echo "got $line"' \
+timeout 60 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+  root@web01@127.0.0.1 'read line; echo "got $line"' \
   <"$TMP/live.in" >"$TMP/live.out" 2>"$TMP/live.err" &
 live_pid=$!
 STARTED_PIDS+=("$live_pid")

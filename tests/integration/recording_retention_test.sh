@@ -26,9 +26,7 @@ STARTED_PIDS+=("$web_pid")
 echo "$web_port" >"$TMP/web01/port"
 ssh_granted_session "$dir" "$TMP/web01" web01
 
-opts=(-F /dev/null -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes
-  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" -o ConnectTimeout=10
-  -o User=root@web01)
+opts=("${GW_SSH_OPTS[@]}" -i "$TMP/alice.key" -o User=root@web01)
 session_count() { sql "$dir" "SELECT count(*) FROM sessions;"; }
 
 # --- under the cap: the first session runs (an empty recordings directory takes 0 bytes) --------

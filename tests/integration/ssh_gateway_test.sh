@@ -36,9 +36,7 @@ cli_as mallory keys add "$TMP/mallory.key.pub" >/dev/null || fail "keys add mall
 gw_ssh() {
   local key=$1
   shift
-  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/$key.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 "$@"
+  timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/$key.key" "$@"
 }
 # expect_ssh_refusal NEEDLE KEY ARGS...: ssh fails and says NEEDLE on stderr.
 expect_ssh_refusal() {

@@ -56,9 +56,7 @@ wait_status() {
   return 1
 }
 gw_ssh() {
-  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 "$@"
+  timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" "$@"
 }
 
 # --- 14 idle connections from 127.0.0.2: 10 held, 4 closed at once; 127.0.0.1 still logs in -----
@@ -99,9 +97,8 @@ pass "login_grace_time 2s: an idle connection is closed by the gateway and logge
 ssh-keygen -q -t ed25519 -N '' -C stranger -f "$TMP/stranger.key" </dev/null
 for i in $(seq 1 14); do
   rc=0
-  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/stranger.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 root@web01@127.0.0.1 true >/dev/null 2>"$TMP/err" </dev/null || rc=$?
+  timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/stranger.key" \
+    root@web01@127.0.0.1 true >/dev/null 2>"$TMP/err" </dev/null || rc=$?
   [ "$rc" -eq 255 ] && grep -qF "Permission denied" "$TMP/err" || fail "unregistered key $i: exit $rc: $(cat "$TMP/err")"
 done
 probes=$(audit_count "$dir" ssh.login 'key not registered')

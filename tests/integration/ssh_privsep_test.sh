@@ -31,8 +31,7 @@ ssh_granted_session "$dir" "$TMP/web01" web01
 
 # A pty session blocked in cat, so the worker is alive while /proc is read (as in
 # ssh_gateway_test.sh, the pty keeps cat waiting after the client's stdin ends).
-timeout 60 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes \
-  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" -o ConnectTimeout=10 \
+timeout 60 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
   -tt root@web01@127.0.0.1 'echo started-$((6*7)); cat' >"$TMP/live.out" 2>"$TMP/live.err" \
   </dev/null &
 c_pid=$!
@@ -95,8 +94,7 @@ done
 [ -n "$(sql "$dir" "SELECT ended_at FROM sessions WHERE id = '$sid';")" ] || fail "session $sid not ended"
 
 rc=0
-gw_out=$(timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
+gw_out=$(timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
   root@web01@127.0.0.1 'echo privsep-exec-$((6*7)); exit 3' </dev/null 2>&1) || rc=$?
 [ "$rc" -eq 3 ] || fail "exec through the gateway: rc $rc: $gw_out"
 grep -qx "privsep-exec-42" <<<"$gw_out" || fail "exec output: $gw_out"
@@ -140,8 +138,7 @@ id02=$(cli_as alice request root@web02 --reason "unreachable target" --duration 
 cli_as bob approve "$id02" >/dev/null || fail "approve"
 bash "$harness/sshd_host.sh" stop "$TMP/web02"
 expect_refusal "sekisho: cannot reach the target host: Connection refused" 1 \
-  timeout 30 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes -o BatchMode=yes \
-  -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" root@web02@127.0.0.1 'id'
+  timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" root@web02@127.0.0.1 'id'
 [ "$(audit_detail ssh.target_failed detail)" = "connect to 127.0.0.1:$web02_port: Connection refused" ] ||
   fail "ssh.target_failed: $(audit_detail ssh.target_failed detail)"
 pass "an unreachable target: 'cannot reach the target host' on stderr, audited ssh.target_failed"

@@ -64,9 +64,8 @@ round() {
     {
       cat "$TMP/payload"
       for _ in $(seq 1 250); do [ -e "$gate" ] || ! kill -0 $$ 2>/dev/null && break; sleep 1; done
-    } | timeout 240 ssh -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-      -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-      -o ConnectTimeout=120 app@web01@127.0.0.1 cat >"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
+    } | timeout 240 ssh -o ConnectTimeout=120 "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" \
+      -i "$TMP/alice.key" app@web01@127.0.0.1 cat >"$TMP/$name-$i.out" 2>"$TMP/$name-$i.err" &
     pids+=("$!")
     STARTED_PIDS+=("$!")
     # A steady stream (10 connections a second) rather than one instant burst: all sessions are

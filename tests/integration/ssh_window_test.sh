@@ -32,9 +32,8 @@ done
 start_session() {
   local name=$1 key=$2
   mkfifo "$TMP/$name.in"
-  timeout 60 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/$key.key" -o IdentitiesOnly=yes \
-    -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-    -o ConnectTimeout=10 root@web01@127.0.0.1 'read line; echo "got $line"' \
+  timeout 60 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/$key.key" \
+    root@web01@127.0.0.1 'read line; echo "got $line"' \
     <"$TMP/$name.in" >"$TMP/$name.out" 2>"$TMP/$name.err" &
   printf -v "PID_$name" '%s' "$!"
   STARTED_PIDS+=("$!")
@@ -87,9 +86,8 @@ pass "the recording verifies and holds both markers; audit: $events"
 
 # After the window: the same request grants nothing; a new login is refused with the hint.
 rc=0
-timeout 30 ssh -T -F /dev/null -p "$SSH_PORT" -i "$TMP/alice.key" -o IdentitiesOnly=yes \
-  -o BatchMode=yes -o StrictHostKeyChecking=yes -o UserKnownHostsFile="$TMP/known_hosts" \
-  -o ConnectTimeout=10 root@web01@127.0.0.1 'id -un' </dev/null >"$TMP/late.out" 2>"$TMP/late.err" || rc=$?
+timeout 30 ssh -T "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" \
+  root@web01@127.0.0.1 'id -un' </dev/null >"$TMP/late.out" 2>"$TMP/late.err" || rc=$?
 late_err=$(cat "$TMP/late.err")
 [ "$rc" -eq 1 ] && grep -qF "sekisho: no approved request for root@web01; run: sekisho request root@web01" <<<"$late_err" ||
   fail "ssh after the window: exit $rc: $late_err"
