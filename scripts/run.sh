@@ -24,7 +24,8 @@ show_bin=$bin
 [ "$(pwd)" != "$root" ] || show_bin=${bin#"$root"/}
 
 if [ ! -e "$data/master.key" ]; then
-  "$bin/sekishod" init --data-dir "$data"
+  # init's closing hint ("Start it with: sekishod serve …") is what this script does next.
+  "$bin/sekishod" init --data-dir "$data" | grep -v '^Start it with: '
   echo
   echo "Log in as this operator with the one-time password above (you will be asked for a new one),"
   echo "from another terminal: $show_bin/sekisho login --user admin"
