@@ -34,5 +34,6 @@ args=(serve --data-dir "$data")
 [ -z "${SEKISHO_CONFIG:-}" ] || args+=(--config "$SEKISHO_CONFIG")
 echo "Starting sekishod (data dir $data); stop it with Ctrl-C."
 echo "Check it: curl --cacert $data/tls.crt https://127.0.0.1:8443/v1/health"
-echo "The CLI: $show_bin/sekisho (the README's tour); the SSH gateway: ssh -p 2222 ACCOUNT@HOST@this-machine"
+echo "The CLI (the README's tour): $show_bin/sekisho"
+echo "SSH gateway: ssh -p 2222 ACCOUNT@HOST@this-machine (listens on [ssh] listen, default 0.0.0.0:2222)"
 exec "$bin/sekishod" "${args[@]}"

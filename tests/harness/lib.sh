@@ -147,9 +147,9 @@ print(v if isinstance(v, str) else json.dumps(v))' "$1" "$2"
 
 # json_rows FILE|- LIST_PATH [FIELD...]: one line per element of the list at LIST_PATH (as in
 # json_field) of the JSON in FILE or on stdin: its FIELDs joined by tabs, or the element itself
-# when no FIELD is named. Strings as they are (a tab, newline or backslash in them written \t, \n,
-# \\, so that each element stays one line), null as empty, anything else as JSON. An element without
-# a FIELD fails (exit 1) naming the FIELD.
+# when no FIELD is named. Strings as they are, but with a tab, newline or backslash in them written
+# \t, \n, \\ (each element stays one line); null as empty; anything else as JSON. An element
+# without a FIELD fails (exit 1) naming the FIELD.
 json_rows() {
   python3 -c 'import json, sys
 src, path, fields = sys.argv[1], sys.argv[2], sys.argv[3:]
@@ -327,8 +327,8 @@ open_sessions() {
 # wait_open_session AUDITOR USER: waits (bounded, 10 s) until USER has an open session, as AUDITOR
 # sees it, and prints its id; returns 1 when none opened.
 wait_open_session() {
-  local id i
-  for i in $(seq 1 100); do
+  local id
+  for _ in $(seq 1 100); do
     id=$(open_sessions "$1" "$2" | head -1)
     [ -n "$id" ] && { echo "$id"; return 0; }
     sleep 0.1
@@ -340,9 +340,10 @@ wait_open_session() {
 # until the store's row of session SID has ended; prints state|end_reason (state "ended" or
 # "open") and returns 1 when it had not ended in time.
 wait_session_end() {
-  local row i
-  for i in $(seq 1 "${3:-150}"); do
-    row=$(sql "$1" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$2';")
+  local row
+  for _ in $(seq 1 "${3:-150}"); do
+    row=$(sql "$1" "SELECT CASE WHEN ended_at IS NULL OR ended_at = '' THEN 'open' ELSE 'ended' END
+      || '|' || coalesce(end_reason, '') FROM sessions WHERE id = '$2';")
     [ "${row%%|*}" = ended ] && { echo "$row"; return 0; }
     sleep 0.1
   done
@@ -352,7 +353,8 @@ wait_session_end() {
 
 # free_port: a loopback TCP port that was free a moment ago (bound to port 0, then released).
 free_port() {
-  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+  python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1])'
 }
 
 # pss_kb PID...: the sum of the processes' proportional set sizes in kB (gone PIDs count 0).

@@ -4,8 +4,9 @@
     tty_answer.py TIMEOUT_SECONDS CMD [ARG...]   (the answers on stdin, one line each)
 
 Each answer is typed only once the command has asked (its output ends in ": " since the last
-answer) and has turned the terminal's echo off (password prompts; a prompt that echoes gets none), so a password prompt that flushes earlier input
-(tcsetattr TCSAFLUSH) cannot lose it and nothing typed is echoed. The answers never reach a
+answer) and has turned the terminal's echo off (password prompts; a prompt that echoes gets
+none), so a password prompt that flushes earlier input (tcsetattr TCSAFLUSH) cannot lose it and
+nothing typed is echoed. The answers never reach a
 command line. The command's terminal output goes to our stdout; we exit with its status, or 124
 when it outlives TIMEOUT_SECONDS (then it is killed).
 """

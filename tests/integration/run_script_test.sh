@@ -51,7 +51,8 @@ new_pw="first-run-Password-$RANDOM$RANDOM"
 read -r -a login_argv <<<"$login_cmd"
 printf '%s\n%s\n%s\n' "$otp" "$new_pw" "$new_pw" |
   SEKISHO_HOME="$TMP/home" SEKISHO_SERVER="https://127.0.0.1:$GW_PORT" \
-    python3 "$(dirname "$0")/../harness/tty_answer.py" 30 "${login_argv[@]}" >"$TMP/login.out" 2>&1 ||
+    python3 "$(dirname "$0")/../harness/tty_answer.py" 30 "${login_argv[@]}" \
+    >"$TMP/login.out" 2>&1 ||
   fail "the printed login command failed: $(tail -3 "$TMP/login.out")"
 grep -q "logged in to https://127.0.0.1:$GW_PORT as admin" "$TMP/login.out" ||
   fail "login said: $(tail -3 "$TMP/login.out")"
@@ -61,7 +62,7 @@ grep -qE '^user +admin$' "$TMP/whoami.out" || fail "whoami: $(cat "$TMP/whoami.o
 sed -n '/^Starting sekishod/,$p' "$TMP/run-1.log" >"$TMP/after-banner.log"
 ! grep -qF -e "$otp" -e "$new_pw" "$TMP/login.out" "$TMP/after-banner.log" ||
   fail "a password reached the terminal or the gateway's log"
-pass "the login command run.sh prints logs the operator in on a terminal (one-time, then new password)"
+pass "the login command run.sh prints logs the operator in on a terminal (one-time, new password)"
 stop_gateway TERM # run.sh execs sekishod, so its PID is the gateway's
 [ "$GW_RC" -eq 0 ] || fail "gateway exited $GW_RC"
 
