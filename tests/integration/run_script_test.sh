@@ -4,6 +4,17 @@
 # prints (the README's next step) works as printed, on a terminal, with the one-time password.
 source "$(dirname "$0")/../harness/lib.sh"
 : "${SEKISHO_SOURCE_DIR:?}" "${SEKISHO_BUILD_DIR:?}"
+# A run.sh stopped while it still builds (a failed wait) must not leave its cmake building in the
+# shared build dir, where a later build would race it: its descendants are stopped by PID first.
+stop_run_sh_trees() {
+  local pid
+  for pid in "${STARTED_PIDS[@]}"; do
+    # shellcheck disable=SC2046  # one PID per word
+    kill -TERM $(descendant_pids "$pid") 2>/dev/null || true
+  done
+  cleanup
+}
+trap stop_run_sh_trees EXIT
 
 write_config "$TMP/c.toml"
 # ctest has built everything already, so what run.sh asks cmake to build is seen through a cmake on
