@@ -1,8 +1,10 @@
+// RequestService: the store <-> approval/ conversions every step shares, the reads (list, show,
+// grant) and the reviewers' and requester's decisions (review, cancel). create() is in
+// request_admission.cpp; activate, end_requests_of and sweep in request_lifecycle.cpp.
 #include "broker/access/request_service.hpp"
 
 #include <spdlog/spdlog.h>
 
-#include "base/crypto.hpp"
 #include "base/logging.hpp"
 #include "storage/hosts.hpp"
 
@@ -15,11 +17,6 @@ using nlohmann::json;
 // Approval rules need these roles to see other people's requests.
 bool sees_all(const Caller& caller) {
   return caller.has_role("approver") || caller.has_role("auditor");
-}
-
-std::string new_request_id() {
-  const Secret bytes = random_secret(6);
-  return "r-" + hex_encode(bytes.bytes());
 }
 
 json request_fields(const RequestView& v) {
@@ -155,96 +152,6 @@ void RequestService::notify(const std::string& event, const RequestView& view,
   notifier_->notify(std::move(n));
 }
 
-Result<RequestView> RequestService::create(const Caller& caller, const CreateRequest& in) {
-  const TimePoint now = clock_.now();
-  RequestView view;
-  auto r = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    auto target = split_target(in.target);
-    if (!target) return tl::make_unexpected(target.error());
-    const auto& [account, host] = *target;
-    auto ref = storage::find_account_ref(tx, host, account);
-    if (!ref) return tl::make_unexpected(ref.error());
-    if (!ref->has_value()) {
-      return fail(ErrorCode::kNotFound, "no account " + account + "@" + host + " is registered");
-    }
-    auto requester = person(tx, caller.user_id, caller.name, caller.roles);
-    if (!requester) return tl::make_unexpected(requester.error());
-    approval::NewRequest n;
-    n.requester = std::move(*requester);
-    n.host = {host, (*ref)->host_group};
-    n.account = account;
-    n.mode = in.mode;
-    n.reason = in.reason;
-    n.ticket = in.ticket;
-    n.duration = in.duration;
-    n.start = in.start;
-    n.break_glass = in.break_glass;
-    auto admission = approval::admit(policy_, n, now);
-    if (!admission) return tl::make_unexpected(admission.error());
-
-    storage::RequestRow row;
-    row.id = new_request_id();
-    row.requester_id = caller.user_id;
-    row.account_id = (*ref)->account_id;
-    row.reason = in.reason;
-    row.ticket = in.ticket;
-    row.mode = approval::to_string(in.mode);
-    row.state = approval::to_string(admission->state);
-    row.break_glass = in.break_glass;
-    row.start_at = format_time(admission->start);
-    row.end_at = format_time(admission->end);
-    row.created_at = format_time(now);
-    row.updated_at = row.created_at;
-    row.policy = admission->rule->name;
-    row.approvals_needed = admission->rule->approvals;
-    if (auto e = storage::insert_request(tx, row); !e) return e;
-    auto seq = audit_.append(tx, {caller.name,
-                                  "request.create",
-                                  in.target,
-                                  {{"request", row.id},
-                                   {"reason", row.reason},
-                                   {"ticket", row.ticket ? json(*row.ticket) : json(nullptr)},
-                                   {"mode", row.mode},
-                                   {"start", row.start_at},
-                                   {"end", row.end_at},
-                                   {"policy", row.policy},
-                                   {"approvals_needed", row.approvals_needed},
-                                   {"state", row.state}}});
-    if (!seq) return tl::make_unexpected(seq.error());
-    if (in.break_glass) {
-      // A distinct event, so that break-glass use stands out in every audit query.
-      seq = audit_.append(tx, {caller.name,
-                               "request.break_glass",
-                               in.target,
-                               {{"request", row.id}, {"reason", row.reason}, {"end", row.end_at}}});
-      if (!seq) return tl::make_unexpected(seq.error());
-    }
-    auto loaded = find_request_view(tx, row.id, now);
-    if (!loaded) return tl::make_unexpected(loaded.error());
-    view = std::move(*loaded);
-    return ok();
-  });
-  if (!r) {
-    (void)audit_.append({caller.name,
-                         "request.refused",
-                         in.target.substr(0, 200),
-                         {{"action", "create"}, {"reason", r.error().message}}});
-    return tl::make_unexpected(r.error());
-  }
-  const std::string target = view.row.account + "@" + view.row.host;
-  if (view.row.break_glass) {
-    notify("request.break_glass", view,
-           "BREAK-GLASS: " + view.row.requester + " opened " + target + " without approval (" +
-               view.row.id + "): " + view.row.reason + " — review it now");
-  } else {
-    notify("request.created", view,
-           view.row.requester + " requests " + target + " (" + view.row.mode + ", until " +
-               view.row.end_at + "): " + view.row.reason + " — " + view.row.id + " needs " +
-               std::to_string(view.status.approvals_needed) + " approval(s)");
-  }
-  return view;
-}
-
 Result<RequestView> RequestService::find_request_view(storage::Store::Tx& tx, const std::string& id,
                                                       TimePoint now) {
   auto row = storage::find_request(tx, id);
@@ -305,32 +212,7 @@ Result<RequestView> RequestService::review(const Caller& caller, const std::stri
     auto loaded = find_request_view(tx, id, now);
     if (!loaded) return tl::make_unexpected(loaded.error());
     view = std::move(*loaded);
-    const approval::Rule* rule = policy_.rule_for({view.row.host, view.row.host_group});
-    if (rule == nullptr) {
-      return fail(ErrorCode::kPermissionDenied, "no policy covers host " + view.row.host);
-    }
-    auto reviewer = person(tx, caller.user_id, caller.name, caller.roles);
-    if (!reviewer) return tl::make_unexpected(reviewer.error());
-    auto request = to_request(tx, view.row);
-    if (!request) return tl::make_unexpected(request.error());
-    auto reviews = to_reviews(tx, view.reviews);
-    if (!reviews) return tl::make_unexpected(reviews.error());
-    if (auto c =
-            approval::check_review(*rule, *request, *reviews, *reviewer, decision, comment, now);
-        !c) {
-      return c;
-    }
-    storage::ReviewRow row{id,      caller.user_id,  caller.name, approval::to_string(decision),
-                           comment, format_time(now)};
-    if (auto e = storage::insert_review(tx, row); !e) return e;
-    auto seq = audit_.append(tx, {caller.name,
-                                  "request.review",
-                                  view.row.account + "@" + view.row.host,
-                                  {{"request", id},
-                                   {"decision", row.decision},
-                                   {"comment", comment},
-                                   {"break_glass", view.row.break_glass}}});
-    if (!seq) return tl::make_unexpected(seq.error());
+    if (auto e = record_review(tx, caller, view, decision, comment, now); !e) return e;
     auto reloaded = find_request_view(tx, id, now);
     if (!reloaded) return tl::make_unexpected(reloaded.error());
     view = std::move(*reloaded);
@@ -347,17 +229,53 @@ Result<RequestView> RequestService::review(const Caller& caller, const std::stri
          {{"action", approval::to_string(decision)}, {"reason", r.error().message}}});
     return tl::make_unexpected(r.error());
   }
+  if (changed) announce_decided(caller, view, comment);
+  return view;
+}
+
+Result<void> RequestService::record_review(storage::Store::Tx& tx, const Caller& caller,
+                                           const RequestView& view, approval::Decision decision,
+                                           const std::string& comment, TimePoint now) {
+  const approval::Rule* rule = policy_.rule_for({view.row.host, view.row.host_group});
+  if (rule == nullptr) {
+    return fail(ErrorCode::kPermissionDenied, "no policy covers host " + view.row.host);
+  }
+  auto reviewer = person(tx, caller.user_id, caller.name, caller.roles);
+  if (!reviewer) return tl::make_unexpected(reviewer.error());
+  auto request = to_request(tx, view.row);
+  if (!request) return tl::make_unexpected(request.error());
+  auto reviews = to_reviews(tx, view.reviews);
+  if (!reviews) return tl::make_unexpected(reviews.error());
+  if (auto c = approval::check_review(*rule, *request, *reviews, *reviewer, decision, comment, now);
+      !c) {
+    return c;
+  }
+  storage::ReviewRow row{view.row.id, caller.user_id,  caller.name, approval::to_string(decision),
+                         comment,     format_time(now)};
+  if (auto e = storage::insert_review(tx, row); !e) return e;
+  auto seq = audit_.append(tx, {caller.name,
+                                "request.review",
+                                view.row.account + "@" + view.row.host,
+                                {{"request", view.row.id},
+                                 {"decision", row.decision},
+                                 {"comment", comment},
+                                 {"break_glass", view.row.break_glass}}});
+  if (!seq) return tl::make_unexpected(seq.error());
+  return ok();
+}
+
+void RequestService::announce_decided(const Caller& caller, const RequestView& view,
+                                      const std::string& comment) {
   const std::string target = view.row.account + "@" + view.row.host;
-  if (changed && view.status.state == approval::State::kApproved) {
+  if (view.status.state == approval::State::kApproved) {
     notify(
         "request.approved", view,
         view.row.id + " (" + view.row.requester + " → " + target + ") approved by " + caller.name);
-  } else if (changed && view.status.state == approval::State::kDenied) {
+  } else if (view.status.state == approval::State::kDenied) {
     notify("request.denied", view,
            view.row.id + " (" + view.row.requester + " → " + target + ") denied by " + caller.name +
                ": " + comment);
   }
-  return view;
 }
 
 Result<RequestView> RequestService::cancel(const Caller& caller, const std::string& id) {
@@ -419,96 +337,6 @@ Result<std::optional<Grant>> RequestService::grant(std::int64_t user_id, const s
   });
   if (!r) return tl::make_unexpected(r.error());
   return found;
-}
-
-Result<void> RequestService::activate(const std::string& request_id, const std::string& actor) {
-  const TimePoint now = clock_.now();
-  return store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    auto view = find_request_view(tx, request_id, now);
-    if (!view) return tl::make_unexpected(view.error());
-    auto request = to_request(tx, view->row);
-    if (!request) return tl::make_unexpected(request.error());
-    auto reviews = to_reviews(tx, view->reviews);
-    if (!reviews) return tl::make_unexpected(reviews.error());
-    if (!approval::grants(*request, *reviews, request->mode, now)) {
-      return fail(ErrorCode::kPermissionDenied, "request " + request_id +
-                                                    " grants no access now (" +
-                                                    approval::to_string(view->status.state) + ")");
-    }
-    if (view->status.state == approval::State::kActive) return ok();
-    view->status.state = approval::State::kActive;
-    auto settled = settle(tx, *view, actor, now);
-    if (!settled) return tl::make_unexpected(settled.error());
-    return ok();
-  });
-}
-
-Result<int> RequestService::end_requests_of(std::int64_t user_id, const std::string& actor,
-                                            const std::string& reason) {
-  const TimePoint now = clock_.now();
-  int ended = 0;
-  auto r = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    storage::RequestFilter filter;
-    filter.requester_id = user_id;
-    filter.states = {"pending", "approved", "active"};
-    filter.limit = 10000;
-    auto rows = storage::list_requests(tx, filter);
-    if (!rows) return tl::make_unexpected(rows.error());
-    for (const auto& row : *rows) {
-      const std::string next = row.state == "active" ? "closed" : "cancelled";
-      if (auto e = storage::set_request_state(tx, row.id, next, format_time(now)); !e) return e;
-      auto seq =
-          audit_.append(tx, {actor,
-                             "request." + next,
-                             row.account + "@" + row.host,
-                             {{"request", row.id}, {"from", row.state}, {"reason", reason}}});
-      if (!seq) return tl::make_unexpected(seq.error());
-      ++ended;
-    }
-    return ok();
-  });
-  if (!r) return tl::make_unexpected(r.error());
-  return ended;
-}
-
-Result<void> RequestService::sweep() {
-  const TimePoint now = clock_.now();
-  std::vector<RequestView> overdue;
-  auto r = store_.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    storage::RequestFilter filter;
-    filter.states = {"pending", "approved", "active"};
-    filter.limit = 10000;
-    auto rows = storage::list_requests(tx, filter);
-    if (!rows) return tl::make_unexpected(rows.error());
-    for (const auto& row : *rows) {
-      auto view = load(tx, row, now);
-      if (!view) return tl::make_unexpected(view.error());
-      auto settled = settle(tx, *view, "sekishod", now);
-      if (!settled) return tl::make_unexpected(settled.error());
-      auto created = parse_time(row.created_at);
-      if (view->row.break_glass && view->status.review_overdue && !row.overdue_notified &&
-          created && now >= *created + policy_.break_glass_review_within) {
-        if (auto e = storage::set_overdue_notified(tx, row.id); !e) return e;
-        auto seq = audit_.append(
-            tx, {"sekishod",
-                 "request.review_overdue",
-                 row.account + "@" + row.host,
-                 {{"request", row.id},
-                  {"requester", row.requester},
-                  {"review_within", format_duration(policy_.break_glass_review_within)}}});
-        if (!seq) return tl::make_unexpected(seq.error());
-        overdue.push_back(std::move(*view));
-      }
-    }
-    return ok();
-  });
-  if (!r) return r;
-  for (const auto& view : overdue) {
-    notify("request.review_overdue", view,
-           "OVERDUE: break-glass request " + view.row.id + " (" + view.row.requester + " → " +
-               view.row.account + "@" + view.row.host + ") has not been reviewed");
-  }
-  return ok();
 }
 
 }  // namespace sekisho::broker

@@ -99,6 +99,21 @@ class RequestService {
                       TimePoint now);
   void notify(const std::string& event, const RequestView& view, const std::string& text);
 
+  // create()'s steps (request_admission.cpp). admit_new: ACCOUNT@HOST resolved to a registered
+  // account and admitted under the policy, as the row to store; store_new: that row with its
+  // audit events; announce_created: the approvers' notification.
+  Result<storage::RequestRow> admit_new(storage::Store::Tx& tx, const Caller& caller,
+                                        const CreateRequest& in, TimePoint now);
+  Result<void> store_new(storage::Store::Tx& tx, const Caller& caller, const CreateRequest& in,
+                         const storage::RequestRow& row);
+  void announce_created(const RequestView& view);
+  // review()'s steps: the decision checked against the request's rule and stored with its
+  // request.review event; the notification once it changed the request's state.
+  Result<void> record_review(storage::Store::Tx& tx, const Caller& caller, const RequestView& view,
+                             approval::Decision decision, const std::string& comment,
+                             TimePoint now);
+  void announce_decided(const Caller& caller, const RequestView& view, const std::string& comment);
+
   storage::Store& store_;
   storage::AuditLog& audit_;
   approval::Policy policy_;
