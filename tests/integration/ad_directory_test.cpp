@@ -4,8 +4,8 @@
 
 #include <filesystem>
 
-#include "integration/ldap_test_harness.hpp"
 #include "ldap/ldap_directory.hpp"
+#include "tests/integration/ldap_test_harness.hpp"
 
 namespace sekisho::ldap {
 namespace {

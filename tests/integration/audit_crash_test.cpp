@@ -15,7 +15,7 @@
 #include "storage/audit_checkpoint.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho {
 namespace {

@@ -13,7 +13,7 @@
 #include <fstream>
 #include <thread>
 
-#include "integration/ldap_test_harness.hpp"
+#include "tests/integration/ldap_test_harness.hpp"
 
 namespace sekisho::ldap {
 namespace {

@@ -9,7 +9,7 @@
 
 #include "tests/harness/recorder_append_loop.hpp"
 #include "tests/harness/recorder_keys.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::recorder {
 namespace {

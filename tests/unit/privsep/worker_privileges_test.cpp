@@ -14,7 +14,7 @@
 #include <fstream>
 #include <functional>
 
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::privsep {
 namespace {

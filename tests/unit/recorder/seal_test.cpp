@@ -9,7 +9,7 @@
 #include "recorder/format.hpp"
 #include "recorder/frame_scan.hpp"
 #include "tests/unit/recorder/test_recording.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::recorder {
 namespace {

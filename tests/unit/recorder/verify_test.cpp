@@ -2,7 +2,7 @@
 
 #include "recorder/frame_scan.hpp"
 #include "tests/unit/recorder/test_recording.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::recorder {
 namespace {

@@ -5,7 +5,7 @@
 #include <unistd.h>
 
 #include "tests/unit/recorder/test_recording.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::recorder {
 namespace {

@@ -5,7 +5,7 @@
 
 #include "base/crypto.hpp"
 #include "storage/audit_checkpoint.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::storage {
 namespace {

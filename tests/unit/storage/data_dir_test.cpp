@@ -4,7 +4,7 @@
 
 #include "base/crypto.hpp"
 #include "base/files.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::storage {
 namespace {

@@ -5,7 +5,7 @@
 #include "base/crypto.hpp"
 #include "storage/hosts.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::storage {
 namespace {

@@ -7,7 +7,7 @@
 
 #include "base/crypto.hpp"
 #include "storage/schema.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::storage {
 namespace {

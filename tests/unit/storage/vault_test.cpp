@@ -4,7 +4,7 @@
 #include <gtest/gtest.h>
 
 #include "storage/hosts.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::storage {
 namespace {

@@ -8,7 +8,7 @@
 #include "ldap/local_directory.hpp"
 #include "ldap/totp.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {

@@ -11,7 +11,7 @@
 #include "storage/requests.hpp"
 #include "storage/users.hpp"
 #include "tests/unit/broker/auth/scripted_directory.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {

@@ -9,7 +9,7 @@
 #include "storage/user_keys.hpp"
 #include "storage/users.hpp"
 #include "tests/unit/broker/auth/scripted_directory.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {

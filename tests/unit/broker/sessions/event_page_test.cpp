@@ -3,7 +3,7 @@
 #include <gtest/gtest.h>
 
 #include "broker/sessions/session_recording.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::broker {
 namespace {

@@ -9,7 +9,7 @@
 #include "storage/hosts.hpp"
 #include "storage/requests.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {

@@ -11,7 +11,7 @@
 #include "storage/hosts.hpp"
 #include "storage/users.hpp"
 #include "storage/vault.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 namespace {

@@ -28,7 +28,7 @@
 #include "storage/user_keys.hpp"
 #include "storage/users.hpp"
 #include "tests/unit/recorder/test_recording.hpp"
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 namespace sekisho::broker {
 

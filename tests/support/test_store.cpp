@@ -1,22 +1,10 @@
-#include "tests/unit/storage/test_store.hpp"
+#include "tests/support/test_store.hpp"
 
 #include <gtest/gtest.h>
-#include <stdlib.h>
 
 #include "base/crypto.hpp"
 
 namespace sekisho::testing {
-
-TempDir::TempDir() {
-  std::string tmpl = (std::filesystem::temp_directory_path() / "sekisho-test-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) throw std::runtime_error("mkdtemp failed");
-  path_ = tmpl;
-}
-
-TempDir::~TempDir() {
-  std::error_code ec;
-  std::filesystem::remove_all(path_, ec);
-}
 
 void TestStore::tamper(const std::string& sql) {
   auto r = store->transact([&](storage::Store::Tx& tx) { return tx.exec(sql); });

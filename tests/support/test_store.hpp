@@ -1,4 +1,4 @@
-// Fixtures shared by storage tests: a temp dir and a fresh encrypted store with its audit chain.
+// Fixtures for tests that need the store: a fresh encrypted store with its audit chain.
 #pragma once
 
 #include <filesystem>
@@ -9,21 +9,9 @@
 #include "base/secret.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/store.hpp"
+#include "tests/support/temp_dir.hpp"
 
 namespace sekisho::testing {
-
-// A directory under $TMPDIR removed (recursively) on destruction.
-class TempDir {
- public:
-  TempDir();
-  ~TempDir();
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 struct TestStore {
   TempDir dir;
