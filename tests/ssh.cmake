@@ -12,7 +12,9 @@ add_executable(integration_ssh_host_probe integration/ssh_host_probe_test.cpp)
 target_link_libraries(integration_ssh_host_probe PRIVATE
   sekisho_broker GTest::gtest GTest::gtest_main)
 target_include_directories(integration_ssh_host_probe PRIVATE ${PROJECT_SOURCE_DIR})
+# The probe runs in this build's worker (the program `hosts add` starts).
 target_compile_definitions(integration_ssh_host_probe PRIVATE
-  SSHD_HOST_SH="${SEKISHO_SSHD_HOST_SH}")
+  SSHD_HOST_SH="${SEKISHO_SSHD_HOST_SH}" SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
+add_dependencies(integration_ssh_host_probe sekisho-worker)
 gtest_discover_tests(integration_ssh_host_probe DISCOVERY_TIMEOUT 60
   PROPERTIES LABELS integration TIMEOUT 120)

@@ -82,7 +82,7 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
   auto privileges = privsep::resolve_worker_privileges(ctx.limits.worker_user, ctx.dir.root());
   if (!privileges) return tl::make_unexpected(privileges.error());
   ctx.privileges = std::move(*privileges);
-  if (ctx.privileges.drop) {
+  if (ctx.privileges.change_user) {
     module_logger("ssh")->info("ssh workers run as {} (uid {}) in {}", ctx.privileges.user,
                                ctx.privileges.uid, ctx.privileges.root);
   } else {
