@@ -75,7 +75,7 @@ Result<ssh::SshHostKey> key_from_answer(const json& answer, const std::string& w
   if (type == "probe_failed") {
     const auto message = answer.find("message");
     std::string why = message != answer.end() && message->is_string() ? message->get<std::string>()
-                                                                        : "the probe failed";
+                                                                      : "the probe failed";
     std::replace(why.begin(), why.end(), '\n', ' ');
     return fail(ErrorCode::kUnavailable, "cannot reach " + where + ": " + why);
   }
@@ -85,8 +85,8 @@ Result<ssh::SshHostKey> key_from_answer(const json& answer, const std::string& w
       base64 == answer.end() || !base64->is_string()) {
     return fail(ErrorCode::kUnavailable, "no host key from " + where);
   }
-  auto key = ssh::parse_ssh_public_key(key_type->get<std::string>() + " " +
-                                       base64->get<std::string>());
+  auto key =
+      ssh::parse_ssh_public_key(key_type->get<std::string>() + " " + base64->get<std::string>());
   if (!key) {
     return fail(ErrorCode::kUnavailable, "bad host key from " + where + ": " + key.error().message);
   }
@@ -111,12 +111,14 @@ Result<ssh::SshHostKey> probe_ssh_host_key(const HostKeyProbe& probe, const std:
     exe = std::move(*beside);
   }
   auto tcp = connect_target_tcp(address, port, wait);
-  if (!tcp) return fail(ErrorCode::kUnavailable, "cannot reach " + where + ": " + tcp.error().message);
+  if (!tcp) {
+    return fail(ErrorCode::kUnavailable, "cannot reach " + where + ": " + tcp.error().message);
+  }
   auto worker = privsep::spawn_worker(exe, tcp->fd.get());
   tcp->fd = wire::Fd();  // the worker has its own copy; the core keeps none
   if (!worker) {
-    return fail(ErrorCode::kInternal, "cannot start a host-key probe worker: " +
-                                          worker.error().message);
+    return fail(ErrorCode::kInternal,
+                "cannot start a host-key probe worker: " + worker.error().message);
   }
   module_logger("ssh")->info("host key probe of {}: worker {}", where, worker->pid);
   const json hello = {{"type", "hello"},

@@ -285,9 +285,8 @@ TEST(SshHostProbeWorker, GivesUpRootAndRunsUnderSeccompBeforeTheHostSpeaks) {
   }
   ASSERT_FALSE(key);
   EXPECT_EQ(key.error().code, ErrorCode::kUnavailable);
-  EXPECT_EQ(key.error().message.rfind("cannot reach 127.0.0.1:" + std::to_string(silent.port()) +
-                                          ": ",
-                                      0),
+  EXPECT_EQ(key.error().message.rfind(
+                "cannot reach 127.0.0.1:" + std::to_string(silent.port()) + ": ", 0),
             0u)
       << key.error().message;
   EXPECT_TRUE(worker_children().empty()) << "the probe worker was not reaped";
