@@ -70,7 +70,7 @@ Result<WorkerPrivileges> resolve_worker_privileges(const std::string& user,
 }
 
 Result<void> apply_worker_privileges(const WorkerPrivileges& p) {
-  if (p.drop) {
+  if (p.change_user) {
     // Load the time zone while /etc is still visible: log lines keep local time after chroot.
     ::tzset();
     if (::chroot(p.root.c_str()) != 0 || ::chdir("/") != 0) {
@@ -87,7 +87,7 @@ Result<void> apply_worker_privileges(const WorkerPrivileges& p) {
         ::getgroups(0, nullptr) != 0) {
       return fail(ErrorCode::kInternal, "the worker's ids are not " + p.user + "'s");
     }
-    // These must fail now; if either succeeds, the drop did not take.
+    // These must fail now; if any succeeds, root was not given up.
     if (::setuid(0) == 0 || ::seteuid(0) == 0 || ::setgid(0) == 0) {
       return fail(ErrorCode::kInternal, "the worker could regain root");
     }
@@ -106,6 +106,30 @@ Result<void> apply_worker_privileges(const WorkerPrivileges& p) {
     return fail(ErrorCode::kIo, "setrlimit: " + errno_text(errno));
   }
   return ok();
+}
+
+nlohmann::json privileges_to_hello(const WorkerPrivileges& p) {
+  if (!p.change_user) return nullptr;
+  return {{"user", p.user}, {"uid", p.uid}, {"gid", p.gid}, {"root", p.root}};
+}
+
+Result<WorkerPrivileges> privileges_from_hello(const nlohmann::json& hello) {
+  WorkerPrivileges p;
+  const auto c = hello.find("change_user");
+  if (c == hello.end() || c->is_null()) return p;
+  const auto bad = [] { return fail(ErrorCode::kInvalidArgument, "bad privileges in the hello"); };
+  if (!c->is_object()) return bad();
+  try {
+    p.change_user = true;
+    p.user = c->value("user", "");
+    p.uid = c->value("uid", uid_t{0});
+    p.gid = c->value("gid", gid_t{0});
+    p.root = c->value("root", "");
+  } catch (const nlohmann::json::exception&) {  // a field of the wrong type
+    return bad();
+  }
+  if (p.uid == 0 || p.gid == 0 || p.root.empty()) return bad();
+  return p;
 }
 
 }  // namespace sekisho::privsep

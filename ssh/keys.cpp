@@ -254,52 +254,13 @@ Result<SshPublicKey> parse_ssh_public_key(std::string_view text) {
                       std::move(*fingerprint)};
 }
 
-Result<SshHostKey> probe_ssh_host_key(const std::string& address, std::uint16_t port,
-                                      std::chrono::seconds timeout) {
-  if (address.empty() || port == 0) {
-    return fail(ErrorCode::kInvalidArgument, "host address and port are required");
-  }
-  const std::string where =
-      (address.find(':') != std::string::npos ? "[" + address + "]" : address) + ":" +
-      std::to_string(port);
-  SshSession session(ssh_new());
-  if (!session) return fail(ErrorCode::kInternal, "cannot create an SSH session");
-
-  bool process_config = false;
-  unsigned int port_value = port;
-  long timeout_s = std::max<long>(1, static_cast<long>(timeout.count()));
-  const char* no_file = "/dev/null";
-  const char* host_keys = "ssh-ed25519,ecdsa-sha2-nistp256,rsa-sha2-512,rsa-sha2-256";
-  // PROCESS_CONFIG must be set before anything that could trigger a config read.
-  if (ssh_options_set(session.get(), SSH_OPTIONS_PROCESS_CONFIG, &process_config) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_HOST, address.c_str()) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_PORT, &port_value) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_TIMEOUT, &timeout_s) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_KNOWNHOSTS, no_file) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_GLOBAL_KNOWNHOSTS, no_file) != SSH_OK ||
-      ssh_options_set(session.get(), SSH_OPTIONS_HOSTKEYS, host_keys) != SSH_OK) {
-    return fail(ErrorCode::kInvalidArgument,
-                "bad SSH options for " + where + ": " + ssh_get_error(session.get()));
-  }
-  if (ssh_connect(session.get()) != SSH_OK) {
-    return fail(ErrorCode::kUnavailable,
-                "cannot reach " + where + ": " + ssh_get_error(session.get()));
-  }
-  ssh_key raw = nullptr;
-  if (ssh_get_server_publickey(session.get(), &raw) != SSH_OK || raw == nullptr) {
-    ssh_disconnect(session.get());
-    return fail(ErrorCode::kUnavailable, "no host key from " + where);
-  }
-  SshKey key(raw);
-  ssh_disconnect(session.get());
-
-  auto b64 = export_base64(key.get());
+Result<std::string> ssh_public_key_line(ssh_key key) {
+  if (key == nullptr) return fail(ErrorCode::kInvalidArgument, "no SSH key");
+  auto b64 = export_base64(key);
   if (!b64) return tl::make_unexpected(b64.error());
-  auto fingerprint = ssh_key_fingerprint(key.get());
-  if (!fingerprint) return tl::make_unexpected(fingerprint.error());
-  std::string type = key_type_name(key.get());
-  std::string line = type + " " + *b64;
-  return SshHostKey{std::move(type), std::move(line), std::move(*fingerprint)};
+  const std::string type = key_type_name(key);
+  if (type.empty()) return fail(ErrorCode::kInternal, "cannot name the SSH key's type");
+  return type + " " + *b64;
 }
 
 std::string public_key_line(ssh_key key) {

@@ -1,10 +1,12 @@
-// SSH public keys as users and hosts present them: parsing a user's key for `keys add`, and
-// fetching a target's host key for `hosts add` so that it can be pinned.
+// SSH public keys as users and hosts present them: parsing a user's key for `keys add` or the key a
+// host-key probe reported for `hosts add`, fingerprints, and comparing a presented host key with
+// the pinned one. Key handling only: nothing here speaks the SSH protocol. The core parses keys
+// with it; fetching a target's host key is a worker's job (worker/ssh/host_key_probe.hpp, started
+// by broker/ssh/host_key_probe.hpp), because the core never talks SSH to a managed host.
 #pragma once
 
 #include <libssh/libssh.h>
 
-#include <chrono>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -36,21 +38,17 @@ inline constexpr int kMinRsaBits = 2048;
 // kInvalidArgument error. Pure function; any thread.
 [[nodiscard]] Result<SshPublicKey> parse_ssh_public_key(std::string_view text);
 
-// A target host's key as presented during the SSH handshake.
+// A target host's key as presented during the SSH handshake, checked by parse_ssh_public_key.
 struct SshHostKey {
   std::string type;         // "ssh-ed25519", "ecdsa-sha2-nistp256", "ssh-rsa", …
   std::string public_line;  // "type base64", known_hosts style without the host name
   std::string fingerprint;  // "SHA256:<unpadded base64>"
 };
 
-// Connects to ADDRESS:PORT with a libssh client (no ~/.ssh/config, no known_hosts read or
-// written), completes the key exchange, takes the server's host key and disconnects without
-// authenticating. Prefers ssh-ed25519, then ecdsa-sha2-nistp256, then RSA (SHA-2 signatures).
-// `timeout` bounds the TCP connect and every wait of the handshake. Errors: kInvalidArgument for
-// an empty address or port 0; kUnavailable "cannot reach ADDR:PORT: …" when the host cannot be
-// connected to or the handshake fails. Blocking; any thread (one libssh session per call).
-[[nodiscard]] Result<SshHostKey> probe_ssh_host_key(const std::string& address, std::uint16_t port,
-                                                    std::chrono::seconds timeout);
+// "type base64" of a key's public part, known_hosts style without the host name (ECDSA keys named
+// by their curve, "ecdsa-sha2-nistp256"): what a host-key probe reports and parse_ssh_public_key
+// reads back. kInternal when libssh cannot encode the key. Pure function; any thread.
+[[nodiscard]] Result<std::string> ssh_public_key_line(ssh_key key);
 
 // "SHA256:<unpadded base64>" of any libssh key (public or private; only the public part counts).
 [[nodiscard]] Result<std::string> ssh_key_fingerprint(ssh_key key);

@@ -34,10 +34,13 @@ target_compile_definitions(integration_recorder_crash PRIVATE
 add_dependencies(integration_recorder_crash recorder_append_loop)
 
 # Starts real sshd hosts (root: mount namespaces and overlays); loopback only.
+# The probe runs in this build's worker (the program `hosts add` starts), driven by the core's side.
 sekisho_integration_test(integration_ssh_host_probe integration/ssh_host_probe_test.cpp 120
-  LINK sekisho_ssh)
+  LINK sekisho_broker)
 target_compile_definitions(integration_ssh_host_probe PRIVATE
-  SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh")
+  SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh"
+  SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
+add_dependencies(integration_ssh_host_probe sekisho-worker)
 
 # The directory against a real slapd.
 sekisho_integration_test(integration_ldap_directory integration/ldap_directory_test.cpp 120

@@ -3,7 +3,7 @@
 #include <chrono>
 
 #include "broker/api/routes.hpp"
-#include "ssh/keys.hpp"
+#include "broker/ssh/host_key_probe.hpp"
 #include "storage/hosts.hpp"
 
 namespace sekisho::broker {
@@ -64,9 +64,12 @@ Result<ApiReply> hosts_add(ApiContext& ctx, ApiRequest& req) {
   if (!host) return tl::make_unexpected(host.error());
   if (host->protocol == "ssh") {
     // Trust on first use by the operator: the key seen now is pinned, and every later
-    // connection must present the same one.
-    auto key = ssh::probe_ssh_host_key(host->address, static_cast<std::uint16_t>(host->port),
-                                       kProbeTimeout);
+    // connection must present the same one. A worker fetches it: the core speaks no SSH.
+    if (ctx.host_key_probe == nullptr) {
+      return fail(ErrorCode::kUnavailable, "host key probes are not available on this gateway");
+    }
+    auto key = probe_ssh_host_key(*ctx.host_key_probe, host->address,
+                                  static_cast<std::uint16_t>(host->port), kProbeTimeout);
     if (!key) return tl::make_unexpected(key.error());
     host->host_key = key->public_line;
     host->host_key_fingerprint = key->fingerprint;

@@ -5,6 +5,7 @@
 #include "broker/access/request_service.hpp"
 #include "broker/api/router.hpp"
 #include "broker/auth/auth_service.hpp"
+#include "broker/ssh/host_key_probe.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/data_dir.hpp"
 #include "storage/store.hpp"
@@ -26,6 +27,9 @@ struct ApiContext {
   // The live sessions of the protocol gateways, for killing them; null when no gateway runs
   // ([ssh] is off: kill answers 503).
   LiveSessions* live_sessions = nullptr;
+  // How `hosts add` fetches an SSH host's key (a probe worker); null: adding an SSH host answers
+  // 503. Set whether or not [ssh] listens.
+  const HostKeyProbe* host_key_probe = nullptr;
   // The PEM of the key that signs recordings and audit checkpoints: the login answer carries it,
   // so the CLI pins it (over the pinned TLS connection) for `sekisho verify`.
   std::string signing_public_pem{};

@@ -105,6 +105,7 @@ class Daemon {
   std::unique_ptr<RequestService> requests_;
   // start_listeners()
   std::unique_ptr<LiveSessions> live_;
+  HostKeyProbe host_key_probe_;
   std::unique_ptr<ApiContext> api_ctx_;
   std::unique_ptr<ApiServer> api_;
   ListenAddress api_bound_{"", 0};
@@ -181,6 +182,9 @@ Result<void> Daemon::start_listeners() {
   api_ctx_->requests = requests_.get();
   api_ctx_->data_dir = &dir_;
   api_ctx_->signing_public_pem = signing_->public_pem();
+  // hosts add: a worker fetches the SSH host key, whether or not [ssh] listens.
+  host_key_probe_ = {config_.ssh_limits.worker_user, dir_.root(), ""};
+  api_ctx_->host_key_probe = &host_key_probe_;
   auto api = ApiServer::create(dir_, config_, *api_ctx_);
   if (!api) return tl::make_unexpected(api.error());
   api_ = std::move(*api);

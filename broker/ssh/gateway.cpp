@@ -7,7 +7,6 @@
 #include <netinet/tcp.h>
 #include <poll.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -21,6 +20,7 @@
 #include "base/files.hpp"
 #include "base/logging.hpp"
 #include "broker/ssh/monitor.hpp"
+#include "privsep/worker_spawn.hpp"
 
 namespace sekisho::broker {
 
@@ -32,17 +32,6 @@ Result<std::string> read_text_file(const std::filesystem::path& path) {
   std::ostringstream text;
   text << in.rdbuf();
   return text.str();
-}
-
-// Waits for a worker to exit; SIGKILL after `grace` so that a stuck worker never leaks.
-void reap(pid_t pid, std::chrono::milliseconds grace) {
-  for (auto waited = std::chrono::milliseconds(0); waited < grace;
-       waited += std::chrono::milliseconds(20)) {
-    if (::waitpid(pid, nullptr, WNOHANG) == pid) return;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  ::kill(pid, SIGKILL);
-  ::waitpid(pid, nullptr, 0);
 }
 
 // Failed key probes one source address may put in the audit trail per minute; the rest are
@@ -93,7 +82,7 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
   auto privileges = privsep::resolve_worker_privileges(ctx.limits.worker_user, ctx.dir.root());
   if (!privileges) return tl::make_unexpected(privileges.error());
   ctx.privileges = std::move(*privileges);
-  if (ctx.privileges.drop) {
+  if (ctx.privileges.change_user) {
     module_logger("ssh")->info("ssh workers run as {} (uid {}) in {}", ctx.privileges.user,
                                ctx.privileges.uid, ctx.privileges.root);
   } else {
@@ -101,16 +90,8 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
                                ::geteuid());
   }
   // The worker is its own executable next to sekishod (a slim image: docs/ssh_gateway.md).
-  char exe[4096];
-  const ssize_t n = ::readlink("/proc/self/exe", exe, sizeof(exe) - 1);
-  if (n <= 0) return fail(ErrorCode::kIo, "cannot find the sekishod binary for SSH workers");
-  const auto worker_exe =
-      std::filesystem::path(std::string(exe, static_cast<std::size_t>(n))).parent_path() /
-      "sekisho-worker";
-  if (::access(worker_exe.c_str(), X_OK) != 0) {
-    return fail(ErrorCode::kIo, "cannot run the SSH worker " + worker_exe.string() + ": " +
-                                    errno_text(errno) + " (it is installed next to sekishod)");
-  }
+  auto worker_exe = privsep::worker_executable_beside_me();
+  if (!worker_exe) return tl::make_unexpected(worker_exe.error());
 
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
@@ -138,7 +119,7 @@ Result<std::unique_ptr<SshGateway>> SshGateway::bind(const ListenAddress& listen
       ntohs(addr.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port
                                        : reinterpret_cast<sockaddr_in*>(&addr)->sin_port);
   std::unique_ptr<SshGateway> gw(
-      new SshGateway(ctx, std::move(sock), port, std::move(*host_key), worker_exe.string()));
+      new SshGateway(ctx, std::move(sock), port, std::move(*host_key), std::move(*worker_exe)));
   int pipe_fds[2];
   if (::pipe2(pipe_fds, O_CLOEXEC) != 0) return fail(ErrorCode::kIo, "pipe: " + errno_text(errno));
   gw->wake_read_ = wire::Fd(pipe_fds[0]);
@@ -241,43 +222,13 @@ bool SshGateway::admit(const std::string& peer) {
 
 void SshGateway::spawn(wire::Fd client, const std::string& peer) {
   auto log = module_logger("ssh");
-  int pair[2];
-  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
-    log->error("socketpair failed: {}", errno_text(errno));
+  auto spawned = privsep::spawn_worker(exe_, client.get());
+  if (!spawned) {
+    log->error("cannot start an SSH worker for {}: {}", peer, spawned.error().message);
     return;
   }
-  wire::Fd core_end(pair[0]);
-  // Above the worker's fixed descriptors, so that dup2 onto 3 and 4 always clears CLOEXEC.
-  wire::Fd worker_end(::fcntl(pair[1], F_DUPFD_CLOEXEC, 16));
-  ::close(pair[1]);
-  wire::Fd client_high(::fcntl(client.get(), F_DUPFD_CLOEXEC, 16));
-  if (!worker_end || !client_high) return;
-
-  posix_spawn_file_actions_t actions;
-  posix_spawn_file_actions_init(&actions);
-  posix_spawn_file_actions_adddup2(&actions, client_high.get(), wire::kClientFd);
-  posix_spawn_file_actions_adddup2(&actions, worker_end.get(), wire::kCoreFd);
-  posix_spawn_file_actions_addclosefrom_np(&actions, wire::kCoreFd + 1);
-  // The worker starts from a clean image with the default signal dispositions and mask.
-  posix_spawnattr_t attr;
-  posix_spawnattr_init(&attr);
-  sigset_t none, all;
-  sigemptyset(&none);
-  sigfillset(&all);
-  posix_spawnattr_setsigmask(&attr, &none);
-  posix_spawnattr_setsigdefault(&attr, &all);
-  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-  std::string arg0 = exe_;
-  char* argv[] = {arg0.data(), nullptr};
-  char* envp[] = {nullptr};
-  pid_t pid = -1;
-  const int rc = ::posix_spawn(&pid, exe_.c_str(), &actions, &attr, argv, envp);
-  posix_spawn_file_actions_destroy(&actions);
-  posix_spawnattr_destroy(&attr);
-  if (rc != 0) {
-    log->error("cannot start an SSH worker for {}: {}", peer, errno_text(rc));
-    return;
-  }
+  const pid_t pid = spawned->pid;
+  wire::Fd core_end = std::move(spawned->core);
   log->info("ssh connection from {}: worker {}", peer, pid);
   auto worker = std::make_unique<Worker>();
   worker->pid = pid;
@@ -293,13 +244,14 @@ void SshGateway::spawn(wire::Fd client, const std::string& peer) {
     // ("worker died"): once reaped it cannot write another byte.
     auto reap_worker = [&] {
       ::shutdown(sock, SHUT_RDWR);  // the worker sees EOF and ends, if it has not already
-      reap(w->pid, std::chrono::seconds(5));
+      privsep::reap_worker(w->pid, std::chrono::seconds(5));
       reaped = true;
     };
     answer_worker(
         ctx_, peer, sock, host_key_, [w] { w->authenticated = true; }, w->link.get(), reap_worker);
     ::close(sock);
-    if (!reaped) reap(w->pid, std::chrono::seconds(5));  // never twice: the pid may be reused
+    // Never twice: once reaped, the pid may be reused.
+    if (!reaped) privsep::reap_worker(w->pid, std::chrono::seconds(5));
     w->done = true;
   });
   std::lock_guard lock(mu_);

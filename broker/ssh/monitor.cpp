@@ -4,6 +4,7 @@
 
 #include "base/logging.hpp"
 #include "broker/ssh/monitor_state.hpp"
+#include "privsep/worker_privileges.hpp"
 #include "privsep/worker_protocol.hpp"
 
 namespace sekisho::broker {
@@ -72,11 +73,11 @@ Result<void> Monitor::send(int sock, const json& body, int pass_fd) {
 
 void Monitor::run(int sock, const std::string& host_key) {
   auto log = module_logger("ssh");
-  const privsep::WorkerPrivileges& p = ctx_.privileges;
-  const json drop = p.drop
-                        ? json{{"user", p.user}, {"uid", p.uid}, {"gid", p.gid}, {"root", p.root}}
-                        : json(nullptr);
-  if (auto r = send(sock, {{"type", "hello"}, {"host_key", host_key}, {"drop", drop}}); !r) {
+  const json hello = {{"type", "hello"},
+                      {"job", "session"},
+                      {"host_key", host_key},
+                      {"change_user", privsep::privileges_to_hello(ctx_.privileges)}};
+  if (auto r = send(sock, hello); !r) {
     log->error("worker for {}: {}", peer_, r.error().message);
     return;
   }

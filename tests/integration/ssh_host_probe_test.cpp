@@ -1,15 +1,25 @@
-// probe_ssh_host_key against a real OpenSSH sshd started by tests/harness/sshd_host.sh, and the
+// The host-key probe of `hosts add` (broker/ssh/host_key_probe.hpp) against a real OpenSSH sshd
+// started by tests/harness/sshd_host.sh, through this build's real sekisho-worker: the key types,
+// the errors, and the worker itself (its job, the root it gives up, its seccomp filter). And the
 // harness's own promise: what happens to /etc inside a host never reaches the real machine.
 #include <arpa/inet.h>
+#include <grp.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fstream>
 #include <sstream>
+#include <thread>
+#include <vector>
 
 #include "base/crypto.hpp"
+#include "broker/ssh/host_key_probe.hpp"
+#include "privsep/worker_protocol.hpp"
+#include "privsep/worker_spawn.hpp"
 #include "ssh/keys.hpp"
 #include "tests/harness/sshd_host.hpp"
 
@@ -20,6 +30,30 @@ namespace fs = std::filesystem;
 using sekisho::testing::CommandResult;
 using sekisho::testing::run_command;
 using sekisho::testing::SshdHost;
+
+// A data dir for the probe worker's empty root, removed with the object.
+class ProbeDataDir {
+ public:
+  ProbeDataDir() : path_(sekisho::testing::make_host_temp_dir("sekisho-probe-data")) {}
+  ~ProbeDataDir() {
+    if (!path_.empty()) fs::remove_all(path_);
+  }
+  ProbeDataDir(const ProbeDataDir&) = delete;
+  ProbeDataDir& operator=(const ProbeDataDir&) = delete;
+  const fs::path& path() const { return path_; }
+
+ private:
+  fs::path path_;
+};
+
+// The probe as `hosts add` runs it, with this build's worker: as root, the worker gives up root
+// for nobody in DATA/empty.
+Result<SshHostKey> probe_ssh_host_key(const std::string& address, std::uint16_t port,
+                                      std::chrono::seconds timeout) {
+  ProbeDataDir data;
+  return broker::probe_ssh_host_key({"nobody", data.path(), SEKISHO_WORKER}, address, port,
+                                    timeout);
+}
 
 std::string read_text(const fs::path& path) {
   std::ifstream in(path, std::ios::binary);
@@ -190,6 +224,141 @@ TEST(SshHostProbeErrors, RefusesEmptyAddressAndPortZero) {
             ErrorCode::kInvalidArgument);
   EXPECT_EQ(probe_ssh_host_key("127.0.0.1", 0, std::chrono::seconds(1)).error().code,
             ErrorCode::kInvalidArgument);
+}
+
+// ---- the probe worker itself ------------------------------------------------------------------
+
+// One field of a /proc status text ("Seccomp" -> "2"); empty when absent.
+std::string status_field(const std::string& status, const std::string& name) {
+  const std::string key = name + ":\t";
+  const auto at = status.rfind(key, 0) == 0 ? 0 : status.find("\n" + key);
+  if (at == std::string::npos) return "";
+  const auto from = at + (at == 0 ? 0 : 1) + key.size();
+  return status.substr(from, status.find('\n', from) - from);
+}
+
+// The live children of this test process that run sekisho-worker.
+std::vector<pid_t> worker_children() {
+  std::vector<pid_t> out;
+  std::error_code ec;
+  for (fs::directory_iterator it("/proc", ec), end; !ec && it != end; it.increment(ec)) {
+    const std::string name = it->path().filename();
+    if (name.find_first_not_of("0123456789") != std::string::npos) continue;
+    const std::string status = read_text(it->path() / "status");
+    if (status_field(status, "Name") == "sekisho-worker" &&
+        status_field(status, "PPid") == std::to_string(::getpid()) &&
+        status_field(status, "State").rfind('Z', 0) != 0) {
+      out.push_back(static_cast<pid_t>(std::stol(name)));
+    }
+  }
+  return out;
+}
+
+TEST(SshHostProbeWorker, GivesUpRootAndRunsUnderSeccompBeforeTheHostSpeaks) {
+  LoopbackSocket silent(true);  // accepted by the kernel, never answered: the worker waits
+  ASSERT_NE(silent.port(), 0);
+  ProbeDataDir data;
+  Result<SshHostKey> key;
+  std::thread probing([&] {
+    key = broker::probe_ssh_host_key({"nobody", data.path(), SEKISHO_WORKER}, "127.0.0.1",
+                                     silent.port(), std::chrono::seconds(5));
+  });
+  pid_t pid = -1;
+  std::string status, root;
+  for (int i = 0; i < 200 && status_field(status, "Seccomp") != "2"; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    const auto children = worker_children();
+    if (children.size() != 1) continue;
+    pid = children[0];
+    status = read_text("/proc/" + std::to_string(pid) + "/status");
+    std::error_code ec;
+    root = fs::read_symlink("/proc/" + std::to_string(pid) + "/root", ec).string();
+  }
+  probing.join();
+  ASSERT_GT(pid, 0) << "no sekisho-worker child seen";
+  EXPECT_EQ(status_field(status, "Seccomp"), "2") << status;
+  EXPECT_EQ(status_field(status, "NoNewPrivs"), "1") << status;
+  if (::geteuid() == 0) {
+    EXPECT_EQ(status_field(status, "Uid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(status_field(status, "Gid"), "65534\t65534\t65534\t65534") << status;
+    EXPECT_EQ(root, (data.path() / "empty").string());
+  }
+  ASSERT_FALSE(key);
+  EXPECT_EQ(key.error().code, ErrorCode::kUnavailable);
+  EXPECT_EQ(key.error().message.rfind(
+                "cannot reach 127.0.0.1:" + std::to_string(silent.port()) + ": ", 0),
+            0u)
+      << key.error().message;
+  EXPECT_TRUE(worker_children().empty()) << "the probe worker was not reaped";
+}
+
+TEST(SshHostProbeWorker, AnUnknownJobIsRefusedAndTheWorkerExitsWithoutAWord) {
+  // Hellos complete for a session but for their job, and a client socket that stays silent: a
+  // worker that took them for a session would wait in the key exchange.
+  int pair[2];
+  ASSERT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);
+  wire::Fd silent_client(pair[0]), worker_side(pair[1]);
+  ssh_key raw = nullptr;
+  ASSERT_EQ(ssh_pki_generate(SSH_KEYTYPE_ED25519, 0, &raw), SSH_OK);
+  char* pem = nullptr;
+  ASSERT_EQ(ssh_pki_export_privkey_base64(raw, nullptr, nullptr, nullptr, &pem), SSH_OK);
+  ssh_key_free(raw);
+  const std::string host_key(pem);
+  ssh_string_free_char(pem);
+  const nlohmann::json hellos[] = {
+      {{"type", "hello"}, {"job", "rotate_password"}, {"host_key", host_key}},
+      {{"type", "hello"}, {"host_key", host_key}, {"change_user", nullptr}},
+      {{"type", "hello"}, {"job", 7}, {"host_key", host_key}},
+  };
+  int n = 0;
+  for (const auto& hello : hellos) {
+    SCOPED_TRACE("hello #" + std::to_string(n++));  // not the hello itself: it holds a key
+    auto worker = privsep::spawn_worker(SEKISHO_WORKER, worker_side.get());
+    ASSERT_TRUE(worker) << worker.error().message;
+    ASSERT_TRUE(wire::send_message(worker->core.get(), hello));
+    int status = -1;
+    bool exited = false;
+    for (int i = 0; i < 200 && !exited; ++i) {
+      exited = ::waitpid(worker->pid, &status, WNOHANG) == worker->pid;
+      if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    }
+    if (!exited) privsep::reap_worker(worker->pid, std::chrono::milliseconds(0));
+    ASSERT_TRUE(exited) << "the worker did not exit by itself within 5 s";
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << status;
+    auto answer = wire::receive_message(worker->core.get());
+    ASSERT_FALSE(answer);
+    EXPECT_EQ(answer.error().code, ErrorCode::kNotFound) << answer.error().message;
+  }
+}
+
+TEST_F(SshHostProbe, NotRootTheWorkerKeepsTheCallersUidAndStillFetchesTheKey) {
+  if (::geteuid() != 0) GTEST_SKIP() << "needs root to become another uid";
+  const std::string want = keygen_fingerprint(host_->dir() / "ssh_host_ed25519_key.pub");
+  const std::uint16_t port = host_->port();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    // As a daemon started by an ordinary user: nothing to give up, the sandbox still on.
+    if (::setgroups(0, nullptr) != 0 || ::setresgid(65534, 65534, 65534) != 0 ||
+        ::setresuid(65534, 65534, 65534) != 0) {
+      ::_exit(10);
+    }
+    auto key = probe_ssh_host_key("127.0.0.1", port, std::chrono::seconds(10));
+    ::_exit(!key ? 11 : key->fingerprint == want ? 0 : 12);
+  }
+  int status = -1;
+  bool exited = false;
+  for (int i = 0; i < 600 && !exited; ++i) {
+    exited = ::waitpid(child, &status, WNOHANG) == child;
+    if (!exited) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  if (!exited) {
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+  }
+  ASSERT_TRUE(exited) << "the probe as uid 65534 did not end within 30 s";
+  EXPECT_TRUE(WIFEXITED(status)) << status;
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "10: setresuid, 11: no key, 12: another key";
 }
 
 }  // namespace

@@ -275,41 +275,30 @@ void finish_client(Worker& w, ssh_event event) {
   ssh_disconnect(w.client);
 }
 
-// The hello: the gateway's host key, and the privileges to drop (null: the core is not root).
-Result<SshKey> receive_host_key(privsep::CoreLink& core, privsep::WorkerPrivileges& drop) {
-  auto hello = wire::receive_message(wire::kCoreFd);
-  if (!hello || hello->body.value("type", "") != "hello") {
-    return fail(ErrorCode::kInvalidArgument, "no hello from the core");
-  }
-  if (const auto d = hello->body.find("drop"); d != hello->body.end() && d->is_object()) {
-    drop.drop = true;
-    drop.user = d->value("user", "");
-    drop.uid = d->value("uid", uid_t{0});
-    drop.gid = d->value("gid", gid_t{0});
-    drop.root = d->value("root", "");
-    if (drop.uid == 0 || drop.gid == 0 || drop.root.empty()) {
-      return fail(ErrorCode::kInvalidArgument, "bad privileges in the hello");
-    }
-  }
-  auto text = wire::take_secret(hello->body, "host_key");
+// The session hello (main has read it): the gateway's host key, and whether and how to give up
+// root (privsep::privileges_from_hello).
+Result<SshKey> receive_host_key(nlohmann::json& hello, privsep::WorkerPrivileges& privileges) {
+  auto p = privsep::privileges_from_hello(hello);
+  if (!p) return tl::make_unexpected(p.error());
+  privileges = std::move(*p);
+  auto text = wire::take_secret(hello, "host_key");
   if (!text) return tl::make_unexpected(text.error());
   const std::string pem(text->view());
   ssh_key key = nullptr;
   const int rc = ssh_pki_import_privkey_base64(pem.c_str(), nullptr, nullptr, nullptr, &key);
   wipe(const_cast<char*>(pem.data()), pem.size());
-  (void)core;
   if (rc != SSH_OK) return fail(ErrorCode::kInvalidArgument, "bad gateway host key");
   return SshKey(key);
 }
 
 }  // namespace
 
-int run_session_worker() {
+int run_session_worker(nlohmann::json& hello) {
   ::signal(SIGPIPE, SIG_IGN);
   auto log = module_logger("ssh-worker");
   Worker w;
-  privsep::WorkerPrivileges drop;
-  auto host_key = receive_host_key(w.core, drop);
+  privsep::WorkerPrivileges privileges;
+  auto host_key = receive_host_key(hello, privileges);
   if (!host_key) {
     log->error("{}", host_key.error().message);
     return 1;
@@ -326,8 +315,8 @@ int run_session_worker() {
   }
   // Before the first byte from the client: the key exchange and everything after it run as
   // worker_user in the empty root (libssh and OpenSSL are initialised and the key imported).
-  if (auto r = privsep::apply_worker_privileges(drop); !r) {
-    log->error("cannot drop privileges: {}", r.error().message);
+  if (auto r = privsep::apply_worker_privileges(privileges); !r) {
+    log->error("cannot give up root: {}", r.error().message);
     return 1;
   }
   // Then the seccomp filter: from here on no socket, connect, open or exec (the core passes the

@@ -10,10 +10,14 @@
 // descriptors, and its seccomp filter (privsep/worker_sandbox.hpp) refuses socket and connect.
 #pragma once
 
+#include <nlohmann/json.hpp>
+
 namespace sekisho::worker {
 
-// Runs the worker on the inherited descriptors until the connection ends; returns the process
-// exit code (0 when the conversation ended as the protocol allows, 1 otherwise).
-int run_session_worker();
+// Runs the session job on the inherited descriptors until the connection ends. `hello` is the
+// core's first message, read by main ({type: "hello", job: "session", host_key, change_user}); its
+// host key is taken out of it and wiped. Returns the process exit code (0 when the conversation
+// ended as the protocol allows, 1 otherwise).
+int run_session_worker(nlohmann::json& hello);
 
 }  // namespace sekisho::worker

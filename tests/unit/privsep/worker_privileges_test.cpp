@@ -1,4 +1,4 @@
-// The worker's privilege drop, applied in a forked child (the test process keeps its own ids).
+// The worker giving up root, applied in a forked child (the test process keeps its own ids).
 // As root: the child becomes `nobody` in the empty root and cannot get back; not root: only the
 // always-applied limits are checked.
 #include "privsep/worker_privileges.hpp"
@@ -52,7 +52,7 @@ TEST(WorkerPrivileges, AsRootTheEmptyRootIsCreatedRootOwnedAndMustStayEmpty) {
   TempDir dir;
   auto p = resolve_worker_privileges("nobody", dir.path());
   ASSERT_TRUE(p) << p.error().message;
-  EXPECT_TRUE(p->drop);
+  EXPECT_TRUE(p->change_user);
   EXPECT_EQ(p->uid, 65534u);
   EXPECT_EQ(p->root, (dir.path() / "empty").string());
   struct stat st {};
@@ -104,6 +104,44 @@ TEST(WorkerPrivileges, NotRootNothingToDropButTheLimitsHold) {
     return core.rlim_max == 0 ? 0 : 3;
   });
   EXPECT_EQ(rc, 0);
+}
+
+// The hello's "change_user" field, as the core writes it and the worker reads it back.
+TEST(WorkerPrivileges, TheHelloCarriesChangeUserBothWays) {
+  const WorkerPrivileges p{true, "nobody", 65534, 65534, "/var/lib/sekisho/empty"};
+  const nlohmann::json hello = {{"type", "hello"}, {"change_user", privileges_to_hello(p)}};
+  auto back = privileges_from_hello(hello);
+  ASSERT_TRUE(back) << back.error().message;
+  EXPECT_TRUE(back->change_user);
+  EXPECT_EQ(back->user, "nobody");
+  EXPECT_EQ(back->uid, 65534u);
+  EXPECT_EQ(back->gid, 65534u);
+  EXPECT_EQ(back->root, p.root);
+  EXPECT_FALSE(hello.contains("drop"));
+
+  // Not root: null, and a hello without the field means the same.
+  EXPECT_TRUE(privileges_to_hello(WorkerPrivileges{}).is_null());
+  for (const nlohmann::json& h : {nlohmann::json{{"type", "hello"}, {"change_user", nullptr}},
+                                  nlohmann::json{{"type", "hello"}}}) {
+    auto none = privileges_from_hello(h);
+    ASSERT_TRUE(none) << none.error().message;
+    EXPECT_FALSE(none->change_user);
+  }
+}
+
+TEST(WorkerPrivileges, AHelloThatWouldLeaveRootOrNoChrootIsRefused) {
+  const nlohmann::json bad[] = {
+      {{"change_user", {{"user", "x"}, {"uid", 0}, {"gid", 5}, {"root", "/e"}}}},
+      {{"change_user", {{"user", "x"}, {"uid", 5}, {"gid", 0}, {"root", "/e"}}}},
+      {{"change_user", {{"user", "x"}, {"uid", 5}, {"gid", 5}, {"root", ""}}}},
+      {{"change_user", {{"user", "x"}, {"uid", "5"}, {"gid", 5}, {"root", "/e"}}}},
+      {{"change_user", "nobody"}},
+  };
+  for (const auto& hello : bad) {
+    auto r = privileges_from_hello(hello);
+    ASSERT_FALSE(r) << hello.dump();
+    EXPECT_EQ(r.error().message, "bad privileges in the hello");
+  }
 }
 
 }  // namespace
