@@ -6,8 +6,8 @@
 #include <sstream>
 
 #include "recorder/text_index.hpp"
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::recorder {
 namespace {

@@ -8,8 +8,8 @@
 
 #include "recorder/format.hpp"
 #include "recorder/frame_scan.hpp"
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::recorder {
 namespace {

@@ -1,8 +1,8 @@
 #include <algorithm>
 
 #include "recorder/frame_scan.hpp"
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::recorder {
 namespace {

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::recorder {
 namespace {

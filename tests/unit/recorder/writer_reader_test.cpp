@@ -6,8 +6,8 @@
 #include <random>
 
 #include "recorder/format.hpp"
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/temp_dir.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::recorder {
 namespace {

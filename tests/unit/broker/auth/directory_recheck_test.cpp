@@ -10,8 +10,8 @@
 #include "storage/hosts.hpp"
 #include "storage/requests.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/broker/auth/scripted_directory.hpp"
 #include "tests/support/test_store.hpp"
+#include "tests/unit/broker/auth/scripted_directory.hpp"
 
 namespace sekisho::broker {
 namespace {

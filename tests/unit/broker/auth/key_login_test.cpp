@@ -8,8 +8,8 @@
 #include "ldap/totp.hpp"
 #include "storage/user_keys.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/broker/auth/scripted_directory.hpp"
 #include "tests/support/test_store.hpp"
+#include "tests/unit/broker/auth/scripted_directory.hpp"
 
 namespace sekisho::broker {
 namespace {

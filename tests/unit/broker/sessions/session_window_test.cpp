@@ -1,12 +1,12 @@
 // The window check's decision (warn, close, kill) and the core's pushes to a worker (try_push).
 #include "broker/sessions/session_window.hpp"
-#include "broker/ssh/worker_link.hpp"
 
 #include <gtest/gtest.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
 #include "broker/daemon/config.hpp"
+#include "broker/ssh/worker_link.hpp"
 #include "privsep/worker_protocol.hpp"
 
 namespace sekisho::broker {

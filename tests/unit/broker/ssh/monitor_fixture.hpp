@@ -27,8 +27,8 @@
 #include "storage/hosts.hpp"
 #include "storage/user_keys.hpp"
 #include "storage/users.hpp"
-#include "tests/unit/recorder/test_recording.hpp"
 #include "tests/support/test_store.hpp"
+#include "tests/unit/recorder/test_recording.hpp"
 
 namespace sekisho::broker {
 
