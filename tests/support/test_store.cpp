@@ -41,4 +41,14 @@ storage::AuditEvent test_event(int n) {
       "alice", "test.event", "web01", {{"n", n}, {"note", "event number " + std::to_string(n)}}};
 }
 
+storage::HostRecord test_host(const std::string& name) {
+  storage::HostRecord h;
+  h.name = name;
+  h.address = "127.0.0.1";
+  h.port = 22;
+  h.protocol = "ssh";
+  h.created_at = "2026-01-01T00:00:00.000Z";
+  return h;
+}
+
 }  // namespace sekisho::testing

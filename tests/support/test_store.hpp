@@ -8,6 +8,7 @@
 #include "base/clock.hpp"
 #include "base/secret.hpp"
 #include "storage/audit_log.hpp"
+#include "storage/hosts.hpp"
 #include "storage/store.hpp"
 #include "tests/support/temp_dir.hpp"
 
@@ -29,6 +30,10 @@ struct TestStore {
 
 // A new store with an audit key, at dir/sekisho.db. Fails the current test on error.
 std::unique_ptr<TestStore> make_test_store();
+
+// A host row as most tests register it: `name` at 127.0.0.1:22, protocol ssh, created
+// 2026-01-01T00:00:00.000Z, no pinned key. Callers change what their test is about.
+storage::HostRecord test_host(const std::string& name = "web01");
 
 // An audit event with a recognisable payload.
 storage::AuditEvent test_event(int n);

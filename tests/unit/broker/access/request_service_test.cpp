@@ -44,13 +44,7 @@ class RequestServiceTest : public ::testing::Test {
     carol_ = add_user("carol", {"approver"});
     erin_ = add_user("erin", {"auditor"});
     ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
-      storage::HostRecord h;
-      h.name = "web01";
-      h.address = "127.0.0.1";
-      h.port = 22;
-      h.protocol = "ssh";
-      h.created_at = "2026-01-01T00:00:00.000Z";
-      auto host = storage::insert_host(tx, h);
+      auto host = storage::insert_host(tx, testing::test_host());
       if (!host) return tl::make_unexpected(host.error());
       auto acct = storage::add_account(tx, *host, "root", "password",
                                        Secret::copy_of(std::string_view("root-Secret-1")),

@@ -27,13 +27,7 @@ class DirectoryRecheckTest : public ::testing::Test {
     requests_ = std::make_unique<RequestService>(*t_->store, *t_->log, approval::default_policy(),
                                                  nullptr, t_->clock);
     ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
-      storage::HostRecord h;
-      h.name = "web01";
-      h.address = "127.0.0.1";
-      h.port = 22;
-      h.protocol = "ssh";
-      h.created_at = "2026-01-01T00:00:00.000Z";
-      auto host = storage::insert_host(tx, h);
+      auto host = storage::insert_host(tx, testing::test_host());
       if (!host) return tl::make_unexpected(host.error());
       auto acct = storage::add_account(tx, *host, "root", "password",
                                        Secret::copy_of(std::string_view("root-Secret-1")),

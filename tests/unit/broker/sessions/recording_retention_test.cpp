@@ -82,11 +82,7 @@ class RecordingRetentionTest : public ::testing::Test {
     ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
       auto user = storage::create_user(tx, {"alice", "x", {"requester"}, false, kCreated});
       if (!user) return tl::make_unexpected(user.error());
-      storage::HostRecord h;
-      h.name = "web01";
-      h.address = "127.0.0.1";
-      h.port = 22;
-      h.protocol = "ssh";
+      auto h = testing::test_host();
       h.created_at = kCreated;
       auto host = storage::insert_host(tx, h);
       if (!host) return tl::make_unexpected(host.error());

@@ -23,13 +23,7 @@ class SessionSealTest : public ::testing::Test {
       auto user = storage::create_user(
           tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
       if (!user) return tl::make_unexpected(user.error());
-      storage::HostRecord h;
-      h.name = "web01";
-      h.address = "127.0.0.1";
-      h.port = 22;
-      h.protocol = "ssh";
-      h.created_at = "2026-01-01T00:00:00.000Z";
-      auto host = storage::insert_host(tx, h);
+      auto host = storage::insert_host(tx, testing::test_host());
       if (!host) return tl::make_unexpected(host.error());
       auto acc = storage::add_account(tx, *host, "root", "password", random_secret(16),
                                       std::nullopt, "2026-01-01T00:00:00.000Z");

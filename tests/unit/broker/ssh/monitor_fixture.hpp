@@ -133,11 +133,8 @@ struct SessionFixture : MonitorFixture {
       if (auto r = storage::add_user_key(tx, *a, {key->fingerprint, kUserKey, "", now}); !r) {
         return r;
       }
-      storage::HostRecord h;
-      h.name = "web01";
-      h.address = "127.0.0.1";
+      auto h = testing::test_host();
       h.port = target_port;
-      h.protocol = "ssh";
       h.host_key = kHostKey;
       h.created_at = now;
       auto host = storage::insert_host(tx, h);
