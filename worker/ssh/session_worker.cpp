@@ -291,6 +291,54 @@ Result<SshKey> receive_host_key(nlohmann::json& hello, privsep::WorkerPrivileges
   return SshKey(key);
 }
 
+// The server side set up with the gateway's host key, then root given up and the seccomp filter
+// installed: all before the first byte from the client. Errors are one line for the log.
+Result<void> prepare_server(ssh_bind bind, SshKey host_key,
+                            const privsep::WorkerPrivileges& privileges) {
+  bool no = false;
+  if (ssh_bind_options_set(bind, SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
+      ssh_bind_options_set(bind, SSH_BIND_OPTIONS_IMPORT_KEY, host_key.release()) != SSH_OK) {
+    return fail(ErrorCode::kInternal, "cannot set up the SSH server");
+  }
+  // The key exchange and everything after it run as worker_user in the empty root (libssh and
+  // OpenSSL are initialised and the key imported).
+  if (auto r = privsep::apply_worker_privileges(privileges); !r) {
+    return fail(ErrorCode::kPermissionDenied, "cannot give up root: " + r.error().message);
+  }
+  // Then the seccomp filter: from here on no socket, connect, open or exec (the core passes the
+  // target connection and the recording as descriptors).
+  if (auto r = privsep::install_worker_sandbox(); !r) {
+    return fail(ErrorCode::kInternal, "cannot install the sandbox: " + r.error().message);
+  }
+  return ok();
+}
+
+void set_callbacks(Worker& w, ssh_session client) {
+  w.client = client;
+  w.server_cb.userdata = &w;
+  w.server_cb.auth_pubkey_function = on_auth_pubkey;
+  w.server_cb.channel_open_request_session_function = on_session_channel;
+  ssh_callbacks_init(&w.server_cb);
+  ssh_set_server_callbacks(client, &w.server_cb);
+  ssh_set_message_callback(client, on_message, &w);
+  ssh_set_auth_methods(client, SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
+}
+
+// Login and the first channel request, within kSetupLimit (as sshd's LoginGraceTime), or until
+// the client, the login or the core gives up.
+void wait_for_session_start(Worker& w, ssh_event event) {
+  const auto deadline = std::chrono::steady_clock::now() + kSetupLimit;
+  while (w.start == Start::kNone && !w.hang_up && ssh_is_connected(w.client) &&
+         std::chrono::steady_clock::now() < deadline) {
+    if (ssh_event_dopoll(event, 200) == SSH_ERROR) break;
+    if (w.core.peer_gone()) {
+      // Nothing can be granted or recorded without the core: no session starts.
+      w.hang_up = true;
+      if (w.refusal.empty()) w.refusal = "the gateway stopped; this session is closed";
+    }
+  }
+}
+
 }  // namespace
 
 int run_session_worker(nlohmann::json& hello) {
@@ -305,38 +353,19 @@ int run_session_worker(nlohmann::json& hello) {
   }
   SshBind bind(ssh_bind_new());
   SshSession client(ssh_new());
-  bool no = false;
-  if (!bind || !client ||
-      ssh_bind_options_set(bind.get(), SSH_BIND_OPTIONS_PROCESS_CONFIG, &no) != SSH_OK ||
-      ssh_bind_options_set(bind.get(), SSH_BIND_OPTIONS_IMPORT_KEY, host_key->release()) !=
-          SSH_OK) {
+  if (!bind || !client) {
     log->error("cannot set up the SSH server");
     return 1;
   }
-  // Before the first byte from the client: the key exchange and everything after it run as
-  // worker_user in the empty root (libssh and OpenSSL are initialised and the key imported).
-  if (auto r = privsep::apply_worker_privileges(privileges); !r) {
-    log->error("cannot give up root: {}", r.error().message);
-    return 1;
-  }
-  // Then the seccomp filter: from here on no socket, connect, open or exec (the core passes the
-  // target connection and the recording as descriptors).
-  if (auto r = privsep::install_worker_sandbox(); !r) {
-    log->error("cannot install the sandbox: {}", r.error().message);
+  if (auto r = prepare_server(bind.get(), std::move(*host_key), privileges); !r) {
+    log->error("{}", r.error().message);
     return 1;
   }
   if (ssh_bind_accept_fd(bind.get(), client.get(), wire::kClientFd) != SSH_OK) {
     log->error("accept failed: {}", ssh_get_error(bind.get()));
     return 1;
   }
-  w.client = client.get();
-  w.server_cb.userdata = &w;
-  w.server_cb.auth_pubkey_function = on_auth_pubkey;
-  w.server_cb.channel_open_request_session_function = on_session_channel;
-  ssh_callbacks_init(&w.server_cb);
-  ssh_set_server_callbacks(client.get(), &w.server_cb);
-  ssh_set_message_callback(client.get(), on_message, &w);
-  ssh_set_auth_methods(client.get(), SSH_AUTH_METHOD_PUBLICKEY | SSH_AUTH_METHOD_INTERACTIVE);
+  set_callbacks(w, client.get());
   if (ssh_handle_key_exchange(client.get()) != SSH_OK) {
     log->info("key exchange failed: {}", ssh_get_error(client.get()));
     return 1;
@@ -345,16 +374,7 @@ int run_session_worker(nlohmann::json& hello) {
 
   SshEvent event(ssh_event_new());
   ssh_event_add_session(event.get(), client.get());
-  const auto deadline = std::chrono::steady_clock::now() + kSetupLimit;
-  while (w.start == Start::kNone && !w.hang_up && ssh_is_connected(client.get()) &&
-         std::chrono::steady_clock::now() < deadline) {
-    if (ssh_event_dopoll(event.get(), 200) == SSH_ERROR) break;
-    if (w.core.peer_gone()) {
-      // Nothing can be granted or recorded without the core: no session starts.
-      w.hang_up = true;
-      if (w.refusal.empty()) w.refusal = "the gateway stopped; this session is closed";
-    }
-  }
+  wait_for_session_start(w, event.get());
   if (w.start != Start::kNone && w.channel != nullptr) {
     if (w.refusal.empty()) {
       run_session(w, event.get());
