@@ -3,7 +3,7 @@
 # present it does nothing (no apt-get update, no network).
 set -euo pipefail
 
-# Build: compiler, CMake and the libraries from shared/notes/build.md that the code links today.
+# Build: compiler, CMake, ccache and the Debian -dev packages of every library the code links today.
 BUILD_PKGS=(
   g++ cmake make pkg-config ccache
   libsqlcipher-dev libssl-dev libspdlog-dev libfmt-dev libssh-dev libcrypt-dev
