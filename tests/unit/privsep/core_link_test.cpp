@@ -9,19 +9,12 @@
 #include <thread>
 
 #include "privsep/worker_protocol.hpp"
+#include "tests/support/socket_pair.hpp"
 
 namespace sekisho::privsep {
 namespace {
 
-struct Pair {
-  wire::Fd core, worker;
-  Pair() {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    core = wire::Fd(fds[0]);
-    worker = wire::Fd(fds[1]);
-  }
-};
+using Pair = testing::LinkPair;
 
 TEST(CoreLink, AskSetsAsidePushesThatComeBeforeItsReply) {
   Pair p;

@@ -8,6 +8,7 @@
 #include "broker/daemon/config.hpp"
 #include "broker/ssh/worker_link.hpp"
 #include "privsep/worker_protocol.hpp"
+#include "tests/support/socket_pair.hpp"
 
 namespace sekisho::broker {
 namespace {
@@ -68,15 +69,7 @@ TEST(WarnBeforeConfig, RefusesNonsenseInOneLineNamingTheKey) {
   }
 }
 
-struct Pair {
-  wire::Fd core, worker;
-  Pair() {
-    int fds[2];
-    EXPECT_EQ(::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, fds), 0);
-    core = wire::Fd(fds[0]);
-    worker = wire::Fd(fds[1]);
-  }
-};
+using Pair = testing::LinkPair;
 
 TEST(TryPush, SendsAndStepsAsideWhileTheMonitorSends) {
   Pair p;
