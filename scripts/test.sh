@@ -8,10 +8,12 @@ jobs=$(nproc)
 "$root/scripts/setup.sh"
 
 # ccache (installed by setup.sh) keeps compiled objects between runs; CCACHE_BASEDIR makes its
-# keys relative to the checkout, so a fresh clone in another folder reuses them.
+# keys relative to the checkout. With -g ccache also hashes the working directory (it lands in the
+# debug info), so a fresh clone in another folder missed every object: CCACHE_NOHASHDIR drops it
+# from the key (the debug info may then name the folder of the build that filled the cache).
 launcher=()
 if command -v ccache >/dev/null; then
-  export CCACHE_BASEDIR="$root"
+  export CCACHE_BASEDIR="$root" CCACHE_NOHASHDIR=1
   launcher=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache -DCMAKE_C_COMPILER_LAUNCHER=ccache)
 fi
 
