@@ -14,7 +14,8 @@ set(SEKISHO_WORKER_FORBIDDEN sekisho_storage PkgConfig::SQLCIPHER PkgConfig::HTT
 # The same libraries named as files, for a link by path or -l flag instead of by target.
 set(SEKISHO_WORKER_FORBIDDEN_FILES "sqlcipher" "libldap" "ldap$" "lber" "httplib")
 # The unit tests of pure modules: they prove the module works without the core.
-set(SEKISHO_PURE_TESTS unit_base unit_approval unit_recorder unit_privsep unit_ssh unit_worker_ssh)
+set(SEKISHO_PURE_TESTS unit_base unit_approval unit_rotation unit_recorder unit_privsep unit_ssh
+    unit_worker_ssh)
 set(SEKISHO_PURE_FORBIDDEN sekisho_broker sekisho_storage)
 
 # Strips generator expressions that only qualify a link item ($<LINK_ONLY:x>, $<$<CONFIG:y>:x>)

@@ -93,14 +93,32 @@ struct EngineOptions {
 using SecretSource = std::function<Result<Secret>(const Target& target)>;
 
 // One rotation of `target`. An account already in doubt is recovered first (and not rotated
-// again in the same call). Every step is reported to `events`.
+// again in the same call). Every step is reported to `events`: start, then changed, then
+// verified (kRotated) or failed; a call that ends otherwise ends with a failed, recovered or
+// unknown event, except a vault that cannot even load (kError, no event: nothing began).
+//   - The new secret is stored as pending before the host is touched; a store refused with
+//     kInvalidArgument (used on another host) draws a fresh secret, up to generate_attempts.
+//   - change() kRefusedOld, kHostKeyMismatch, kPasswordRejected, kUnreachable: the host kept the
+//     current secret (kUnreachable means nothing was sent): pending dropped, the cause recorded
+//     as the account's last error, kUnchanged. kUnknown: recover().
+//   - After kChanged, a fresh login with the new secret: refused → recover(); unreachable or host
+//     key mismatch → kInDoubt (pending stays). Accepted and check_old_refused: the old secret
+//     must now be refused. A host that still accepts it did not really rotate (another
+//     authentication path, a PAM stack that takes anything): a failed verification (event
+//     failed, notified), settled by recover() (which promotes the new secret, since it logs in)
+//     and kept as the account's last error; the outcome is then kRecovered, never kRotated. An
+//     old-secret login that cannot run (unreachable) does not stop the promotion; the report
+//     says the check was not made.
 Report rotate(const Target& target, VaultPort& vault, Connector& connector,
               const SecretSource& next_secret, const EventSink& events,
               const EngineOptions& options = {});
 
 // Settles an account in doubt (a pending version exists); a no-op (kUnchanged) when none is.
 // Tries pending first (the change most likely went through), then current, then a reconcile
-// reset to the pending secret; marks the account unknown when all fail.
+// reset to the pending secret; marks the account unknown when all fail. A login that cannot run
+// (unreachable, host key mismatch) ends it kInDoubt with nothing changed. Neither version is
+// ever deleted by a failure: after mark_unknown the pending secret stays, so a later recover()
+// still finds the host on it (a reset cut off midway may have set it).
 Report recover(const Target& target, VaultPort& vault, Connector& connector,
                const EventSink& events);
 
