@@ -37,20 +37,25 @@ struct AccountRow {
   std::string checkout_request;
   std::string checkout_holder;  // user name
   std::string checkout_until;
+  bool host_retired = false;  // the host was retired (hosts remove with history)
 };
 
 struct AccountFilter {
   std::string host;    // "" any
   std::string status;  // "" any; "current", "pending", "unknown"
   std::string group;   // "" any
+  // Accounts of retired hosts are history, not rotated nor lent: left out unless asked for.
+  bool include_retired = false;
 };
 
 [[nodiscard]] Result<std::optional<AccountRow>> find_account_row(Store::Tx& tx,
                                                                  const std::string& host,
                                                                  const std::string& account);
+// By host, then account.
 [[nodiscard]] Result<std::vector<AccountRow>> list_account_rows(Store::Tx& tx,
                                                                 const AccountFilter& filter);
 
+// The current and pending versions; kNotFound for no such account.
 struct CredentialVersions {
   std::string kind;
   std::optional<Secret> current;
@@ -60,18 +65,20 @@ struct CredentialVersions {
 
 // Stores `secret` as the account's pending version (same kind as the current one). kAlreadyExists
 // when one is pending; kInvalidArgument when it is a password current or pending for an account of
-// another host (the uniqueness rule of add_account); kNotFound for no such account.
+// another host (the uniqueness rule of add_account, check_password_unique) or empty; kNotFound
+// for no such account or one without a current credential.
 [[nodiscard]] Result<void> store_pending(Store::Tx& tx, std::int64_t account_id,
                                          const Secret& secret, const std::string& now);
 // pending → current and the old current → previous, keeping the newest `keep_previous` previous
 // versions (older ones are deleted); records `now` as the last rotation, clears the status
 // ("current"), the last error and the owed rotation. kNotFound when nothing is pending.
 [[nodiscard]] Result<void> promote_pending(Store::Tx& tx, std::int64_t account_id,
-                                          int keep_previous, const std::string& now);
+                                           int keep_previous, const std::string& now);
 // Deletes the pending version, if any (the host kept the current one); the status goes back to
-// "current" unless the account is marked unknown.
+// "current" unless the account is marked unknown. kNotFound for no such account.
 [[nodiscard]] Result<void> discard_pending(Store::Tx& tx, std::int64_t account_id);
-// The last error of a rotation (one line, no secret); "" clears it.
+// The last error of a rotation (one line, no secret); "" clears it. This and the two below:
+// kNotFound for no such account.
 [[nodiscard]] Result<void> set_last_error(Store::Tx& tx, std::int64_t account_id,
                                           const std::string& error);
 // Marks the account unknown (neither version logs in) with `error`, until a promote clears it.

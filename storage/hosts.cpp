@@ -19,14 +19,16 @@ HostRecord read_host(const Statement& s) {
   h.host_key = s.column_text(6);
   h.host_key_fingerprint = s.column_text(7);
   h.created_at = s.column_text(8);
+  h.retired_at = s.column_text(9);
   return h;
 }
 
 constexpr char kHostColumns[] =
     "SELECT id, name, address, port, protocol, host_group, coalesce(host_key, ''), "
-    "coalesce(host_key_fingerprint, ''), created_at FROM hosts ";
+    "coalesce(host_key_fingerprint, ''), created_at, coalesce(retired_at, '') FROM hosts ";
 
-// True when `secret` is the current password of an account on a host other than `host_id`.
+// True when `secret` is the current or pending password of an account on a host other than
+// `host_id`.
 Result<bool> password_used_elsewhere(Store::Tx& tx, std::int64_t host_id, const Secret& secret) {
   auto stmt = tx.prepare(
       "SELECT c.secret FROM credentials c JOIN accounts a ON a.id = c.account_id "
@@ -90,9 +92,10 @@ Result<std::vector<HostRecord>> list_hosts(Store::Tx& tx) {
   }
 }
 
-Result<void> remove_host(Store::Tx& tx, const std::string& name) {
-  // Requests and sessions keep the history of who had which account on the host: the audit trail
-  // must not lose its subjects, so such a host stays.
+namespace {
+
+// How many requests and sessions name an account of the host: history that must be kept.
+Result<std::pair<std::int64_t, std::int64_t>> host_history(Store::Tx& tx, const std::string& name) {
   auto used = tx.prepare(
       "SELECT (SELECT count(*) FROM requests r JOIN accounts a ON a.id = r.account_id "
       "        JOIN hosts h ON h.id = a.host_id WHERE h.name = ?1), "
@@ -102,15 +105,58 @@ Result<void> remove_host(Store::Tx& tx, const std::string& name) {
   used->bind(1, name);
   auto row = used->step();
   if (!row) return tl::make_unexpected(row.error());
-  if (*row && (used->column_int(0) > 0 || used->column_int(1) > 0)) {
+  if (!*row) return std::pair<std::int64_t, std::int64_t>{0, 0};
+  return std::pair{used->column_int(0), used->column_int(1)};
+}
+
+}  // namespace
+
+Result<bool> host_has_history(Store::Tx& tx, const std::string& name) {
+  auto history = host_history(tx, name);
+  if (!history) return tl::make_unexpected(history.error());
+  return history->first > 0 || history->second > 0;
+}
+
+Result<void> remove_host(Store::Tx& tx, const std::string& name) {
+  // Requests and sessions keep the history of who had which account on the host: the audit trail
+  // must not lose its subjects, so such a host stays (retire_host).
+  auto history = host_history(tx, name);
+  if (!history) return tl::make_unexpected(history.error());
+  if (history->first > 0 || history->second > 0) {
     return fail(ErrorCode::kAlreadyExists,
-                "host " + name + " has " + std::to_string(used->column_int(0)) +
-                    " request(s) and " + std::to_string(used->column_int(1)) +
+                "host " + name + " has " + std::to_string(history->first) + " request(s) and " +
+                    std::to_string(history->second) +
                     " session(s) on record; it is kept for their history");
   }
   auto stmt = tx.prepare("DELETE FROM hosts WHERE name = ?");
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, name);
+  if (auto r = stmt->run(); !r) return r;
+  if (tx.changes() == 0) return fail(ErrorCode::kNotFound, "no host " + name);
+  return ok();
+}
+
+Result<void> retire_host(Store::Tx& tx, const std::string& name, const std::string& now) {
+  auto host = find_host(tx, name);
+  if (!host) return tl::make_unexpected(host.error());
+  if (!host->has_value()) return fail(ErrorCode::kNotFound, "no host " + name);
+  if (!(*host)->retired_at.empty()) {
+    return fail(ErrorCode::kAlreadyExists, "host " + name + " is already retired");
+  }
+  auto stmt = tx.prepare("UPDATE hosts SET retired_at = ? WHERE name = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, now).bind(2, name);
+  return stmt->run();
+}
+
+Result<void> repin_host_key(Store::Tx& tx, const std::string& name, const std::string& key_line,
+                            const std::string& fingerprint) {
+  if (key_line.empty() || fingerprint.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "a host key and its fingerprint are needed to pin");
+  }
+  auto stmt = tx.prepare("UPDATE hosts SET host_key = ?, host_key_fingerprint = ? WHERE name = ?");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  stmt->bind(1, key_line).bind(2, fingerprint).bind(3, name);
   if (auto r = stmt->run(); !r) return r;
   if (tx.changes() == 0) return fail(ErrorCode::kNotFound, "no host " + name);
   return ok();
@@ -138,6 +184,16 @@ Result<std::vector<AccountRecord>> list_accounts(Store::Tx& tx, std::int64_t hos
   }
 }
 
+Result<void> check_password_unique(Store::Tx& tx, std::int64_t host_id, const Secret& secret) {
+  auto used = password_used_elsewhere(tx, host_id, secret);
+  if (!used) return tl::make_unexpected(used.error());
+  if (*used) {
+    return fail(ErrorCode::kInvalidArgument,
+                "this password is already vaulted for another host; every host must have its own");
+  }
+  return ok();
+}
+
 Result<std::int64_t> add_account(Store::Tx& tx, std::int64_t host_id, const std::string& name,
                                  const std::string& kind, const Secret& secret,
                                  std::optional<std::int64_t> rotate_every_seconds,
@@ -145,13 +201,8 @@ Result<std::int64_t> add_account(Store::Tx& tx, std::int64_t host_id, const std:
   if (auto r = check_account_name(name); !r) return tl::make_unexpected(r.error());
   if (secret.empty()) return fail(ErrorCode::kInvalidArgument, "empty credential");
   if (kind == "password") {
-    auto used = password_used_elsewhere(tx, host_id, secret);
-    if (!used) return tl::make_unexpected(used.error());
-    if (*used) {
-      return fail(
-          ErrorCode::kInvalidArgument,
-          "this password is already vaulted for another host; every host must have its own");
-    }
+    if (auto r = check_password_unique(tx, host_id, secret); !r)
+      return tl::make_unexpected(r.error());
   }
   auto account = tx.prepare(
       "INSERT INTO accounts (host_id, name, rotate_every_seconds, created_at) VALUES (?, ?, ?, ?)");

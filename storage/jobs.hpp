@@ -29,7 +29,11 @@ struct JobRow {
   std::string result;       // JSON text: per-item outcomes; bounded by the caller
 };
 
+// Inserts `job` as running (its state and finished_at are ignored). kAlreadyExists for a used id;
+// kInvalidArgument without an id or a kind.
 [[nodiscard]] Result<void> insert_job(Store::Tx& tx, const JobRow& job);
+// This and finish_job change only a running job: kNotFound "no job ID", kInvalidArgument "job ID
+// has already finished (STATE)". finish_job's state is "done", "failed" or "interrupted".
 [[nodiscard]] Result<void> update_job_progress(Store::Tx& tx, const std::string& id, int done,
                                                int failed);
 [[nodiscard]] Result<void> finish_job(Store::Tx& tx, const std::string& id,

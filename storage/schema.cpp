@@ -176,8 +176,70 @@ constexpr const char kV7[] = R"sql(
 ALTER TABLE sessions ADD COLUMN recording_sealed INTEGER NOT NULL DEFAULT 0;
 )sql";
 
+// Rotation and check-out (issue 15). Hosts: protocol 'ldap' (a directory whose service accounts
+// rotate) and retired_at (a removed host with history is retired, not deleted); the CHECK on
+// protocol needs SQLite's table rebuild (new table, copy, drop, rename), which keeps the ids that
+// accounts reference. Accounts: their rotation state ('pending' is derived from a pending
+// credential, never stored), last rotation, last error and an owed rotation ('' none).
+// Check-outs: at most one open per account, enforced by a unique index so that two concurrent
+// check-outs cannot both succeed. Jobs: long server-side operations and their progress.
+constexpr const char kV8[] = R"sql(
+CREATE TABLE hosts_v8 (
+  id                   INTEGER PRIMARY KEY,
+  name                 TEXT NOT NULL UNIQUE,
+  address              TEXT NOT NULL,
+  port                 INTEGER NOT NULL,
+  protocol             TEXT NOT NULL CHECK (protocol IN ('ssh', 'rdp', 'ldap')),
+  host_group           TEXT NOT NULL DEFAULT '',
+  host_key             TEXT,
+  host_key_fingerprint TEXT,
+  created_at           TEXT NOT NULL,
+  retired_at           TEXT
+);
+INSERT INTO hosts_v8 (id, name, address, port, protocol, host_group, host_key,
+                      host_key_fingerprint, created_at)
+  SELECT id, name, address, port, protocol, host_group, host_key, host_key_fingerprint, created_at
+  FROM hosts;
+DROP TABLE hosts;
+ALTER TABLE hosts_v8 RENAME TO hosts;
+ALTER TABLE accounts ADD COLUMN rotation_status TEXT NOT NULL DEFAULT 'current'
+  CHECK (rotation_status IN ('current', 'unknown'));
+ALTER TABLE accounts ADD COLUMN last_rotated_at TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN last_error TEXT NOT NULL DEFAULT '';
+ALTER TABLE accounts ADD COLUMN rotation_due TEXT NOT NULL DEFAULT '';
+CREATE TABLE checkouts (
+  id         INTEGER PRIMARY KEY,
+  request_id TEXT NOT NULL UNIQUE REFERENCES requests(id),
+  account_id INTEGER NOT NULL REFERENCES accounts(id),
+  user_id    INTEGER NOT NULL REFERENCES users(id),
+  started_at TEXT NOT NULL,
+  until      TEXT NOT NULL,
+  ended_at   TEXT,
+  end_reason TEXT NOT NULL DEFAULT ''
+);
+CREATE UNIQUE INDEX checkouts_one_open ON checkouts(account_id) WHERE ended_at IS NULL;
+CREATE INDEX checkouts_by_user ON checkouts(user_id);
+CREATE TABLE jobs (
+  id          TEXT PRIMARY KEY,
+  kind        TEXT NOT NULL,
+  owner_id    INTEGER NOT NULL REFERENCES users(id),
+  description TEXT NOT NULL,
+  state       TEXT NOT NULL CHECK (state IN ('running', 'done', 'failed', 'interrupted')),
+  total       INTEGER NOT NULL DEFAULT 0,
+  done        INTEGER NOT NULL DEFAULT 0,
+  failed      INTEGER NOT NULL DEFAULT 0,
+  created_at  TEXT NOT NULL,
+  finished_at TEXT,
+  result      TEXT NOT NULL DEFAULT ''
+);
+CREATE INDEX jobs_by_created ON jobs(created_at);
+CREATE INDEX jobs_by_owner ON jobs(owner_id, created_at);
+CREATE INDEX jobs_by_state ON jobs(state);
+)sql";
+
 constexpr Migration kMigrations[] = {
-    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4}, {5, kV5}, {6, kV6}, {7, kV7},
+    {1, kV1}, {2, kV2}, {3, kV3}, {4, kV4},
+    {5, kV5}, {6, kV6}, {7, kV7}, {.version = 8, .sql = kV8, .rebuilds_table = true},
 };
 
 }  // namespace

@@ -132,13 +132,40 @@ Result<std::unique_ptr<Store>> Store::open_keyed(const std::filesystem::path& pa
   return store;
 }
 
+namespace {
+
+// Fails when any row references a missing parent (after a table rebuild ran without checks).
+Result<void> check_foreign_keys(Store::Tx& tx) {
+  auto stmt = tx.prepare("PRAGMA foreign_key_check");
+  if (!stmt) return tl::make_unexpected(stmt.error());
+  auto row = stmt->step();
+  if (!row) return tl::make_unexpected(row.error());
+  if (*row) {
+    return fail(ErrorCode::kCorrupt,
+                "a row of table " + stmt->column_text(0) + " lost its " + stmt->column_text(2));
+  }
+  return ok();
+}
+
+}  // namespace
+
 Result<void> Store::migrate() {
   for (const Migration& m : migrations()) {
     if (m.version <= schema_version_) continue;
+    // PRAGMA foreign_keys is a no-op inside a transaction: switch it around the transaction.
+    if (m.rebuilds_table) {
+      if (auto e = exec(db_.get(), "PRAGMA foreign_keys = OFF;"); !e) return e;
+    }
     auto r = transact([&](Tx& tx) -> Result<void> {
       if (auto e = tx.exec(m.sql); !e) return e;
+      if (m.rebuilds_table) {
+        if (auto e = check_foreign_keys(tx); !e) return e;
+      }
       return tx.exec("PRAGMA user_version = " + std::to_string(m.version) + ";");
     });
+    if (m.rebuilds_table) {
+      if (auto e = exec(db_.get(), "PRAGMA foreign_keys = ON;"); !e && r) r = e;
+    }
     if (!r) {
       return fail(r.error().code, "schema migration to version " + std::to_string(m.version) +
                                       " failed: " + r.error().message);

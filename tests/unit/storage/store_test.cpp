@@ -8,6 +8,7 @@
 #include "base/crypto.hpp"
 #include "storage/schema.hpp"
 #include "tests/support/test_store.hpp"
+#include "tests/unit/storage/undo_v8.hpp"
 
 namespace sekisho::storage {
 namespace {
@@ -151,8 +152,9 @@ TEST(Store, RekeyReencryptsWithoutLosingData) {
 TEST(Store, TokensFromBeforeScopesAreFullOrRevoked) {
   auto t = make_test_store();
   // Back to version 4 as it was: the tables later versions changed (api_tokens by 5, sessions by
-  // 6) are made again as version 4 had them, so that every later migration runs on reopen.
-  t->tamper(R"sql(
+  // 6, hosts and accounts by 8) are made again as version 4 had them, so that every later
+  // migration runs on reopen.
+  t->tamper(std::string(kUndoV8) + R"sql(
 DROP TABLE api_tokens;
 CREATE TABLE api_tokens (
   token_hash BLOB PRIMARY KEY,
