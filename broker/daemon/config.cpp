@@ -143,14 +143,14 @@ Result<Config> parse_config(const std::string& text, const std::string& name) {
   }
   const ConfigReader rd(name);
   Config config;
-  static const std::set<std::string> kSections = {"api",    "ssh",         "rdp",    "directory",
-                                                  "log",    "audit",       "auth",   "roles",
-                                                  "policy", "break_glass", "notify", "recordings"};
+  static const std::set<std::string> kSections = {
+      "api",   "ssh",    "rdp",         "directory", "log",        "audit",   "auth",
+      "roles", "policy", "break_glass", "notify",    "recordings", "rotation"};
   for (const auto& [key, value] : root.as_table()) {
     if (!kSections.count(key)) return tl::make_unexpected(rd.error(key, "unknown section"));
   }
   for (auto step : {read_api, read_directory, read_roles, read_auth, read_log, read_audit,
-                    read_policy, read_break_glass}) {
+                    read_policy, read_break_glass, read_rotation}) {
     if (auto r = step(rd, root, config); !r) return tl::make_unexpected(r.error());
   }
   if (auto r = read_notify(rd, root, config, name); !r) return tl::make_unexpected(r.error());

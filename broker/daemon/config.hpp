@@ -15,6 +15,7 @@
 #include "broker/access/notifier.hpp"
 #include "broker/auth/login_throttle.hpp"
 #include "ldap/ldap_config.hpp"
+#include "rotation/rotation_policy.hpp"
 
 namespace sekisho::broker {
 
@@ -89,6 +90,8 @@ struct Config {
   // [[notify.webhook]]
   std::vector<WebhookTarget> webhooks;
   RecordingsConfig recordings;
+  // [rotation] and [[rotation.policy]]; no rules: every host gets the built-in default rule.
+  rotation::RotationSettings rotation;
 };
 
 // Parses TOML text; `name` is the file name used in messages. Every error is one line naming the

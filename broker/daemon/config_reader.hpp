@@ -1,7 +1,8 @@
 // What the readers of the daemon's configuration sections share: config.cpp (the file, the list
 // of sections, [log], [audit], [notify]), config_listeners.cpp ([api], [ssh]), config_auth.cpp
-// ([directory], [roles], [auth]) and config_policy.cpp ([[policy]], [break_glass]);
-// config_recordings.cpp reads [recordings] on its own. Only those files include this header.
+// ([directory], [roles], [auth]), config_policy.cpp ([[policy]], [break_glass]) and
+// config_rotation.cpp ([rotation], [[rotation.policy]]); config_recordings.cpp reads [recordings]
+// on its own. Only those files include this header.
 #pragma once
 
 #include <set>
@@ -83,5 +84,6 @@ Result<void> read_roles(const ConfigReader& rd, const Table& root, Config& confi
 Result<void> read_auth(const ConfigReader& rd, const Table& root, Config& config);
 Result<void> read_policy(const ConfigReader& rd, const Table& root, Config& config);
 Result<void> read_break_glass(const ConfigReader& rd, const Table& root, Config& config);
+Result<void> read_rotation(const ConfigReader& rd, const Table& root, Config& config);
 
 }  // namespace sekisho::broker::config_detail
