@@ -19,33 +19,11 @@ void free_values(berval** values) { ldap_value_free_len(values); }
 using MessageHandle = CHandle<LDAPMessage, ldap_msgfree>;
 using ValuesHandle = CHandle<berval*, free_values>;
 
-// Server and library diagnostics, flattened to a short single line.
-std::string one_line(std::string_view text) {
-  std::string out;
-  for (const char ch : text.substr(0, 200)) {
-    const auto c = static_cast<unsigned char>(ch);
-    out.push_back(c < 0x20 || c == 0x7f ? ' ' : ch);
-  }
-  while (!out.empty() && out.back() == ' ') out.pop_back();
-  return out;
-}
-
-std::string diagnostic(LDAP* ld) {
-  char* raw = nullptr;
-  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
-    return {};
-  }
-  LdapString msg(raw);
-  if (!msg) return {};
-  std::string text = one_line(msg.get());
-  // libldap's placeholder when it knows nothing more says nothing.
-  return text == "(unknown error code)" || text == "unknown error" ? std::string() : text;
-}
-
-// Trust exactly `ca_file` (not ldap.conf's TLS_CACERTDIR), require a verified certificate and
-// TLS 1.2+. Per-connection TLS settings only take effect through a new context, created last.
-bool set_tls_options(LDAP* ld, const std::filesystem::path& ca_file) {
-  const int require_cert = LDAP_OPT_X_TLS_HARD;
+// Trust exactly `ca_file` (not ldap.conf's TLS_CACERTDIR), require a verified certificate (unless
+// `verify` is off: only certificate_untrusted's probe) and TLS 1.2+. Per-connection TLS settings
+// only take effect through a new context, created last.
+bool set_tls_options(LDAP* ld, const std::filesystem::path& ca_file, bool verify) {
+  const int require_cert = verify ? LDAP_OPT_X_TLS_HARD : LDAP_OPT_X_TLS_NEVER;
   const int min_tls = LDAP_OPT_X_TLS_PROTOCOL_TLS1_2;
   const int client_side = 0;
   static const char kNoDir[] = "";
@@ -105,6 +83,29 @@ class HandshakeWatchdog {
 
 void unbind(LDAP* ld) { ldap_unbind_ext_s(ld, nullptr, nullptr); }
 
+// Server and library diagnostics, flattened to a short single line.
+std::string one_line(std::string_view text) {
+  std::string out;
+  for (const char ch : text.substr(0, 200)) {
+    const auto c = static_cast<unsigned char>(ch);
+    out.push_back(c < 0x20 || c == 0x7f ? ' ' : ch);
+  }
+  while (!out.empty() && out.back() == ' ') out.pop_back();
+  return out;
+}
+
+std::string diagnostic(LDAP* ld) {
+  char* raw = nullptr;
+  if (ld == nullptr || ldap_get_option(ld, LDAP_OPT_DIAGNOSTIC_MESSAGE, &raw) != LDAP_OPT_SUCCESS) {
+    return {};
+  }
+  LdapString msg(raw);
+  if (!msg) return {};
+  std::string text = one_line(msg.get());
+  // libldap's placeholder when it knows nothing more says nothing.
+  return text == "(unknown error code)" || text == "unknown error" ? std::string() : text;
+}
+
 std::shared_ptr<spdlog::logger> logger() { return module_logger("ldap"); }
 
 bool starts_with_nocase(std::string_view text, std::string_view prefix) {
@@ -140,7 +141,14 @@ Error directory_error(const LdapConfig& config, LDAP* ld, int rc, std::string_vi
   return Error{ErrorCode::kUnavailable, message};
 }
 
-Result<Connection> Connection::open(const LdapConfig& config) {
+Result<Connection> Connection::open(const LdapConfig& config) { return open(config, true); }
+
+bool Connection::certificate_untrusted(const LdapConfig& config) {
+  const bool tls = starts_with_nocase(config.url, "ldaps://") || config.start_tls;
+  return tls && open(config, false).has_value();
+}
+
+Result<Connection> Connection::open(const LdapConfig& config, bool verify_certificate) {
   // Declared before the handle, so that it outlives it: unbinding calls on_disconnect.
   auto hook = std::make_unique<ConnectHook>();
   hook->callback.lc_add = on_connect;
@@ -161,7 +169,7 @@ Result<Connection> Connection::open(const LdapConfig& config) {
              ldap_set_option(ld.get(), LDAP_OPT_NETWORK_TIMEOUT, &tv) == LDAP_OPT_SUCCESS &&
              ldap_set_option(ld.get(), LDAP_OPT_TIMEOUT, &tv) == LDAP_OPT_SUCCESS;
   set = set && ldap_set_option(ld.get(), LDAP_OPT_CONNECT_CB, &hook->callback) == LDAP_OPT_SUCCESS;
-  if (set && tls) set = set_tls_options(ld.get(), config.ca_file);
+  if (set && tls) set = set_tls_options(ld.get(), config.ca_file, verify_certificate);
   if (!set) {
     return fail(ErrorCode::kInternal, "directory " + config.url + ": cannot set LDAP options");
   }

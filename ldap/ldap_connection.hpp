@@ -1,7 +1,8 @@
 // One connection to the LDAP server, as the directory's searches use it: libldap's handle with
 // this deployment's options (LDAPv3, no referrals, time-outs, TLS verified against ca_file only),
 // a time-out on the TLS handshake that libldap itself lacks, simple binds, and a search that
-// returns plain entries. Only ldap_connection.cpp and ldap_directory.cpp include this header.
+// returns plain entries. Only ldap/*.cpp include this header (the directory and the rotation
+// connector).
 #pragma once
 
 #include <ldap.h>
@@ -30,6 +31,13 @@ std::shared_ptr<spdlog::logger> logger();
 
 bool starts_with_nocase(std::string_view text, std::string_view prefix);
 std::string lower(std::string text);
+
+// Server and library diagnostics, flattened to a short single line (at most 200 bytes).
+std::string one_line(std::string_view text);
+
+// The server's diagnostic message for the last operation on `ld` (may be null), one line; empty
+// when there is none.
+std::string diagnostic(LDAP* ld);
 
 // Every failure of the directory itself (down, TLS refused, time-out, misconfigured base) is
 // kUnavailable: the caller can do nothing but retry later or fix the configuration. `doing`
@@ -81,7 +89,15 @@ class Connection {
 
   LDAP* get() const { return ld_.get(); }
 
+  // After open() failed for an ldaps:// or StartTLS URL: true when the server completes a TLS
+  // handshake once certificate verification is off, i.e. it answers but its certificate is not
+  // one that config.ca_file vouches for at this address. Nothing but the handshake (and an
+  // unbind) is sent on that connection; it is closed before this returns.
+  static bool certificate_untrusted(const LdapConfig& config);
+
  private:
+  static Result<Connection> open(const LdapConfig& config, bool verify_certificate);
+
   Connection(const LdapConfig& config, std::unique_ptr<ConnectHook> hook, LdapHandle ld)
       : config_(config), hook_(std::move(hook)), ld_(std::move(ld)) {}
   const LdapConfig& config_;
