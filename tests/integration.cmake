@@ -48,6 +48,12 @@ sekisho_integration_test(integration_ldap_directory integration/ldap_directory_t
 target_compile_definitions(integration_ldap_directory PRIVATE
   SLAPD_HARNESS="${CMAKE_CURRENT_SOURCE_DIR}/harness/slapd.sh")
 
+# Rotation of directory accounts (ldap/password_rotation) against a real slapd.
+sekisho_integration_test(integration_ldap_rotation integration/ldap_rotation_test.cpp 120
+  LINK sekisho_ldap)
+target_compile_definitions(integration_ldap_rotation PRIVATE
+  SLAPD_HARNESS="${CMAKE_CURRENT_SOURCE_DIR}/harness/slapd.sh")
+
 # The directory against a real Samba AD domain controller: one provisioned template per ctest run
 # (fixture), copied and started per test. Samba's LDAP ports are fixed (389/636 on 127.10.0.1), so
 # these tests never run in parallel. One ctest entry for the whole suite: gtest_discover_tests

@@ -8,7 +8,8 @@
 #                        and writes DIR/env (shell assignments, also printed on stdout):
 #                          SLAPD_PID SLAPD_PORT SLAPD_TLS_PORT SLAPD_URL SLAPD_LDAPS_URL
 #                          SLAPD_CA SLAPD_OTHER_CA SLAPD_BASE SLAPD_BIND_DN SLAPD_BIND_PW_FILE
-#                          SLAPD_LOG SLAPD_START_MS
+#                          SLAPD_LOG SLAPD_START_MS SLAPD_ROOT_DN SLAPD_ROOT_PW_FILE
+#                          SLAPD_ROTATE_DN (may reset any userPassword: a reconcile account)
 #                        slapd logs connections and operations (`-d stats`, no passwords) to
 #                        DIR/slapd.log.
 #   HARNESS_OWNER_PID=PID slapd.sh start DIR: as start, and a detached watcher TERMs slapd once
@@ -25,6 +26,7 @@ SUFFIX="dc=example,dc=com"
 ROOT_DN="cn=admin,$SUFFIX"
 BIND_DN="cn=sekisho-svc,ou=services,$SUFFIX"
 BIND_PW="svc-Secret-7f3a"   # matches people.ldif; never printed
+ROTATE_DN="cn=sekisho-rotate,ou=services,$SUFFIX"  # may reset userPassword (rotation tests)
 
 die() { echo "slapd.sh: $*" >&2; exit 1; }
 
@@ -101,7 +103,8 @@ olcDbMaxSize: 67108864
 olcDbIndex: objectClass eq
 olcDbIndex: uid eq
 olcDbIndex: member eq
-olcAccess: {0}to attrs=userPassword by self =xw by anonymous auth by * none
+olcAccess: {0}to attrs=userPassword by self =xw by dn.exact="$ROTATE_DN" =w by anonymous auth
+  by * none
 olcAccess: {1}to * by dn.exact="$BIND_DN" read by self read by * none
 
 dn: olcOverlay={0}memberof,olcDatabase={1}mdb,cn=config
@@ -197,6 +200,9 @@ SLAPD_BASE=$SUFFIX
 SLAPD_BIND_DN=$BIND_DN
 SLAPD_BIND_PW_FILE=$d/bind.pw
 SLAPD_LOG=$d/slapd.log
+SLAPD_ROOT_DN=$ROOT_DN
+SLAPD_ROOT_PW_FILE=$d/root.pw
+SLAPD_ROTATE_DN=$ROTATE_DN
 SLAPD_START_MS=$ready_ms
 SLAPD_TOTAL_MS=$(( $(now_ms) - t0 ))
 ENV
