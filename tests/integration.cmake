@@ -79,6 +79,19 @@ set_tests_properties(integration.ad_directory PROPERTIES
   FIXTURES_REQUIRED samba_ad RESOURCE_LOCK samba_ad_ports
   ENVIRONMENT "SAMBA_TEMPLATE_DIR=${SEKISHO_SAMBA_TEMPLATE}")
 
+# Rotation of domain accounts (ldap/password_rotation) against the same Samba template, on a DC of
+# its own at 127.10.0.5.
+add_executable(integration_ad_rotation integration/ad_rotation_test.cpp)
+target_link_libraries(integration_ad_rotation PRIVATE sekisho_ldap GTest::gtest
+                      GTest::gtest_main)
+target_compile_definitions(integration_ad_rotation PRIVATE
+  SAMBA_HARNESS="${CMAKE_CURRENT_SOURCE_DIR}/harness/samba_ad.sh")
+add_test(NAME integration.ad_rotation COMMAND integration_ad_rotation)
+set_tests_properties(integration.ad_rotation PROPERTIES
+  LABELS "integration;ad" TIMEOUT 300
+  FIXTURES_REQUIRED samba_ad RESOURCE_LOCK samba_ad_ports
+  ENVIRONMENT "SAMBA_TEMPLATE_DIR=${SEKISHO_SAMBA_TEMPLATE}")
+
 # Shell integration tests drive the real binaries and the real ssh/sqlcipher/sqlite3/curl tools.
 file(GLOB SEKISHO_SHELL_TESTS CONFIGURE_DEPENDS ${CMAKE_CURRENT_SOURCE_DIR}/integration/*_test.sh)
 foreach(script ${SEKISHO_SHELL_TESTS})

@@ -10,6 +10,9 @@
 #         adalice      UPN adalice@sekisho.test, member of group pam-approvers
 #         adbob        sAMAccountName login, member of pam-requesters
 #         addisabled   disabled (userAccountControl bit 2), member of pam-approvers
+#         svc-backup   a domain service account the gateway rotates; the Password Settings Object
+#                      "svc-strict" gives it a minimum length of 12 (the domain's stays relaxed)
+#         adrotate     member of Account Operators: may reset svc-backup's password (reconcile)
 #       A throwaway CA and a server certificate with IP SANs 127.10.0.1..127.10.0.9 replace
 #       Samba's self-signed one (whose SAN names only the host name, so verification by IP fails).
 #   samba_ad.sh start TDIR DIR [IP]
@@ -34,6 +37,8 @@ SVC_PW="Svc-Passw0rd-ad1"
 ALICE_PW="Alice-Passw0rd-ad2"
 BOB_PW="Bob-Passw0rd-ad3"
 DISABLED_PW="Dis-Passw0rd-ad4"
+BACKUP_PW="Backup-Passw0rd-ad5"
+ROTATE_PW="Rotate-Passw0rd-ad6"
 
 die() { echo "samba_ad.sh: $*" >&2; exit 1; }
 now_ms() { date +%s%3N; }
@@ -111,6 +116,12 @@ template() {
     samba-tool group add pam-requesters -s "$conf" -H "$sam"
     samba-tool group addmembers pam-approvers adalice,addisabled -s "$conf" -H "$sam"
     samba-tool group addmembers pam-requesters adbob,adalice -s "$conf" -H "$sam"
+    samba-tool user add svc-backup "$BACKUP_PW" -s "$conf" -H "$sam"
+    samba-tool user add adrotate "$ROTATE_PW" -s "$conf" -H "$sam"
+    samba-tool group addmembers "Account Operators" adrotate -s "$conf" -H "$sam"
+    samba-tool domain passwordsettings pso create svc-strict 1 --min-pwd-length=12 \
+      --complexity=off --history-length=0 --min-pwd-age=0 --max-pwd-age=0 -s "$conf" -H "$sam"
+    samba-tool domain passwordsettings pso apply svc-strict svc-backup -s "$conf" -H "$sam"
   } >"$log" 2>&1 || die "user setup failed: $(tail -n1 "$log")"
   (umask 077; printf '%s\n' "$SVC_PW" >"$d/bind.pw")
   echo "SAMBA_PROVISION_MS=$provision_ms"
