@@ -202,42 +202,6 @@ std::string ad_policy_words(const std::string& diag) {
   return words.rfind("SvcErr", 0) == 0 ? std::string() : words;
 }
 
-// What the directory's answer to a change (or reset) means for the vault.
-ChangeResult change_answer(const DirectoryAccount& account, LDAP* ld, int rc, bool reset,
-                           const std::string& dn) {
-  if (rc == LDAP_SUCCESS)
-    return {ChangeOutcome::kChanged, "directory changed the password of " + dn};
-  const std::string diag = diagnostic(ld);
-  const std::string said =
-      std::string(ldap_err2string(rc)) + (diag.empty() ? "" : " (" + diag + ")");
-  if (rc < 0) {
-    return {ChangeOutcome::kUnknown,
-            "connection to " + account.url + " broke while the change ran: " + said};
-  }
-  const bool ad = account.flavour == DirectoryFlavour::kActiveDirectory;
-  if (ad && diag.find(kAdPolicyError) != std::string::npos) {
-    const std::string words = ad_policy_words(diag);
-    return {
-        ChangeOutcome::kPasswordRejected,
-        "the domain's password policy refused the new password" +
-            (words.empty() ? std::string(" (length, complexity, history or age)") : ": " + words)};
-  }
-  if (ad && diag.find(kAdWrongOldPassword) != std::string::npos) {
-    return {ChangeOutcome::kRefusedOld, "the domain refused the vaulted password as the old one"};
-  }
-  if (reset && (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_INVALID_CREDENTIALS)) {
-    return {ChangeOutcome::kRefusedOld, "the reconcile account may not reset " + dn + ": " + said};
-  }
-  if (rc == LDAP_CONSTRAINT_VIOLATION) {
-    return {ChangeOutcome::kPasswordRejected,
-            "the directory's password policy refused the new password: " +
-                (diag.empty() ? said : diag)};
-  }
-  // Any other answer is still an answer: the directory did not apply the operation.
-  return {ChangeOutcome::kPasswordRejected,
-          "the directory refused the change of " + dn + ": " + said};
-}
-
 int password_modify(LDAP* ld, const std::string& dn, const Secret* old, const Secret& next) {
   berval user{static_cast<ber_len_t>(dn.size()), const_cast<char*>(dn.data())};
   berval old_pw{};
@@ -289,7 +253,8 @@ ChangeResult send_change(const DirectoryAccount& account, Connection& conn, cons
   }
   if (account.flavour == DirectoryFlavour::kOpenLdap) {
     const int rc = password_modify(conn.get(), dn, old, next);
-    return change_answer(account, conn.get(), rc, old == nullptr, dn);
+    return detail::change_answer(account.flavour, account.url, rc, diagnostic(conn.get()),
+                                 old == nullptr, dn);
   }
   auto next_value = ad_unicode_pwd(next);
   if (!next_value) return {ChangeOutcome::kPasswordRejected, next_value.error().message};
@@ -301,10 +266,49 @@ ChangeResult send_change(const DirectoryAccount& account, Connection& conn, cons
     old_value = std::move(*encoded);
   }
   const int rc = modify_unicode_pwd(conn.get(), dn, old_value ? &*old_value : nullptr, *next_value);
-  return change_answer(account, conn.get(), rc, old == nullptr, dn);
+  return detail::change_answer(account.flavour, account.url, rc, diagnostic(conn.get()),
+                               old == nullptr, dn);
 }
 
 }  // namespace
+
+namespace detail {
+
+ChangeResult change_answer(DirectoryFlavour flavour, const std::string& url, int rc,
+                           const std::string& diag, bool reset, const std::string& dn) {
+  if (rc == LDAP_SUCCESS)
+    return {ChangeOutcome::kChanged, "directory changed the password of " + dn};
+  const std::string said =
+      std::string(ldap_err2string(rc)) + (diag.empty() ? "" : " (" + diag + ")");
+  if (rc < 0) {
+    return {ChangeOutcome::kUnknown,
+            "connection to " + url + " broke while the change ran: " + said};
+  }
+  const bool ad = flavour == DirectoryFlavour::kActiveDirectory;
+  if (ad && diag.find(kAdPolicyError) != std::string::npos) {
+    const std::string words = ad_policy_words(diag);
+    return {
+        ChangeOutcome::kPasswordRejected,
+        "the domain's password policy refused the new password" +
+            (words.empty() ? std::string(" (length, complexity, history or age)") : ": " + words)};
+  }
+  if (ad && diag.find(kAdWrongOldPassword) != std::string::npos) {
+    return {ChangeOutcome::kRefusedOld, "the domain refused the vaulted password as the old one"};
+  }
+  if (reset && (rc == LDAP_INSUFFICIENT_ACCESS || rc == LDAP_INVALID_CREDENTIALS)) {
+    return {ChangeOutcome::kRefusedOld, "the reconcile account may not reset " + dn + ": " + said};
+  }
+  if (rc == LDAP_CONSTRAINT_VIOLATION) {
+    return {ChangeOutcome::kPasswordRejected,
+            "the directory's password policy refused the new password: " +
+                (diag.empty() ? said : diag)};
+  }
+  // Any other answer is still an answer: the directory did not apply the operation.
+  return {ChangeOutcome::kPasswordRejected,
+          "the directory refused the change of " + dn + ": " + said};
+}
+
+}  // namespace detail
 
 ChangeResult DirectoryRotationConnector::change(const rotation::Target& target,
                                                 const Secret& current, const Secret& next) {

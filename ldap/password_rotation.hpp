@@ -93,4 +93,14 @@ class DirectoryRotationConnector final : public rotation::Connector {
 // kInvalidArgument for a password that is not valid UTF-8 (it could not be what was vaulted).
 Result<Secret> ad_unicode_pwd(const Secret& password);
 
+namespace detail {
+// What the directory's answer to a change (reset: as the reconcile account, without the old
+// password) means for the vault: `rc` is the LDAP result code (libldap's own codes, negative, mean
+// the connection broke or timed out after the request was sent), `diag` the server's diagnostic
+// text. Never echoes a password (the server's words do not contain one). Exposed for unit tests:
+// AD's Windows-style diagnostics cannot be produced by the test's Samba.
+rotation::ChangeResult change_answer(DirectoryFlavour flavour, const std::string& url, int rc,
+                                     const std::string& diag, bool reset, const std::string& dn);
+}  // namespace detail
+
 }  // namespace sekisho::ldap

@@ -1,7 +1,9 @@
-// AD's unicodePwd value: the quoted password as UTF-16LE, from strict UTF-8 only.
+// AD's unicodePwd value (the quoted password as UTF-16LE, from strict UTF-8 only), and what a
+// directory's answer to a change means, including Windows AD diagnostics Samba cannot produce.
 #include "ldap/password_rotation.hpp"
 
 #include <gtest/gtest.h>
+#include <ldap.h>
 
 #include <string>
 #include <vector>
@@ -43,6 +45,78 @@ TEST(AdUnicodePwdTest, EmptyPasswordIsJustTheQuotes) {
   auto v = ad_unicode_pwd(Secret());
   ASSERT_TRUE(v);
   EXPECT_EQ(bytes_of(*v), (std::vector<std::uint8_t>{'"', 0, '"', 0}));
+}
+
+using detail::change_answer;
+using rotation::ChangeOutcome;
+constexpr char kUrl[] = "ldaps://127.0.0.1:636";
+constexpr char kDn[] = "CN=svc-backup,CN=Users,DC=corp,DC=example";
+constexpr auto kAd = DirectoryFlavour::kActiveDirectory;
+constexpr auto kOpenLdap = DirectoryFlavour::kOpenLdap;
+
+TEST(ChangeAnswerTest, SuccessIsChangedAndABrokenConnectionIsUnknown) {
+  EXPECT_EQ(change_answer(kAd, kUrl, LDAP_SUCCESS, "", false, kDn).outcome,
+            ChangeOutcome::kChanged);
+  for (const int rc : {LDAP_SERVER_DOWN, LDAP_TIMEOUT, LDAP_LOCAL_ERROR}) {
+    auto r = change_answer(kOpenLdap, kUrl, rc, "", false, kDn);
+    EXPECT_EQ(r.outcome, ChangeOutcome::kUnknown) << rc;
+    EXPECT_NE(r.message.find("broke while the change ran"), std::string::npos) << r.message;
+  }
+}
+
+TEST(ChangeAnswerTest, AdPolicyErrorIsPasswordRejectedInCleanWords) {
+  // Windows: only internal codes after 0000052D; they are left out.
+  auto windows = change_answer(
+      kAd, kUrl, LDAP_CONSTRAINT_VIOLATION,
+      "0000052D: SvcErr: DSID-03191083, problem 5003 (WILL_NOT_PERFORM), data 0", false, kDn);
+  EXPECT_EQ(windows.outcome, ChangeOutcome::kPasswordRejected);
+  EXPECT_EQ(windows.message,
+            "the domain's password policy refused the new password (length, complexity, history "
+            "or age)");
+  // Samba says which rule.
+  auto samba = change_answer(kAd, kUrl, LDAP_CONSTRAINT_VIOLATION,
+                             "0000052D: Constraint violation - check_password_restrictions: the "
+                             "password is too short. It should be equal or longer than 12 "
+                             "characters!",
+                             true, kDn);
+  EXPECT_EQ(samba.outcome, ChangeOutcome::kPasswordRejected);
+  EXPECT_EQ(samba.message,
+            "the domain's password policy refused the new password: check_password_restrictions: "
+            "the password is too short. It should be equal or longer than 12 characters!");
+  // Windows may also answer a policy refusal with unwillingToPerform.
+  auto unwilling = change_answer(kAd, kUrl, LDAP_UNWILLING_TO_PERFORM,
+                                 "0000052D: SvcErr: DSID-031A12D2, problem 5003", false, kDn);
+  EXPECT_EQ(unwilling.outcome, ChangeOutcome::kPasswordRejected);
+}
+
+TEST(ChangeAnswerTest, AdWrongOldPasswordIsRefusedOld) {
+  auto r = change_answer(kAd, kUrl, LDAP_CONSTRAINT_VIOLATION,
+                         "00000056: AtrErr: DSID-03190F80, #1: 0: 00000056: DSID-03190F80, "
+                         "problem 1005 (CONSTRAINT_ATT_TYPE), data 0, Att 9005a (unicodePwd)",
+                         false, kDn);
+  EXPECT_EQ(r.outcome, ChangeOutcome::kRefusedOld);
+}
+
+TEST(ChangeAnswerTest, MissingRightRefusesAResetAndRejectsAChange) {
+  auto reset = change_answer(kOpenLdap, kUrl, LDAP_INSUFFICIENT_ACCESS, "", true, kDn);
+  EXPECT_EQ(reset.outcome, ChangeOutcome::kRefusedOld);
+  EXPECT_NE(reset.message.find("reconcile account may not reset"), std::string::npos);
+  // A change the directory does not allow the account itself: it kept the old password, and the
+  // old one still logs in, so it is not "refused old" (which would send the engine to a reset).
+  auto change = change_answer(kOpenLdap, kUrl, LDAP_INSUFFICIENT_ACCESS, "", false, kDn);
+  EXPECT_EQ(change.outcome, ChangeOutcome::kPasswordRejected);
+}
+
+TEST(ChangeAnswerTest, PpolicyRefusalQuotesTheServerOnOneLine) {
+  auto r = change_answer(kOpenLdap, kUrl, LDAP_CONSTRAINT_VIOLATION,
+                         "Password fails quality checking policy", false, kDn);
+  EXPECT_EQ(r.outcome, ChangeOutcome::kPasswordRejected);
+  EXPECT_EQ(r.message,
+            "the directory's password policy refused the new password: Password fails quality "
+            "checking policy");
+  auto other = change_answer(kOpenLdap, kUrl, LDAP_UNWILLING_TO_PERFORM, "", false, kDn);
+  EXPECT_EQ(other.outcome, ChangeOutcome::kPasswordRejected);
+  EXPECT_NE(other.message.find("Server is unwilling to perform"), std::string::npos);
 }
 
 }  // namespace
