@@ -1,5 +1,9 @@
 #include "ldap/ldap_connection.hpp"
 
+#include <arpa/inet.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 
@@ -32,6 +36,37 @@ bool set_tls_options(LDAP* ld, const std::filesystem::path& ca_file, bool verify
          ldap_set_option(ld, LDAP_OPT_X_TLS_CACERTDIR, kNoDir) == LDAP_OPT_SUCCESS &&
          ldap_set_option(ld, LDAP_OPT_X_TLS_PROTOCOL_MIN, &min_tls) == LDAP_OPT_SUCCESS &&
          ldap_set_option(ld, LDAP_OPT_X_TLS_NEWCTX, &client_side) == LDAP_OPT_SUCCESS;
+}
+
+// The server's certificate (DER, as the handshake presented it) chains to a CA in `ca_file` and
+// names `host` (an IP address or a DNS name): the check libldap made when it refused the
+// connection. Only the leaf is known here, so a chain through an intermediate CA counts as
+// untrusted.
+bool certificate_verifies(const berval& der, const std::filesystem::path& ca_file,
+                          const std::string& host) {
+  const auto* p = reinterpret_cast<const unsigned char*>(der.bv_val);
+  CHandle<X509, X509_free> cert(d2i_X509(nullptr, &p, static_cast<long>(der.bv_len)));
+  CHandle<X509_STORE, X509_STORE_free> store(X509_STORE_new());
+  CHandle<X509_STORE_CTX, X509_STORE_CTX_free> ctx(X509_STORE_CTX_new());
+  if (!cert || !store || !ctx || X509_STORE_load_file(store.get(), ca_file.c_str()) != 1 ||
+      X509_STORE_CTX_init(ctx.get(), store.get(), cert.get(), nullptr) != 1 ||
+      X509_verify_cert(ctx.get()) != 1) {
+    return false;
+  }
+  unsigned char addr[16];
+  const bool ip =
+      inet_pton(AF_INET, host.c_str(), addr) == 1 || inet_pton(AF_INET6, host.c_str(), addr) == 1;
+  return ip ? X509_check_ip_asc(cert.get(), host.c_str(), 0) == 1
+            : X509_check_host(cert.get(), host.data(), host.size(), 0, nullptr) == 1;
+}
+
+// The host part of an LDAP URL, or empty.
+std::string url_host(const std::string& url) {
+  LDAPURLDesc* desc = nullptr;
+  if (ldap_url_parse(url.c_str(), &desc) != LDAP_URL_SUCCESS) return {};
+  std::string host = desc->lud_host != nullptr ? desc->lud_host : "";
+  ldap_free_urldesc(desc);
+  return host;
 }
 
 int on_connect(LDAP* /*ld*/, Sockbuf* sb, LDAPURLDesc* /*srv*/, sockaddr* /*addr*/,
@@ -145,7 +180,19 @@ Result<Connection> Connection::open(const LdapConfig& config) { return open(conf
 
 bool Connection::certificate_untrusted(const LdapConfig& config) {
   const bool tls = starts_with_nocase(config.url, "ldaps://") || config.start_tls;
-  return tls && open(config, false).has_value();
+  if (!tls) return false;
+  auto probe = open(config, false);
+  if (!probe) return false;  // the server cannot be reached at all
+  berval der{};
+  if (ldap_get_option(probe->get(), LDAP_OPT_X_TLS_PEERCERT, &der) != LDAP_OPT_SUCCESS ||
+      der.bv_val == nullptr) {
+    return false;
+  }
+  // Judged by the certificate itself, not by the probe's success: the first connection may have
+  // failed for another reason (a broken handshake) against a server whose certificate is fine.
+  const bool verifies = certificate_verifies(der, config.ca_file, url_host(config.url));
+  ber_memfree(der.bv_val);
+  return !verifies;
 }
 
 Result<Connection> Connection::open(const LdapConfig& config, bool verify_certificate) {

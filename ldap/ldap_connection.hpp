@@ -90,9 +90,9 @@ class Connection {
   LDAP* get() const { return ld_.get(); }
 
   // After open() failed for an ldaps:// or StartTLS URL: true when the server completes a TLS
-  // handshake once certificate verification is off, i.e. it answers but its certificate is not
-  // one that config.ca_file vouches for at this address. Nothing but the handshake (and an
-  // unbind) is sent on that connection; it is closed before this returns.
+  // handshake once certificate verification is off and the certificate it presents is not one
+  // that config.ca_file vouches for at this address. Nothing but the handshake (and an unbind) is
+  // sent on that connection; it is closed before this returns.
   static bool certificate_untrusted(const LdapConfig& config);
 
  private:

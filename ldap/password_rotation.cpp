@@ -87,10 +87,11 @@ Step<Connection> bound_as(const LdapConfig& config, const std::string& dn, const
   if (!conn) return tl::make_unexpected(conn.error());
   const int rc = conn->bind(dn, password);
   if (rc == LDAP_SUCCESS) return std::move(*conn);
-  std::string why =
-      "directory " + config.url + " refused the bind as " + dn + ": " + ldap_err2string(rc);
-  if (const std::string diag = diagnostic(conn->get()); !diag.empty()) why += " (" + diag + ")";
   // libldap's own codes are negative: the server did not answer.
+  std::string why = "directory " + config.url +
+                    (rc < 0 ? " was lost during the bind as " : " refused the bind as ") + dn +
+                    ": " + ldap_err2string(rc);
+  if (const std::string diag = diagnostic(conn->get()); !diag.empty()) why += " (" + diag + ")";
   return stop(rc < 0 ? Stop::kUnreachable : Stop::kRefused, why);
 }
 

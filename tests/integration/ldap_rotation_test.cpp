@@ -1,7 +1,8 @@
 // DirectoryRotationConnector against a real slapd (tests/harness/slapd.sh): a self-change by RFC
 // 3062 Password Modify, proved by the connector's own bind and by the real `ldapwhoami`; the
 // directory's ppolicy refusing a password; a certificate from another CA; a reset as the
-// reconcile account (cn=sekisho-rotate, which may only write userPassword).
+// reconcile account (cn=sekisho-rotate, which may only write userPassword); the connection cut at
+// every step of a change.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
@@ -10,6 +11,7 @@
 
 #include "ldap/password_rotation.hpp"
 #include "tests/integration/ldap_test_harness.hpp"
+#include "tests/integration/tls_cutting_proxy.hpp"
 
 namespace sekisho::ldap {
 namespace {
@@ -309,6 +311,56 @@ TEST_F(LdapRotationTest, WrongCurrentPasswordEmptySecretAndDownServer) {
   EXPECT_EQ(down.outcome, ChangeOutcome::kUnreachable)
       << name(down.outcome) << ": " << down.message;
   EXPECT_EQ(c.try_login(target_, secret(kBackupPassword)).outcome, LoginOutcome::kUnreachable);
+}
+
+// The connection to the real slapd is cut before each of the client's TLS records in turn (the
+// handshake, the bind, the change, the unbind). Whatever the step, the outcome tells the truth:
+// never a certificate problem (the certificate is fine), kUnknown only when the change was sent,
+// and the directory then accepts exactly one of the two passwords.
+TEST_F(LdapRotationTest, ConnectionCutAtEveryStepNeverMisreportsTheOutcome) {
+  testing::TlsCuttingProxy proxy(std::stoi(env_["SLAPD_TLS_PORT"]));
+  ASSERT_NE(proxy.port(), 0);
+  auto through_proxy = connector([&] {
+    DirectoryAccount a = account();
+    a.url = "ldaps://127.0.0.1:" + std::to_string(proxy.port());
+    return a;
+  });
+  auto direct = connector();
+  bool saw_unknown = false;
+  bool saw_changed = false;
+  for (int k = 1; k <= 8 && !saw_changed; ++k) {
+    const std::string next = "rotated-Pw-cut-" + std::to_string(k) + "-0123456789";
+    proxy.arm(k);
+    auto r = through_proxy.change(target_, secret(kBackupPassword), secret(next));
+    const bool new_ok = direct.try_login(target_, secret(next)).outcome == LoginOutcome::kAccepted;
+    const bool old_ok =
+        direct.try_login(target_, secret(kBackupPassword)).outcome == LoginOutcome::kAccepted;
+    const std::string step =
+        "cut before client record " + std::to_string(k) + ": " + name(r.outcome) + ": " + r.message;
+    std::cerr << step << "\n";
+    SCOPED_TRACE(step);
+    switch (r.outcome) {
+      case ChangeOutcome::kChanged:  // possibly cut after the answer (at the unbind)
+        EXPECT_TRUE(new_ok && !old_ok);
+        saw_changed = true;
+        break;
+      case ChangeOutcome::kUnreachable:
+        EXPECT_TRUE(old_ok && !new_ok);
+        break;
+      case ChangeOutcome::kUnknown:
+        EXPECT_TRUE(proxy.cut());
+        EXPECT_NE(new_ok, old_ok);
+        saw_unknown = true;
+        break;
+      default:
+        ADD_FAILURE() << "unexpected outcome";
+    }
+    if (new_ok) {  // back to the vaulted password for the next round
+      ASSERT_EQ(direct.reset(target_, secret(kBackupPassword)).outcome, ChangeOutcome::kChanged);
+    }
+  }
+  EXPECT_TRUE(saw_unknown);
+  EXPECT_TRUE(saw_changed);
 }
 
 }  // namespace
