@@ -36,7 +36,7 @@ fs::path template_dir() {
   return dir != nullptr ? fs::path(dir) : fs::temp_directory_path() / "sekisho-samba-template";
 }
 
-int outcome(ChangeOutcome o) { return static_cast<int>(o); }
+using rotation::to_string;
 
 class AdRotationTest : public ::testing::Test {
  protected:
@@ -125,7 +125,7 @@ TEST_F(AdRotationTest, SelfChangeOfUnicodePwdIsVerifiedByBind) {
   auto c = connector();
   const std::string next = "Rotated-Passw0rd-7Hq2Lm9Xw4Kd";
   auto r = c.change(target_, secret(kBackupPassword), secret(next));
-  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << outcome(r.outcome) << ": " << r.message;
+  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << to_string(r.outcome) << ": " << r.message;
   EXPECT_NE(r.message.find(kBackupDn), std::string::npos) << r.message;
 
   EXPECT_EQ(c.try_login(target_, secret(next)).outcome, LoginOutcome::kAccepted);
@@ -147,7 +147,7 @@ TEST_F(AdRotationTest, ResetByAnAccountOperator) {
   auto c = connector();
   const std::string next = "Reset-Passw0rd-3Vb8Nc1Zq6Tr";
   auto r = c.reset(target_, secret(next));
-  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << outcome(r.outcome) << ": " << r.message;
+  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << to_string(r.outcome) << ": " << r.message;
   EXPECT_EQ(c.try_login(target_, secret(next)).outcome, LoginOutcome::kAccepted);
   EXPECT_EQ(c.try_login(target_, secret(kBackupPassword)).outcome, LoginOutcome::kRefused);
   std::string out;
@@ -162,7 +162,7 @@ TEST_F(AdRotationTest, ResetByAnAccountOperator) {
   });
   auto refused = plain.reset(target_, secret("Reset-Passw0rd-never-0001"));
   EXPECT_EQ(refused.outcome, ChangeOutcome::kRefusedOld)
-      << outcome(refused.outcome) << ": " << refused.message;
+      << to_string(refused.outcome) << ": " << refused.message;
   EXPECT_EQ(ldapsearch_as(kBackupDn, next, &out), 0) << out;
 }
 
@@ -170,7 +170,8 @@ TEST_F(AdRotationTest, PasswordAgainstTheDomainPolicyIsRejectedAndTheOldOneStays
   auto c = connector();
   // svc-backup's Password Settings Object wants at least 12 characters.
   auto r = c.change(target_, secret(kBackupPassword), secret("Short-1"));
-  EXPECT_EQ(r.outcome, ChangeOutcome::kPasswordRejected) << outcome(r.outcome) << ": " << r.message;
+  EXPECT_EQ(r.outcome, ChangeOutcome::kPasswordRejected)
+      << to_string(r.outcome) << ": " << r.message;
   EXPECT_NE(r.message.find("password policy"), std::string::npos) << r.message;
   EXPECT_NE(r.message.find("too short"), std::string::npos) << r.message;
   EXPECT_EQ(r.message.find("0000052D"), std::string::npos) << r.message;
@@ -178,7 +179,7 @@ TEST_F(AdRotationTest, PasswordAgainstTheDomainPolicyIsRejectedAndTheOldOneStays
   // An administrator reset is held to the same policy.
   auto reset = c.reset(target_, secret("Short-2"));
   EXPECT_EQ(reset.outcome, ChangeOutcome::kPasswordRejected)
-      << outcome(reset.outcome) << ": " << reset.message;
+      << to_string(reset.outcome) << ": " << reset.message;
 
   EXPECT_EQ(c.try_login(target_, secret(kBackupPassword)).outcome, LoginOutcome::kAccepted);
   std::string out;

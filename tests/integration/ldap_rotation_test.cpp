@@ -29,37 +29,7 @@ constexpr char kServicePassword[] = "svc-Secret-7f3a";
 
 Secret secret(std::string_view text) { return Secret::copy_of(text); }
 
-const char* name(ChangeOutcome o) {
-  switch (o) {
-    case ChangeOutcome::kChanged:
-      return "changed";
-    case ChangeOutcome::kUnreachable:
-      return "unreachable";
-    case ChangeOutcome::kHostKeyMismatch:
-      return "host key mismatch";
-    case ChangeOutcome::kRefusedOld:
-      return "refused old";
-    case ChangeOutcome::kPasswordRejected:
-      return "password rejected";
-    case ChangeOutcome::kUnknown:
-      break;
-  }
-  return "unknown";
-}
-
-const char* name(LoginOutcome o) {
-  switch (o) {
-    case LoginOutcome::kAccepted:
-      return "accepted";
-    case LoginOutcome::kRefused:
-      return "refused";
-    case LoginOutcome::kHostKeyMismatch:
-      return "host key mismatch";
-    case LoginOutcome::kUnreachable:
-      break;
-  }
-  return "unreachable";
-}
+using rotation::to_string;
 
 class LdapRotationTest : public ::testing::Test {
  protected:
@@ -163,12 +133,13 @@ TEST_F(LdapRotationTest, SelfChangeTakesTheNewPasswordAndRefusesTheOld) {
   auto c = connector();
   const std::string next = "rotated-Pw-1a2b3c4d5e6f7g8h";
   auto r = c.change(target_, secret(kBackupPassword), secret(next));
-  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << name(r.outcome) << ": " << r.message;
+  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << to_string(r.outcome) << ": " << r.message;
 
   auto fresh = c.try_login(target_, secret(next));
-  EXPECT_EQ(fresh.outcome, LoginOutcome::kAccepted) << name(fresh.outcome) << ": " << fresh.message;
+  EXPECT_EQ(fresh.outcome, LoginOutcome::kAccepted)
+      << to_string(fresh.outcome) << ": " << fresh.message;
   auto old = c.try_login(target_, secret(kBackupPassword));
-  EXPECT_EQ(old.outcome, LoginOutcome::kRefused) << name(old.outcome) << ": " << old.message;
+  EXPECT_EQ(old.outcome, LoginOutcome::kRefused) << to_string(old.outcome) << ": " << old.message;
   EXPECT_NE(old.message.find("Invalid credentials"), std::string::npos) << old.message;
 
   std::string out;
@@ -191,7 +162,7 @@ TEST_F(LdapRotationTest, AccountFoundBySearchAsTheServiceAccount) {
   auto c = connector([this] { return searched_account(); });
   const std::string next = "rotated-Pw-search-0123456789";
   auto r = c.change(target_, secret(kBackupPassword), secret(next));
-  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << name(r.outcome) << ": " << r.message;
+  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << to_string(r.outcome) << ": " << r.message;
   std::string out;
   EXPECT_EQ(ldapwhoami(kBackupDn, next, &out), 0) << out;
 
@@ -199,7 +170,7 @@ TEST_F(LdapRotationTest, AccountFoundBySearchAsTheServiceAccount) {
   for (const char* who : {"nobody", "*", "svc-backup)(uid=*"}) {
     const rotation::Target t{"corp", who, "password"};
     auto u = c.change(t, secret(next), secret("other-Pw-0123456789abc"));
-    EXPECT_EQ(u.outcome, ChangeOutcome::kRefusedOld) << who << ": " << name(u.outcome);
+    EXPECT_EQ(u.outcome, ChangeOutcome::kRefusedOld) << who << ": " << to_string(u.outcome);
     EXPECT_NE(u.message.find("no entry"), std::string::npos) << u.message;
     EXPECT_EQ(c.try_login(t, secret(next)).outcome, LoginOutcome::kRefused) << who;
   }
@@ -215,12 +186,12 @@ TEST_F(LdapRotationTest, PolicyRejectionKeepsTheOldPasswordAndQuotesTheServer) {
   auto c = connector();
   auto shorter = c.change(target_, secret(kBackupPassword), secret("short-1"));
   EXPECT_EQ(shorter.outcome, ChangeOutcome::kPasswordRejected)
-      << name(shorter.outcome) << ": " << shorter.message;
+      << to_string(shorter.outcome) << ": " << shorter.message;
   EXPECT_NE(shorter.message.find("Password fails quality checking policy"), std::string::npos)
       << shorter.message;
   auto same = c.change(target_, secret(kBackupPassword), secret(kBackupPassword));
   EXPECT_EQ(same.outcome, ChangeOutcome::kPasswordRejected)
-      << name(same.outcome) << ": " << same.message;
+      << to_string(same.outcome) << ": " << same.message;
   EXPECT_NE(same.message.find("Password is not being changed from existing value"),
             std::string::npos)
       << same.message;
@@ -239,12 +210,13 @@ TEST_F(LdapRotationTest, CertificateFromAnotherCaIsAHostKeyMismatchAndNothingIsS
     return a;
   });
   auto r = c.change(target_, secret(kBackupPassword), secret("rotated-Pw-never-applied-0001"));
-  EXPECT_EQ(r.outcome, ChangeOutcome::kHostKeyMismatch) << name(r.outcome) << ": " << r.message;
+  EXPECT_EQ(r.outcome, ChangeOutcome::kHostKeyMismatch)
+      << to_string(r.outcome) << ": " << r.message;
   EXPECT_NE(r.message.find("certificate"), std::string::npos) << r.message;
   auto reset = c.reset(target_, secret("rotated-Pw-never-applied-0002"));
-  EXPECT_EQ(reset.outcome, ChangeOutcome::kHostKeyMismatch) << name(reset.outcome);
+  EXPECT_EQ(reset.outcome, ChangeOutcome::kHostKeyMismatch) << to_string(reset.outcome);
   auto login = c.try_login(target_, secret(kBackupPassword));
-  EXPECT_EQ(login.outcome, LoginOutcome::kHostKeyMismatch) << name(login.outcome);
+  EXPECT_EQ(login.outcome, LoginOutcome::kHostKeyMismatch) << to_string(login.outcome);
 
   // No bind reached the server over the untrusted connections; the password is unchanged.
   std::ifstream in(env_["SLAPD_LOG"]);
@@ -260,7 +232,7 @@ TEST_F(LdapRotationTest, ResetAsTheReconcileAccount) {
   auto c = connector();
   const std::string next = "reset-Pw-9z8y7x6w5v4u3t2s";
   auto r = c.reset(target_, secret(next));
-  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << name(r.outcome) << ": " << r.message;
+  ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << to_string(r.outcome) << ": " << r.message;
   EXPECT_EQ(c.try_login(target_, secret(next)).outcome, LoginOutcome::kAccepted);
   EXPECT_EQ(c.try_login(target_, secret(kBackupPassword)).outcome, LoginOutcome::kRefused);
   std::string out;
@@ -273,14 +245,14 @@ TEST_F(LdapRotationTest, ResetAsTheReconcileAccount) {
     return a;
   });
   auto n = none.reset(target_, secret("reset-Pw-never-applied-0001"));
-  EXPECT_EQ(n.outcome, ChangeOutcome::kRefusedOld) << name(n.outcome) << ": " << n.message;
+  EXPECT_EQ(n.outcome, ChangeOutcome::kRefusedOld) << to_string(n.outcome) << ": " << n.message;
   auto wrong = connector([this] {
     DirectoryAccount a = account();
     a.reconcile_password = secret("not-the-rotate-password");
     return a;
   });
   auto w = wrong.reset(target_, secret("reset-Pw-never-applied-0002"));
-  EXPECT_EQ(w.outcome, ChangeOutcome::kRefusedOld) << name(w.outcome) << ": " << w.message;
+  EXPECT_EQ(w.outcome, ChangeOutcome::kRefusedOld) << to_string(w.outcome) << ": " << w.message;
   // The service account may read everything but not write userPassword: a refusal, not a reset.
   auto reader = connector([this] {
     DirectoryAccount a = account();
@@ -289,14 +261,14 @@ TEST_F(LdapRotationTest, ResetAsTheReconcileAccount) {
     return a;
   });
   auto rd = reader.reset(target_, secret("reset-Pw-never-applied-0003"));
-  EXPECT_EQ(rd.outcome, ChangeOutcome::kRefusedOld) << name(rd.outcome) << ": " << rd.message;
+  EXPECT_EQ(rd.outcome, ChangeOutcome::kRefusedOld) << to_string(rd.outcome) << ": " << rd.message;
   EXPECT_EQ(ldapwhoami(kBackupDn, next, &out), 0) << out;
 }
 
 TEST_F(LdapRotationTest, WrongCurrentPasswordEmptySecretAndDownServer) {
   auto c = connector();
   auto r = c.change(target_, secret("not-the-current-one"), secret("rotated-Pw-never-0001"));
-  EXPECT_EQ(r.outcome, ChangeOutcome::kRefusedOld) << name(r.outcome) << ": " << r.message;
+  EXPECT_EQ(r.outcome, ChangeOutcome::kRefusedOld) << to_string(r.outcome) << ": " << r.message;
   EXPECT_EQ(r.message.find("not-the-current-one"), std::string::npos);
   // An empty simple bind would be anonymous: refused without asking the server.
   EXPECT_EQ(c.try_login(target_, Secret()).outcome, LoginOutcome::kRefused);
@@ -309,7 +281,7 @@ TEST_F(LdapRotationTest, WrongCurrentPasswordEmptySecretAndDownServer) {
   env_["SLAPD_PID"].clear();
   auto down = c.change(target_, secret(kBackupPassword), secret("rotated-Pw-never-0002"));
   EXPECT_EQ(down.outcome, ChangeOutcome::kUnreachable)
-      << name(down.outcome) << ": " << down.message;
+      << to_string(down.outcome) << ": " << down.message;
   EXPECT_EQ(c.try_login(target_, secret(kBackupPassword)).outcome, LoginOutcome::kUnreachable);
 }
 
@@ -335,8 +307,8 @@ TEST_F(LdapRotationTest, ConnectionCutAtEveryStepNeverMisreportsTheOutcome) {
     const bool new_ok = direct.try_login(target_, secret(next)).outcome == LoginOutcome::kAccepted;
     const bool old_ok =
         direct.try_login(target_, secret(kBackupPassword)).outcome == LoginOutcome::kAccepted;
-    const std::string step =
-        "cut before client record " + std::to_string(k) + ": " + name(r.outcome) + ": " + r.message;
+    const std::string step = "cut before client record " + std::to_string(k) + ": " +
+                             to_string(r.outcome) + ": " + r.message;
     std::cerr << step << "\n";
     SCOPED_TRACE(step);
     switch (r.outcome) {
