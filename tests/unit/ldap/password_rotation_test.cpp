@@ -119,5 +119,57 @@ TEST(ChangeAnswerTest, PpolicyRefusalQuotesTheServerOnOneLine) {
   EXPECT_NE(other.message.find("Server is unwilling to perform"), std::string::npos);
 }
 
+// Refusals that come before any connection: a port nobody listens on would otherwise answer
+// kUnreachable, so these outcomes prove nothing was attempted.
+class ConnectorWithoutServerTest : public ::testing::Test {
+ protected:
+  DirectoryRotationConnector connector(std::string url, bool start_tls, std::string ca) {
+    return DirectoryRotationConnector([=](const rotation::Target& t) -> Result<DirectoryAccount> {
+      if (t.host != "corp") return fail(ErrorCode::kNotFound, "no directory " + t.host);
+      DirectoryAccount a;
+      a.url = url;
+      a.start_tls = start_tls;
+      a.ca_file = ca;
+      a.dn_template = "uid={account},ou=services,dc=example,dc=com";
+      return a;
+    });
+  }
+  const rotation::Target target_{"corp", "svc-backup", "password"};
+  const Secret old_ = Secret::copy_of(std::string_view("old-Pw-0123456789"));
+  const Secret next_ = Secret::copy_of(std::string_view("new-Pw-0123456789"));
+};
+
+TEST_F(ConnectorWithoutServerTest, PlainLdapIsRefusedBeforeAnyPasswordIsSent) {
+  auto c = connector("ldap://127.0.0.1:1", false, "/nonexistent-ca.pem");
+  auto r = c.change(target_, old_, next_);
+  EXPECT_EQ(r.outcome, rotation::ChangeOutcome::kUnreachable);
+  EXPECT_NE(r.message.find("must be ldaps://"), std::string::npos) << r.message;
+  EXPECT_EQ(c.try_login(target_, old_).outcome, rotation::LoginOutcome::kUnreachable);
+  auto no_ca = connector("ldaps://127.0.0.1:1", false, "");
+  EXPECT_NE(no_ca.change(target_, old_, next_).message.find("no CA file"), std::string::npos);
+}
+
+TEST_F(ConnectorWithoutServerTest, EmptySecretAndMissingReconcileAccountNeverConnect) {
+  auto c = connector("ldaps://127.0.0.1:1", false, "/nonexistent-ca.pem");
+  // An empty simple bind would be an anonymous bind that "succeeds".
+  EXPECT_EQ(c.try_login(target_, Secret()).outcome, rotation::LoginOutcome::kRefused);
+  EXPECT_EQ(c.change(target_, Secret(), next_).outcome, rotation::ChangeOutcome::kRefusedOld);
+  auto reset = c.reset(target_, next_);
+  EXPECT_EQ(reset.outcome, rotation::ChangeOutcome::kRefusedOld);
+  EXPECT_NE(reset.message.find("no reconcile account"), std::string::npos) << reset.message;
+  // And the port really is closed: a real attempt is kUnreachable.
+  EXPECT_EQ(c.try_login(target_, old_).outcome, rotation::LoginOutcome::kUnreachable);
+}
+
+TEST_F(ConnectorWithoutServerTest, UnknownDirectoryOrMalformedNameIsNotSent) {
+  auto c = connector("ldaps://127.0.0.1:1", false, "/nonexistent-ca.pem");
+  auto r = c.change({"elsewhere", "svc-backup", "password"}, old_, next_);
+  EXPECT_EQ(r.outcome, rotation::ChangeOutcome::kUnreachable);
+  EXPECT_NE(r.message.find("no directory elsewhere"), std::string::npos);
+  auto bad = c.change({"corp", "svc\nbackup", "password"}, old_, next_);
+  EXPECT_EQ(bad.outcome, rotation::ChangeOutcome::kRefusedOld);
+  EXPECT_EQ(bad.message, "malformed account name");
+}
+
 }  // namespace
 }  // namespace sekisho::ldap
