@@ -122,7 +122,13 @@ Step<std::string> account_dn(const DirectoryAccount& account, const LdapConfig& 
   }
   auto conn =
       bound_as(config, bind_dn, own ? account.search_bind_password : account.reconcile_password);
-  if (!conn) return tl::make_unexpected(conn.error());
+  if (!conn) {
+    // A refused search account says nothing about the account's own password: the directory
+    // cannot be asked (a refused reconcile account stays a refusal: reset() reports it so).
+    Problem p = conn.error();
+    if (own && p.stop == Stop::kRefused) p.stop = Stop::kUnreachable;
+    return tl::make_unexpected(std::move(p));
+  }
   const std::string filter =
       "(" + default_attribute(account) + "=" + escape_filter_value(name) + ")";
   bool truncated = false;

@@ -66,8 +66,9 @@ using DirectoryAccountLookup =
 // A rotation::Connector for directory accounts. Holds no connection between calls (each call opens
 // its own and closes it), so any thread may call it. Its messages carry the directory's own words
 // (bounded, one line), never a secret. How outcomes map:
-//  - the lookup fails, or no TCP/TLS connection → kUnreachable; the server's certificate is not
-//    signed by ca_file (or names another address) → kHostKeyMismatch; nothing was sent.
+//  - the lookup fails, no TCP/TLS connection, or the search account is refused → kUnreachable;
+//    the server's certificate is not signed by ca_file (or names another address) →
+//    kHostKeyMismatch; nothing was sent.
 //  - the bind with the vaulted password (change) or as the reconcile account (reset) is refused,
 //    the entry is not found, or reset() has no reconcile account → kRefusedOld.
 //  - the directory answers the change with an error (policy: ppolicy's constraint violation, AD's

@@ -175,6 +175,18 @@ TEST_F(LdapRotationTest, AccountFoundBySearchAsTheServiceAccount) {
     EXPECT_EQ(c.try_login(t, secret(next)).outcome, LoginOutcome::kRefused) << who;
   }
   EXPECT_EQ(ldapwhoami(kBackupDn, next, &out), 0) << out;
+
+  // A refused search account says nothing about svc-backup's password: unreachable, not refused
+  // (which would send the engine to a reset).
+  auto blind = connector([this] {
+    DirectoryAccount a = searched_account();
+    a.search_bind_password = secret("not-the-service-password");
+    return a;
+  });
+  auto b = blind.change(target_, secret(next), secret("other-Pw-0123456789abc"));
+  EXPECT_EQ(b.outcome, ChangeOutcome::kUnreachable) << to_string(b.outcome) << ": " << b.message;
+  EXPECT_EQ(blind.try_login(target_, secret(next)).outcome, LoginOutcome::kUnreachable);
+  EXPECT_EQ(ldapwhoami(kBackupDn, next, &out), 0) << out;
 }
 
 TEST_F(LdapRotationTest, PolicyRejectionKeepsTheOldPasswordAndQuotesTheServer) {
