@@ -13,9 +13,10 @@ BUILD_PKGS=(
 )
 # Tests: the real tools the tests drive (sqlcipher CLI to tamper as an attacker would, sqlite3 to
 # show the file is unreadable without the key, curl to probe the HTTPS API, openssl CLI, python3
-# to read JSON output, ssh-keygen to read the host key, setpriv to act as an unprivileged user).
+# to read JSON output, ssh-keygen to read the host key, setpriv to act as an unprivileged user,
+# sudo for the target hosts' rotation and reconcile accounts).
 TEST_PKGS=(sqlcipher sqlite3 curl openssl procps python3 openssh-client util-linux
-  openssh-server slapd ldap-utils
+  openssh-server slapd ldap-utils sudo
   samba samba-ad-dc samba-ad-provision winbind samba-dsdb-modules ldb-tools
   asciinema tlog)
 
