@@ -107,4 +107,30 @@ void reap_worker(pid_t pid, std::chrono::milliseconds grace) {
   ::waitpid(pid, nullptr, 0);
 }
 
+WorkerDeadline::WorkerDeadline(pid_t pid, std::chrono::milliseconds after)
+    : thread_([this, pid, after] {
+        std::unique_lock lock(mu_);
+        if (!cv_.wait_for(lock, after, [this] { return cancelled_; })) ::kill(pid, SIGKILL);
+      }) {}
+
+WorkerDeadline::~WorkerDeadline() {
+  {
+    std::lock_guard lock(mu_);
+    cancelled_ = true;
+  }
+  cv_.notify_all();
+  thread_.join();
+}
+
+Result<nlohmann::json> ask_worker(const SpawnedWorker& worker, const nlohmann::json& request,
+                                  std::chrono::milliseconds limit) {
+  WorkerDeadline deadline(worker.pid, limit);
+  if (auto sent = wire::send_message(worker.core.get(), request); !sent) {
+    return tl::make_unexpected(sent.error());
+  }
+  auto answer = wire::receive_message(worker.core.get());
+  if (!answer) return tl::make_unexpected(answer.error());
+  return std::move(answer->body);
+}
+
 }  // namespace sekisho::privsep

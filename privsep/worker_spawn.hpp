@@ -9,7 +9,11 @@
 #include <sys/types.h>
 
 #include <chrono>
+#include <condition_variable>
+#include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <thread>
 
 #include "base/result.hpp"
 #include "privsep/worker_protocol.hpp"
@@ -36,5 +40,30 @@ struct SpawnedWorker {
 // it once per pid (after it returns the pid may belong to another process). Blocking, bounded by
 // `grace` plus the kill; any thread.
 void reap_worker(pid_t pid, std::chrono::milliseconds grace);
+
+// SIGKILLs worker `pid` once `after` has passed, unless destroyed first, so that a conversation
+// with a worker that stalls (inside a message, or never answering) ends: the core's pending
+// receive then fails. The pid stays the worker's throughout: destroy this before reap_worker.
+// One thread per object; construct and destroy on the same thread.
+class WorkerDeadline {
+ public:
+  WorkerDeadline(pid_t pid, std::chrono::milliseconds after);
+  ~WorkerDeadline();
+  WorkerDeadline(const WorkerDeadline&) = delete;
+  WorkerDeadline& operator=(const WorkerDeadline&) = delete;
+
+ private:
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool cancelled_ = false;
+  std::thread thread_;  // last: starts after the members it uses
+};
+
+// Sends `request` to `worker` and waits for its one answer, both within `limit` (a
+// WorkerDeadline): the answer's body, or the send's or receive's error (a killed worker's is
+// kNotFound "peer closed" or kIo). Blocking, bounded by `limit`; any thread.
+[[nodiscard]] Result<nlohmann::json> ask_worker(const SpawnedWorker& worker,
+                                                const nlohmann::json& request,
+                                                std::chrono::milliseconds limit);
 
 }  // namespace sekisho::privsep
