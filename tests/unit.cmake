@@ -24,7 +24,7 @@ sekisho_unit_tests(unit_recorder    recorder         LINK sekisho_recorder sekis
 sekisho_unit_tests(unit_privsep     privsep          LINK sekisho_privsep sekisho_test_support)
 sekisho_unit_tests(unit_ssh         ssh              LINK sekisho_ssh)
 sekisho_unit_tests(unit_worker_ssh  worker/ssh       LINK sekisho_ssh_worker)
-foreach(room access api auth daemon sessions ssh)
+foreach(room access api auth daemon rotation sessions ssh)
   sekisho_unit_tests(unit_broker_${room} broker/${room} LINK sekisho_broker sekisho_test_store)
 endforeach()
 sekisho_unit_tests(unit_cli         cli              LINK sekisho_cli)
