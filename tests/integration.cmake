@@ -42,6 +42,14 @@ target_compile_definitions(integration_ssh_host_probe PRIVATE
   SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
 add_dependencies(integration_ssh_host_probe sekisho-worker)
 
+# Password rotation over SSH: the core's connector, this build's worker, real sshd hosts.
+sekisho_integration_test(integration_ssh_rotation integration/ssh_rotation_test.cpp 300
+  LINK sekisho_broker)
+target_compile_definitions(integration_ssh_rotation PRIVATE
+  SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh"
+  SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
+add_dependencies(integration_ssh_rotation sekisho-worker)
+
 # The directory against a real slapd.
 sekisho_integration_test(integration_ldap_directory integration/ldap_directory_test.cpp 120
   LINK sekisho_ldap)
