@@ -33,22 +33,19 @@ target_compile_definitions(integration_recorder_crash PRIVATE
   RECORDER_APPEND_LOOP="$<TARGET_FILE:recorder_append_loop>")
 add_dependencies(integration_recorder_crash recorder_append_loop)
 
-# Starts real sshd hosts (root: mount namespaces and overlays); loopback only.
-# The probe runs in this build's worker (the program `hosts add` starts), driven by the core's side.
-sekisho_integration_test(integration_ssh_host_probe integration/ssh_host_probe_test.cpp 120
-  LINK sekisho_broker)
-target_compile_definitions(integration_ssh_host_probe PRIVATE
-  SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh"
-  SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
-add_dependencies(integration_ssh_host_probe sekisho-worker)
-
-# Password rotation over SSH: the core's connector, this build's worker, real sshd hosts.
-sekisho_integration_test(integration_ssh_rotation integration/ssh_rotation_test.cpp 300
-  LINK sekisho_broker)
-target_compile_definitions(integration_ssh_rotation PRIVATE
-  SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh"
-  SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
-add_dependencies(integration_ssh_rotation sekisho-worker)
+# Starts real sshd hosts (root: mount namespaces and overlays; loopback only) and drives this
+# build's worker (the program sekishod starts) from the core's side.
+function(sekisho_sshd_worker_test name source timeout)
+  sekisho_integration_test(${name} ${source} ${timeout} LINK sekisho_broker)
+  target_compile_definitions(${name} PRIVATE
+    SSHD_HOST_SH="${PROJECT_SOURCE_DIR}/tests/harness/sshd_host.sh"
+    SEKISHO_WORKER="$<TARGET_FILE:sekisho-worker>")
+  add_dependencies(${name} sekisho-worker)
+endfunction()
+# The host-key probe of `hosts add`.
+sekisho_sshd_worker_test(integration_ssh_host_probe integration/ssh_host_probe_test.cpp 120)
+# Password rotation over SSH: the core's connector.
+sekisho_sshd_worker_test(integration_ssh_rotation integration/ssh_rotation_test.cpp 300)
 
 # The directory against a real slapd.
 sekisho_integration_test(integration_ldap_directory integration/ldap_directory_test.cpp 120

@@ -19,6 +19,8 @@
 #include <thread>
 #include <vector>
 
+#include "base/crypto.hpp"
+
 #ifndef SSHD_HOST_SH
 #error "SSHD_HOST_SH must name tests/harness/sshd_host.sh (tests/ssh.cmake defines it)"
 #endif
@@ -75,6 +77,27 @@ inline bool process_alive(pid_t pid) {
     }
   }
   return false;
+}
+
+// The whole content of a file ("" when it cannot be read).
+inline std::string read_text(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// The SHA-256 of a file in hex: compares a file such as /etc/shadow without printing it.
+inline std::string file_sha256(const std::filesystem::path& path) {
+  return hex_encode(sha256(as_bytes(read_text(path))));
+}
+
+// "type base64" of a .pub file (a host key, a user key), without its comment.
+inline std::string type_and_base64(const std::filesystem::path& pub) {
+  std::istringstream in(read_text(pub));
+  std::string type, b64;
+  in >> type >> b64;
+  return type + " " + b64;
 }
 
 // One running sshd host. Stopped (by its PID) on stop() or destruction.

@@ -28,8 +28,11 @@ namespace {
 
 namespace fs = std::filesystem;
 using sekisho::testing::CommandResult;
+using sekisho::testing::file_sha256;
+using sekisho::testing::read_text;
 using sekisho::testing::run_command;
 using sekisho::testing::SshdHost;
+using sekisho::testing::type_and_base64;
 
 // A data dir for the probe worker's empty root, removed with the object.
 class ProbeDataDir {
@@ -55,31 +58,12 @@ Result<SshHostKey> probe_ssh_host_key(const std::string& address, std::uint16_t 
                                     timeout);
 }
 
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string file_sha256(const fs::path& path) {
-  return hex_encode(sha256(as_bytes(read_text(path))));
-}
-
 // The SHA256:… field of `ssh-keygen -lf FILE`.
 std::string keygen_fingerprint(const fs::path& pub) {
   std::istringstream in(run_command("ssh-keygen -lf " + pub.string()).out);
   std::string bits, fingerprint;
   in >> bits >> fingerprint;
   return fingerprint;
-}
-
-// "type base64" of a .pub file, without its comment.
-std::string type_and_base64(const fs::path& pub) {
-  std::istringstream in(read_text(pub));
-  std::string type, b64;
-  in >> type >> b64;
-  return type + " " + b64;
 }
 
 // A loopback socket bound to a kernel-chosen port; listening or not. Closed on destruction.

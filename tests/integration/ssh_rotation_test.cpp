@@ -27,28 +27,7 @@ namespace fs = std::filesystem;
 using rotation::ChangeOutcome;
 using rotation::LoginOutcome;
 using rotation::Target;
-using sekisho::testing::run_command;
-using sekisho::testing::shell_quote;
-using sekisho::testing::SshdHost;
-
-std::string read_text(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-std::string file_sha256(const fs::path& path) {
-  return hex_encode(sha256(as_bytes(read_text(path))));
-}
-
-// "type base64" of a .pub file, without its comment.
-std::string type_and_base64(const fs::path& pub) {
-  std::istringstream in(read_text(pub));
-  std::string type, b64;
-  in >> type >> b64;
-  return type + " " + b64;
-}
+using namespace sekisho::testing;  // the harness: hosts, commands, files
 
 // A fresh random password, never printed; with a ':' (chpasswd splits at the first one only).
 std::string new_password() { return "Rt:" + hex_encode(random_secret(12).bytes()) + "-x9"; }
