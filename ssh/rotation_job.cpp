@@ -35,7 +35,9 @@ Result<void> check_job(const RotationJob& job) {
   if (job.address.empty() || job.address.size() > kMaxAddress || job.port == 0 ||
       job.port > 65535 || job.timeout_seconds < 1 || job.timeout_seconds > kMaxTimeoutSeconds ||
       job.pinned_host_key.empty() || !check_account_name(job.login) ||
-      (change && !check_account_name(job.account)) || (!change && !job.account.empty())) {
+      (change && !check_account_name(job.account)) ||
+      (!change && !job.account.empty() &&
+       (!check_account_name(job.account) || job.account.front() == '-'))) {
     return fail(ErrorCode::kInvalidArgument, "bad rotation job");
   }
   return ok();
@@ -64,6 +66,8 @@ Result<json> rotation_hello(const RotationJob& job) {
   if (change) {
     hello["account"] = job.account;
     hello["sudo"] = job.sudo;
+  } else if (!job.account.empty()) {
+    hello["account"] = job.account;
   }
   return hello;
 }
@@ -94,9 +98,9 @@ Result<RotationJob> rotation_job_from_hello(const json& hello) {
   if (job.kind == RotationJobKind::kChangePassword) {
     const auto sudo = hello.find("sudo");
     if (sudo == hello.end() || !sudo->is_boolean()) return bad();
-    job.account = string_field(hello, "account").value_or("");
     job.sudo = sudo->get<bool>();
   }
+  job.account = string_field(hello, "account").value_or("");
   if (!check_job(job)) return bad();
   return job;
 }
@@ -104,6 +108,8 @@ Result<RotationJob> rotation_job_from_hello(const json& hello) {
 const char* chpasswd_command(const RotationJob& job) {
   return job.sudo ? "sudo -n chpasswd" : "chpasswd";
 }
+
+std::string su_command(const RotationJob& job) { return "su -c true " + job.account; }
 
 const char* to_string(RotationVerdict verdict) {
   for (const auto& v : kVerdicts) {

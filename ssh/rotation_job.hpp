@@ -6,11 +6,13 @@
 //   core → worker  {type: "hello", job: "change_password" | "try_login", address, port,
 //                   timeout_seconds, change_user, host_key (the pinned "type base64": public, it
 //                   only chooses the host-key algorithms offered), login, login_kind ("password" |
-//                   "key"), and for change_password: account, sudo}. No secret.
+//                   "key"), account (change_password: whose password changes; try_login: whose
+//                   password `su` checks, when not the login's own), sudo}. No secret.
 //   worker → core  after giving up root and entering its seccomp filter, the key exchange:
 //                  {type: "host_key", key: "type base64"}, or a result (unreachable).
 //   core → worker  {type: "abort"} when the key is not the pinned one (nothing else is sent), or
-//                  {type: "secrets", secret (the login's), new_password (change_password only)}.
+//                  {type: "secrets", secret (the login's), new_password (change_password), password
+//                  (try_login through su: the one to check)}.
 //   worker → core  {type: "result", verdict, message}: one answer, then the worker exits.
 //
 // How far the core trusts the worker: not at all for the host key (the core compares it with
@@ -40,7 +42,7 @@ inline constexpr std::size_t kMaxRotationMessage = 300;
 
 enum class RotationJobKind {
   kChangePassword,  // log in as `login`, run chpasswd with "ACCOUNT:NEW" on its standard input
-  kTryLogin,        // log in as `login` and nothing else
+  kTryLogin,        // log in as `login`; with an `account`, then run `su -c true ACCOUNT` on a pty
 };
 
 // The non-secret part of a job: everything the hello carries but the privileges to give up.
@@ -52,8 +54,11 @@ struct RotationJob {
   std::string pinned_host_key;  // "type base64"
   std::string login;            // the account logged in as
   CredentialKind login_kind = CredentialKind::kPassword;
-  std::string account;  // change_password: the account whose password changes
-  bool sudo = false;    // change_password: `sudo -n chpasswd` instead of `chpasswd`
+  // change_password: the account whose password changes. try_login: "" (the login's own password
+  // is checked), or the account whose password `su` checks (a host that refuses its password
+  // logins, as `PermitRootLogin prohibit-password` does for root).
+  std::string account;
+  bool sudo = false;  // change_password: `sudo -n chpasswd` instead of `chpasswd`
 };
 
 // The hello for `job` (the caller adds "change_user"). kInvalidArgument when a name breaks the
@@ -67,6 +72,9 @@ struct RotationJob {
 
 // The program the job runs on the host: a fixed string, never built from a name or a secret.
 const char* chpasswd_command(const RotationJob& job);
+// try_login through su: "su -c true ACCOUNT" (the account checked by base/names rules and never
+// starting with '-', so that su cannot take it for an option).
+std::string su_command(const RotationJob& job);
 
 // The worker's verdict on one job.
 enum class RotationVerdict {

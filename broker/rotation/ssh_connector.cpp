@@ -98,17 +98,18 @@ std::string text_field(const json& body, const char* name) {
   return it != body.end() && it->is_string() ? it->get<std::string>() : std::string();
 }
 
-// Sends this job's secrets in one message; the JSON's copies are wiped as well as the frame.
-Result<void> send_secrets(int sock, const Secret& login, const Secret* next) {
+// Sends this job's secrets in one message: the login's, and `second` (the new password of a
+// change, the password su checks) under `field`. The JSON's copies are wiped as well as the frame.
+Result<void> send_secrets(int sock, const Secret& login, const Secret* second, const char* field) {
   json message = {{"type", "secrets"}, {"secret", std::string()}};
   message["secret"].get_ref<std::string&>().assign(login.view());
-  if (next != nullptr) {
-    message["new_password"] = std::string();
-    message["new_password"].get_ref<std::string&>().assign(next->view());
+  if (second != nullptr) {
+    message[field] = std::string();
+    message[field].get_ref<std::string&>().assign(second->view());
   }
   auto sent = wire::send_message(sock, message);
   (void)wire::take_secret(message, "secret");
-  if (next != nullptr) (void)wire::take_secret(message, "new_password");
+  if (second != nullptr) (void)wire::take_secret(message, field);
   return sent;
 }
 
@@ -155,7 +156,9 @@ Conversation talk(const TargetWorker& w, const json& hello, const ssh::RotationJ
   if (!host_key_step(sock, job.pinned_host_key, job.kind, c)) return c;
   c.secrets_sent = true;  // from the first byte on, the worker may have them
   auto answer =
-      send_secrets(sock, *login.secret, next).and_then([&] { return wire::receive_message(sock); });
+      send_secrets(sock, *login.secret, next,
+                   job.kind == ssh::RotationJobKind::kChangePassword ? "new_password" : "password")
+          .and_then([&] { return wire::receive_message(sock); });
   if (!answer) {
     c.message = "the rotation worker ended without an answer";
     return c;
@@ -276,17 +279,27 @@ rotation::ChangeResult SshConnector::reset(const rotation::Target& target, const
 
 rotation::LoginResult SshConnector::try_login(const rotation::Target& target,
                                               const Secret& secret) {
+  using O = rotation::LoginOutcome;
   auto host = lookup_(target);
-  if (!host) {
-    return logged(
-        "login", target,
-        rotation::LoginResult{rotation::LoginOutcome::kUnreachable, host.error().message});
-  }
-  const Login login{target.account, kind_of(target.kind), &secret};
+  if (!host)
+    return logged("login", target, rotation::LoginResult{O::kUnreachable, host.error().message});
   ssh::RotationJob job;
   job.kind = ssh::RotationJobKind::kTryLogin;
+  if (!host->verify_with_su) {
+    const Login login{target.account, kind_of(target.kind), &secret};
+    return logged(
+        "login", target,
+        ssh_connector_detail::login_result(run_job(options_, *host, job, login, nullptr)));
+  }
+  if (!host->rotation) {
+    return logged("login", target,
+                  rotation::LoginResult{O::kUnreachable,
+                                        "checking a password through su needs a rotation account"});
+  }
+  job.account = target.account;
+  const Login login = login_as(*host->rotation);
   return logged("login", target,
-                ssh_connector_detail::login_result(run_job(options_, *host, job, login, nullptr)));
+                ssh_connector_detail::login_result(run_job(options_, *host, job, login, &secret)));
 }
 
 }  // namespace sekisho::broker

@@ -39,6 +39,10 @@ struct SshRotationHost {
   std::optional<SshRotationLogin> rotation;
   // reset() logs in as this account and runs `sudo -n chpasswd` (chpasswd when it is root).
   std::optional<SshRotationLogin> reconcile;
+  // try_login() checks a password through `su -c true ACCOUNT` on a pty, logged in as the
+  // rotation account, instead of logging in as the account: for a host that refuses the
+  // account's password logins (`PermitRootLogin prohibit-password` for root).
+  bool verify_with_su = false;
 };
 
 // Looks up the host of a target and the logins its rules name (the store and the [rotation]
@@ -70,7 +74,9 @@ class SshConnector final : public rotation::Connector {
   // As change(), logged in as the host's reconcile account; kRefusedOld without one.
   rotation::ChangeResult reset(const rotation::Target& target, const Secret& next) override;
   // A fresh connection and login as the target account with `secret` (the target's kind says
-  // password or key); kAccepted or kRefused, kHostKeyMismatch, kUnreachable otherwise.
+  // password or key); kAccepted or kRefused, kHostKeyMismatch, kUnreachable otherwise. With
+  // verify_with_su: logged in as the rotation account, su's verdict on `secret` (a refused
+  // rotation account, or none configured, is kUnreachable: nothing was learnt of `secret`).
   rotation::LoginResult try_login(const rotation::Target& target, const Secret& secret) override;
 
  private:

@@ -122,6 +122,7 @@ class SshRotation : public ::testing::Test {
       };
       if (rotation_login) h.rotation = make(*rotation_login);
       if (reconcile_login) h.reconcile = make(*reconcile_login);
+      h.verify_with_su = verify_with_su_;
       return h;
     };
     return SshConnector({{"nobody", data_, SEKISHO_WORKER}, std::chrono::seconds(10)}, lookup);
@@ -163,6 +164,7 @@ class SshRotation : public ::testing::Test {
   fs::path dir_, data_;
   std::optional<SshdHost> web01_, web02_;
   std::uint16_t port_override_ = 0;
+  bool verify_with_su_ = false;
   const std::string root_old_ = "Old-" + hex_encode(random_secret(10).bytes());
   const std::string ops_pw_ = "Ops-" + hex_encode(random_secret(10).bytes());
   const std::string recon_pw_ = "Rec-" + hex_encode(random_secret(10).bytes());
@@ -324,9 +326,17 @@ TEST_F(SshRotation, RootKeyChangesRootOnAHostThatRefusesRootPasswords) {
       c.change({"web02", "root", "password"}, Secret::copy_of("unused"), Secret::copy_of(next));
   ASSERT_EQ(r.outcome, ChangeOutcome::kChanged) << r.message;
   EXPECT_EQ(changed_accounts(before, shadow_of(*web02_)), std::vector<std::string>{"root"});
-  // The host refuses every root password login, the new one too: verifying it takes su on a
-  // pty (not built; docs/ssh_gateway.md "Rotation over SSH").
+  // The host refuses every root password login, the new one too ...
   EXPECT_EQ(login(c, "root", next, "web02"), LoginOutcome::kRefused);
+  // ... so the password is checked through su on a pty, logged in as the rotation account.
+  verify_with_su_ = true;
+  auto su = connector(LoginSpec{"ops", "password", ops_pw_});
+  EXPECT_EQ(login(su, "root", next, "web02"), LoginOutcome::kAccepted);
+  EXPECT_EQ(login(su, "root", "not-" + next, "web02"), LoginOutcome::kRefused);
+  auto su_bad_login = connector(LoginSpec{"ops", "password", "not-" + ops_pw_});
+  EXPECT_EQ(login(su_bad_login, "root", next, "web02"), LoginOutcome::kUnreachable)
+      << "a refused rotation account says nothing of the password";
+  EXPECT_EQ(read_text(web02_->dir() / "sshd.log").find(next.substr(3)), std::string::npos);
 }
 
 TEST_F(SshRotation, KeyboardInteractiveOnlyHost) {

@@ -43,6 +43,7 @@ struct Verdict {
 struct JobSecrets {
   Secret login;
   std::optional<Secret> next;  // change_password: the new password
+  std::optional<Secret> su;    // try_login through su: the password su checks
 };
 
 // A client session for the job, made before root is given up (libssh and OpenSSL initialise
@@ -174,17 +175,70 @@ Verdict change_password(ssh_session s, const RotationJob& job, const JobSecrets&
           command + " exited " + std::to_string(status) + (output.empty() ? "" : ": " + output)};
 }
 
+// Reads the terminal's output until su's prompt (it ends in ": "; su has turned echo off by
+// then, and typing earlier would be flushed). False when it ends, breaks or `deadline` passes.
+bool await_prompt(ssh_channel ch, Clock::time_point deadline) {
+  std::string seen;
+  char buf[256];
+  while (seen.size() < 2 || seen.compare(seen.size() - 2, 2, ": ") != 0) {
+    const auto left =
+        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
+    if (left <= 0 || ssh_channel_is_eof(ch) != 0) return false;
+    const int n = ssh_channel_read_timeout(ch, buf, sizeof buf, 0, static_cast<int>(left));
+    if (n == SSH_ERROR) return false;
+    if (n > 0) seen.append(buf, static_cast<std::size_t>(n));
+    if (seen.size() > 4096) seen.erase(0, seen.size() - 2);  // only its end matters
+  }
+  return true;
+}
+
+// Whether `password` is the job's account's: `su -c true ACCOUNT` on a pty (su reads passwords
+// from a terminal only), the password typed once su asks. Exit 0: accepted; 1: refused.
+Verdict su_login(ssh_session s, const RotationJob& job, const Secret& password) {
+  const std::string command = ssh::su_command(job);
+  const auto deadline = Clock::now() + std::chrono::seconds(job.timeout_seconds);
+  SshChannel ch(ssh_channel_new(s));
+  if (!ch || ssh_channel_open_session(ch.get()) != SSH_OK ||
+      ssh_channel_request_pty(ch.get()) != SSH_OK ||
+      ssh_channel_request_exec(ch.get(), command.c_str()) != SSH_OK) {
+    return {RotationVerdict::kUnreachable, "the host did not run " + command + " on a terminal"};
+  }
+  if (!await_prompt(ch.get(), deadline)) {
+    return {RotationVerdict::kUnreachable, command + " asked for no password"};
+  }
+  std::string line;
+  line.reserve(password.size() + 1);
+  line.append(password.view()).append("\n");
+  const int wrote = ssh_channel_write(ch.get(), line.data(), static_cast<uint32_t>(line.size()));
+  wipe(line.data(), line.size());
+  std::string output;
+  const bool ended =
+      wrote == static_cast<int>(line.size()) && read_output(ch.get(), output, deadline);
+  const int status = ended ? ssh_channel_get_exit_status(ch.get()) : -1;
+  if (status == 0) return {RotationVerdict::kAccepted, ""};
+  if (status > 0) {
+    return {RotationVerdict::kRefused,
+            ssh::redact(command + " exited " + std::to_string(status) + ": " + output,
+                        password.view())};
+  }
+  return {RotationVerdict::kUnreachable, command + " gave no exit status"};
+}
+
 // The core's answer to the host key: the job's secrets, or nullopt (an abort, a core gone).
 std::optional<JobSecrets> await_secrets(const RotationJob& job) {
   auto reply = wire::receive_message(wire::kCoreFd);
   if (!reply || reply->body.value("type", "") != "secrets") return std::nullopt;
   auto login = wire::take_secret(reply->body, "secret");
   if (!login) return std::nullopt;
-  JobSecrets secrets{std::move(*login), std::nullopt};
+  JobSecrets secrets{std::move(*login), std::nullopt, std::nullopt};
   if (job.kind == RotationJobKind::kChangePassword) {
     auto next = wire::take_secret(reply->body, "new_password");
     if (!next) return std::nullopt;
     secrets.next = std::move(*next);
+  } else if (!job.account.empty()) {
+    auto su = wire::take_secret(reply->body, "password");
+    if (!su) return std::nullopt;
+    secrets.su = std::move(*su);
   }
   return secrets;
 }
@@ -196,8 +250,17 @@ Verdict act(ssh_session s, const RotationJob& job, const JobSecrets& secrets) {
       return {RotationVerdict::kRejected, bad.error().message + " (nothing was sent)"};
     }
   }
-  if (auto refused = log_in(s, job, secrets.login)) return *refused;
-  if (job.kind == RotationJobKind::kTryLogin) return {RotationVerdict::kAccepted, ""};
+  if (auto refused = log_in(s, job, secrets.login)) {
+    // Through su, the login is the rotation account's: its refusal says nothing of the password.
+    if (job.kind == RotationJobKind::kTryLogin && !job.account.empty()) {
+      refused->verdict = RotationVerdict::kUnreachable;
+    }
+    return *refused;
+  }
+  if (job.kind == RotationJobKind::kTryLogin) {
+    return job.account.empty() ? Verdict{RotationVerdict::kAccepted, ""}
+                               : su_login(s, job, *secrets.su);
+  }
   return change_password(s, job, secrets);
 }
 

@@ -44,15 +44,24 @@ TEST(RotationJob, HelloRoundTripsAndCarriesNoSecretField) {
   EXPECT_STREQ(chpasswd_command(*back), "chpasswd");
 }
 
-TEST(RotationJob, TryLoginHasNoAccountToChange) {
+TEST(RotationJob, TryLoginChecksTheLoginOrAnAccountThroughSu) {
   RotationJob job = change_job();
   job.kind = RotationJobKind::kTryLogin;
-  EXPECT_FALSE(rotation_hello(job)) << "an account to change in a try_login job";
+  auto through_su = rotation_hello(job);
+  ASSERT_TRUE(through_su);
+  EXPECT_EQ((*through_su)["account"], "root");
+  auto su = rotation_job_from_hello(*through_su);
+  ASSERT_TRUE(su);
+  EXPECT_EQ(su->account, "root");
+  EXPECT_EQ(su_command(*su), "su -c true root");
+  job.account = "-c";  // su would take it for an option
+  EXPECT_FALSE(rotation_hello(job));
   job.account.clear();
   auto hello = rotation_hello(job);
   ASSERT_TRUE(hello);
   EXPECT_EQ((*hello)["job"], "try_login");
   EXPECT_FALSE(hello->contains("sudo"));
+  EXPECT_FALSE(hello->contains("account"));
   auto back = rotation_job_from_hello(*hello);
   ASSERT_TRUE(back);
   EXPECT_EQ(back->kind, RotationJobKind::kTryLogin);
