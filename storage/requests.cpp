@@ -163,14 +163,15 @@ Result<std::vector<ReviewRow>> list_reviews(Store::Tx& tx, const std::string& re
 Result<std::optional<AccountRef>> find_account_ref(Store::Tx& tx, const std::string& host,
                                                    const std::string& account) {
   auto stmt = tx.prepare(
-      "SELECT a.id, h.host_group FROM accounts a JOIN hosts h ON h.id = a.host_id "
-      "WHERE h.name = ? AND a.name = ?");
+      "SELECT a.id, h.host_group, h.retired_at IS NOT NULL FROM accounts a "
+      "JOIN hosts h ON h.id = a.host_id WHERE h.name = ? AND a.name = ?");
   if (!stmt) return tl::make_unexpected(stmt.error());
   stmt->bind(1, host).bind(2, account);
   auto row = stmt->step();
   if (!row) return tl::make_unexpected(row.error());
   if (!*row) return std::optional<AccountRef>{};
-  return std::optional<AccountRef>{AccountRef{stmt->column_int(0), stmt->column_text(1)}};
+  return std::optional<AccountRef>{
+      AccountRef{stmt->column_int(0), stmt->column_text(1), stmt->column_int(2) != 0}};
 }
 
 Result<void> set_directory_profile(Store::Tx& tx, std::int64_t user_id,

@@ -68,6 +68,7 @@ struct RequestFilter {
 struct AccountRef {
   std::int64_t account_id = 0;
   std::string host_group;
+  bool host_retired = false;  // the host was retired: no new requests or sessions
 };
 [[nodiscard]] Result<std::optional<AccountRef>> find_account_ref(Store::Tx& tx,
                                                                  const std::string& host,

@@ -96,8 +96,8 @@ Result<SessionTarget> resolve_session_target(Store::Tx& tx, const std::string& u
   t.user_id = u->column_int(0);
 
   auto a = tx.prepare(
-      "SELECT a.id, h.protocol FROM accounts a JOIN hosts h ON h.id = a.host_id "
-      "WHERE h.name = ? AND a.name = ?");
+      "SELECT a.id, h.protocol, h.retired_at IS NOT NULL FROM accounts a "
+      "JOIN hosts h ON h.id = a.host_id WHERE h.name = ? AND a.name = ?");
   if (!a) return tl::make_unexpected(a.error());
   a->bind(1, host).bind(2, account);
   row = a->step();
@@ -107,6 +107,9 @@ Result<SessionTarget> resolve_session_target(Store::Tx& tx, const std::string& u
     if (!h) return tl::make_unexpected(h.error());
     if (!*h) return fail(ErrorCode::kNotFound, "no host " + host);
     return fail(ErrorCode::kNotFound, "no account " + account + "@" + host);
+  }
+  if (a->column_int(2) != 0) {
+    return fail(ErrorCode::kPermissionDenied, "host " + host + " is retired");
   }
   t.account_id = a->column_int(0);
   t.protocol = a->column_text(1);

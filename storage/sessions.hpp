@@ -31,7 +31,7 @@ struct SessionTarget {
 };
 
 // Looks up a gateway user and ACCOUNT@HOST. kNotFound names what is missing; a disabled user is
-// refused (kPermissionDenied).
+// refused (kPermissionDenied), as is an account of a retired host ("host NAME is retired").
 [[nodiscard]] Result<SessionTarget> resolve_session_target(Store::Tx& tx, const std::string& user,
                                                            const std::string& account,
                                                            const std::string& host);

@@ -71,6 +71,9 @@ Result<storage::RequestRow> RequestService::admit_new(storage::Store::Tx& tx, co
   if (!ref->has_value()) {
     return fail(ErrorCode::kNotFound, "no account " + account + "@" + host + " is registered");
   }
+  if ((*ref)->host_retired) {
+    return fail(ErrorCode::kPermissionDenied, "host " + host + " is retired");
+  }
   auto requester = person(tx, caller.user_id, caller.name, caller.roles);
   if (!requester) return tl::make_unexpected(requester.error());
   approval::NewRequest n;

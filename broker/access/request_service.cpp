@@ -314,7 +314,8 @@ Result<std::optional<Grant>> RequestService::grant(std::int64_t user_id, const s
   auto r = store_.read([&](storage::Store::Tx& tx) -> Result<void> {
     auto ref = storage::find_account_ref(tx, host, account);
     if (!ref) return tl::make_unexpected(ref.error());
-    if (!ref->has_value()) return ok();
+    // A retired host grants nothing, not even under a request approved before it was retired.
+    if (!ref->has_value() || (*ref)->host_retired) return ok();
     storage::RequestFilter filter;
     filter.requester_id = user_id;
     filter.account_id = (*ref)->account_id;

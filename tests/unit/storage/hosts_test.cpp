@@ -6,6 +6,7 @@
 
 #include "storage/credentials.hpp"
 #include "storage/requests.hpp"
+#include "storage/sessions.hpp"
 #include "tests/unit/storage/rotation_fixture.hpp"
 #include "tests/unit/storage/undo_v8.hpp"
 
@@ -153,6 +154,24 @@ TEST_F(Hosts, RepinReplacesTheKey) {
   EXPECT_EQ(none.error().message, "no host nope");
   EXPECT_EQ(error_of(run([&](Store::Tx& tx) { return repin_host_key(tx, "web01", "", "f"); })),
             "a host key and its fingerprint are needed to pin");
+}
+
+// A retired host's accounts take no new session; requests and their admission see the mark.
+TEST_F(Hosts, RetiredHostRefusesSessionTargets) {
+  ASSERT_TRUE(run([&](Store::Tx& tx) -> Result<void> {
+    EXPECT_TRUE(resolve_session_target(tx, "alice", "root", "web01"));
+    EXPECT_FALSE((*find_account_ref(tx, "web01", "root"))->host_retired);
+    return retire_host(tx, "web01", kT0);
+  }));
+  ASSERT_TRUE(run([&](Store::Tx& tx) -> Result<void> {
+    auto target = resolve_session_target(tx, "alice", "root", "web01");
+    EXPECT_FALSE(target);
+    EXPECT_EQ(target.error().code, ErrorCode::kPermissionDenied);
+    EXPECT_EQ(target.error().message, "host web01 is retired");
+    EXPECT_TRUE((*find_account_ref(tx, "web01", "root"))->host_retired);
+    EXPECT_TRUE(resolve_session_target(tx, "alice", "root", "web02"));
+    return ok();
+  }));
 }
 
 }  // namespace

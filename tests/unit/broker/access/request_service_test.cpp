@@ -298,5 +298,27 @@ TEST_F(RequestServiceTest, BreakGlassIsApprovedAtOnceAuditedApartAndOverdueUntil
                                       "request.review_overdue", "request.review"}));
 }
 
+// A retired host (hosts remove with history) takes no new requests, and a request approved before
+// the retirement grants no session any more.
+TEST_F(RequestServiceTest, RetiredHostRefusesNewRequestsAndGrantsNothing) {
+  auto req = svc_->create(alice_, root_web01());
+  ASSERT_TRUE(req) << req.error().message;
+  ASSERT_TRUE(svc_->review(bob_, req->row.id, approval::Decision::kApprove, "ok"));
+  ASSERT_TRUE(svc_->review(carol_, req->row.id, approval::Decision::kApprove, "ok"));
+  auto before = svc_->grant(alice_.user_id, "root", "web01", approval::Mode::kSession);
+  ASSERT_TRUE(before && before->has_value());
+  ASSERT_TRUE(t_->store->transact([](storage::Store::Tx& tx) {
+    return storage::retire_host(tx, "web01", "2026-01-01T00:00:00.000Z");
+  }));
+  auto refused = svc_->create(alice_, root_web01());
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(refused.error().message, "host web01 is retired");
+  EXPECT_EQ(request_events().back(), "request.refused");
+  auto after = svc_->grant(alice_.user_id, "root", "web01", approval::Mode::kSession);
+  ASSERT_TRUE(after);
+  EXPECT_FALSE(after->has_value());
+}
+
 }  // namespace
 }  // namespace sekisho::broker
