@@ -51,6 +51,11 @@ struct HostAddOptions {
 [[nodiscard]] Result<void> run_hosts_list(const GlobalOptions& global);
 [[nodiscard]] Result<void> run_hosts_show(const GlobalOptions& global, const std::string& name);
 [[nodiscard]] Result<void> run_hosts_remove(const GlobalOptions& global, const std::string& name);
+// Probes the host's key again and pins the new one once confirmed: by `expect` (the fingerprint
+// verified out of band; refused when the host presents another), else by a yes on the terminal.
+// Without either it refuses before contacting the gateway.
+[[nodiscard]] Result<void> run_hosts_repin(const GlobalOptions& global, const std::string& name,
+                                           const std::optional<std::string>& expect);
 
 struct AccountAddOptions {
   std::string target;  // ACCOUNT@HOST

@@ -73,8 +73,9 @@ Result<void> run_hosts_list(const GlobalOptions& global) {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& h : body->value("hosts", nlohmann::json::array())) {
-    rows.push_back({cell(h, "name"), address_of(h), cell(h, "protocol"), cell(h, "group"),
-                    cell(h, "host_key_fingerprint")});
+    const std::string retired = cell(h, "retired_at");
+    rows.push_back({cell(h, "name") + (retired.empty() ? "" : " (retired)"), address_of(h),
+                    cell(h, "protocol"), cell(h, "group"), cell(h, "host_key_fingerprint")});
   }
   std::cout << format_table({"NAME", "ADDRESS", "PROTOCOL", "GROUP", "HOST KEY"}, rows);
   return ok();
@@ -116,8 +117,60 @@ Result<void> run_hosts_remove(const GlobalOptions& global, const std::string& na
   if (!body) return tl::make_unexpected(body.error());
   if (global.json) {
     print_json(*body);
+  } else if (body->value("retired", false)) {
+    std::cout << "host " << name
+              << " retired: it has requests or sessions on record, kept for their history; no "
+                 "new requests or sessions"
+              << std::endl;
   } else {
     std::cout << "host " << name << " removed" << std::endl;
+  }
+  return ok();
+}
+
+Result<void> run_hosts_repin(const GlobalOptions& global, const std::string& name,
+                             const std::optional<std::string>& expect) {
+  if (auto r = check_path_name("host name", name); !r) return r;
+  if (!expect && !have_terminal()) {
+    return fail(ErrorCode::kInvalidArgument,
+                "hosts repin: no terminal to confirm the new key on; compare its fingerprint out "
+                "of band and pass --expect FINGERPRINT");
+  }
+  auto gateway = Gateway::logged_in(global);
+  if (!gateway) return tl::make_unexpected(gateway.error());
+  const std::string path = "/v1/hosts/" + name + "/repin";
+  nlohmann::json request = nlohmann::json::object();
+  if (expect) request["expect"] = *expect;
+  auto body = (*gateway)->post(path, request);
+  if (!body) return tl::make_unexpected(body.error());
+  const std::string old_fp = printable(cell(*body, "old_fingerprint"));
+  const std::string new_fp = printable(cell(*body, "new_fingerprint"));
+  if (!body->value("changed", false)) {
+    if (global.json) {
+      print_json(*body);
+    } else {
+      std::cout << "host " << name << " presents the pinned key " << old_fp << "; nothing changed"
+                << std::endl;
+    }
+    return ok();
+  }
+  if (!expect) {
+    std::cout << "host " << name << "\n  pinned:    " << old_fp << "\n  presented: " << new_fp
+              << std::endl;
+    auto answer = prompt_visible("Pin the presented key? [y/N] ");
+    if (!answer) return tl::make_unexpected(answer.error());
+    if (*answer != "y" && *answer != "yes") {
+      return fail(ErrorCode::kInvalidArgument, "not confirmed; the pinned key stays " + old_fp);
+    }
+    // The gateway probes again and pins only if the host still presents what was shown.
+    body = (*gateway)->post(path, {{"expect", cell(*body, "new_fingerprint")}});
+    if (!body) return tl::make_unexpected(body.error());
+  }
+  if (global.json) {
+    print_json(*body);
+  } else {
+    std::cout << "host " << name << ": pinned " << printable(cell(*body, "new_fingerprint"))
+              << " (was " << printable(cell(*body, "old_fingerprint")) << ")" << std::endl;
   }
   return ok();
 }

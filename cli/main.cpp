@@ -99,9 +99,17 @@ void add_host_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
   sub = hosts->add_subcommand("show", "show a host and its accounts");
   sub->add_option("NAME", name, "host name")->required();
   on_run(sub, chosen, [&g] { return run_hosts_show(g, name); });
-  sub = hosts->add_subcommand("remove", "remove a host");
+  sub = hosts->add_subcommand("remove",
+                              "remove a host; one with requests or sessions on record is retired");
   sub->add_option("NAME", name, "host name")->required();
   on_run(sub, chosen, [&g] { return run_hosts_remove(g, name); });
+  static std::optional<std::string> expect;
+  sub = hosts->add_subcommand("repin", "probe a host's SSH key again and pin the new one");
+  sub->add_option("NAME", name, "host name")->required();
+  sub->add_option(
+      "--expect", expect,
+      "FINGERPRINT (SHA256:…) verified out of band: pin without asking, refuse another");
+  on_run(sub, chosen, [&g] { return run_hosts_repin(g, name, expect); });
 
   static AccountAddOptions account;
   auto* accounts = app.add_subcommand("accounts", "privileged accounts on hosts (operator)");

@@ -21,7 +21,8 @@ json host_json(const storage::HostRecord& h) {
           {"protocol", h.protocol},
           {"group", h.group},
           {"host_key_fingerprint", h.host_key_fingerprint},
-          {"created_at", h.created_at}};
+          {"created_at", h.created_at},
+          {"retired_at", h.retired_at.empty() ? json(nullptr) : json(h.retired_at)}};
 }
 
 Result<int> port_field(const json& body, int fallback) {
@@ -127,16 +128,111 @@ Result<ApiReply> hosts_show(ApiContext& ctx, ApiRequest& req) {
   return ApiReply{200, out};
 }
 
+// A host with requests or sessions on record is retired (kept for that history, no new requests
+// or sessions); one without is deleted with its accounts and their credentials.
 Result<ApiReply> hosts_remove(ApiContext& ctx, ApiRequest& req) {
   const Caller& c = *req.caller;
+  const std::string& name = req.path_param;
+  json reply = json::object();
   auto r = ctx.store.transact([&](storage::Store::Tx& tx) -> Result<void> {
-    if (auto e = storage::remove_host(tx, req.path_param); !e) return e;
-    auto seq = ctx.audit.append(tx, {c.name, "host.remove", req.path_param, {}});
+    auto history = storage::host_has_history(tx, name);
+    if (!history) return tl::make_unexpected(history.error());
+    storage::AuditEvent event{c.name, "host.remove", name, {}};
+    if (*history) {
+      const std::string now = format_time(ctx.clock.now());
+      if (auto e = storage::retire_host(tx, name, now); !e) return e;
+      event.action = "host.retired";
+      event.details = {{"reason", "requests or sessions on record"}};
+      reply = {{"name", name}, {"retired", true}, {"retired_at", now}};
+    } else if (auto e = storage::remove_host(tx, name); !e) {
+      return e;
+    }
+    auto seq = ctx.audit.append(tx, event);
     if (!seq) return tl::make_unexpected(seq.error());
     return ok();
   });
   if (!r) return tl::make_unexpected(r.error());
-  return ApiReply{};
+  return ApiReply{200, reply};
+}
+
+// The host as pinned, for a repin: it must exist, speak SSH and be in service.
+Result<storage::HostRecord> host_to_repin(ApiContext& ctx, const std::string& name) {
+  std::optional<storage::HostRecord> host;
+  auto r = ctx.store.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto found = storage::find_host(tx, name);
+    if (!found) return tl::make_unexpected(found.error());
+    host = std::move(*found);
+    return ok();
+  });
+  if (!r) return tl::make_unexpected(r.error());
+  if (!host) return fail(ErrorCode::kNotFound, "no host " + name);
+  if (!host->retired_at.empty()) {
+    return fail(ErrorCode::kInvalidArgument, "host " + name + " is retired");
+  }
+  if (host->protocol != "ssh") {
+    return fail(ErrorCode::kInvalidArgument, "host " + name + " is not an SSH host: no key to pin");
+  }
+  return *host;
+}
+
+// Pins `probed` in place of `old` (the key the operator saw as pinned), audited as host.repin.
+Result<void> pin_new_key(ApiContext& ctx, const Caller& c, const storage::HostRecord& old,
+                         const ssh::SshHostKey& probed) {
+  return ctx.store.transact([&](storage::Store::Tx& tx) -> Result<void> {
+    auto now = storage::find_host(tx, old.name);
+    if (!now) return tl::make_unexpected(now.error());
+    // Another repin between the probe and here: what the operator compared against is stale.
+    if (!now->has_value() || (*now)->host_key_fingerprint != old.host_key_fingerprint) {
+      return fail(ErrorCode::kAlreadyExists,
+                  "the pinned key of host " + old.name + " changed meanwhile; run repin again");
+    }
+    if (auto e = storage::repin_host_key(tx, old.name, probed.public_line, probed.fingerprint);
+        !e) {
+      return e;
+    }
+    auto seq = ctx.audit.append(tx, {c.name,
+                                     "host.repin",
+                                     old.name,
+                                     {{"old_fingerprint", old.host_key_fingerprint},
+                                      {"new_fingerprint", probed.fingerprint}}});
+    if (!seq) return tl::make_unexpected(seq.error());
+    return ok();
+  });
+}
+
+// POST /v1/hosts/NAME/repin {expect?}: probes the host's key again. Without `expect` it only
+// answers the old and new fingerprints; with it, it pins the probed key only when it is the
+// expected one (the operator compared it out of band), else refuses and changes nothing.
+Result<ApiReply> hosts_repin(ApiContext& ctx, ApiRequest& req) {
+  const Caller& c = *req.caller;
+  auto expect = optional_string_field(req.body, "expect", 128);
+  if (!expect) return tl::make_unexpected(expect.error());
+  auto host = host_to_repin(ctx, req.path_param);
+  if (!host) return tl::make_unexpected(host.error());
+  if (ctx.host_key_probe == nullptr) {
+    return fail(ErrorCode::kUnavailable, "host key probes are not available on this gateway");
+  }
+  auto key = probe_ssh_host_key(*ctx.host_key_probe, host->address,
+                                static_cast<std::uint16_t>(host->port), kProbeTimeout);
+  if (!key) return tl::make_unexpected(key.error());
+  json reply = {{"name", host->name},
+                {"old_fingerprint", host->host_key_fingerprint},
+                {"new_fingerprint", key->fingerprint},
+                {"changed", key->fingerprint != host->host_key_fingerprint},
+                {"pinned", false}};
+  if (!reply["changed"].get<bool>() || !expect->has_value()) return ApiReply{200, reply};
+  if (**expect != key->fingerprint) {
+    const std::string message = "host " + host->name + " presents " + key->fingerprint +
+                                ", not the expected " + **expect + "; nothing changed";
+    (void)ctx.audit.append({c.name,
+                            "host.repin.refused",
+                            host->name,
+                            {{"expected", **expect}, {"presented", key->fingerprint}}});
+    return fail(ErrorCode::kInvalidArgument, message);
+  }
+  if (auto r = pin_new_key(ctx, c, *host, *key); !r) return tl::make_unexpected(r.error());
+  reply["pinned"] = true;
+  return ApiReply{200, reply};
 }
 
 // The credential of `accounts add`: a password, or an OpenSSH/PEM private key.
@@ -182,6 +278,9 @@ Result<ApiReply> accounts_add(ApiContext& ctx, ApiRequest& req) {
     auto host = storage::find_host(tx, *host_name);
     if (!host) return tl::make_unexpected(host.error());
     if (!host->has_value()) return fail(ErrorCode::kNotFound, "no host " + *host_name);
+    if (!(*host)->retired_at.empty()) {
+      return fail(ErrorCode::kInvalidArgument, "host " + *host_name + " is retired");
+    }
     auto id = storage::add_account(tx, (*host)->id, *account, credential->first, credential->second,
                                    rotate_seconds, format_time(ctx.clock.now()));
     if (!id) return tl::make_unexpected(id.error());
@@ -208,6 +307,7 @@ void add_inventory_routes(ApiRouter& router, ApiContext& ctx) {
   router.get("/v1/hosts", Access::any_user(), bind(hosts_list));
   router.get("/v1/hosts/:name", Access::any_user(), bind(hosts_show));
   router.del("/v1/hosts/:name", Access::roles_of({"operator"}), bind(hosts_remove));
+  router.post("/v1/hosts/:name/repin", Access::roles_of({"operator"}), bind(hosts_repin));
   router.post("/v1/accounts", Access::roles_of({"operator"}), bind(accounts_add));
 }
 
