@@ -129,4 +129,26 @@ struct RequestListOptions {
                                     const std::string& comment);
 [[nodiscard]] Result<void> run_cancel(const GlobalOptions& global, const std::string& id);
 
+
+// Password rotation. `rotate` starts a server-side job and, unless --no-wait, polls it (a progress
+// line on stderr when that is a terminal), prints each account's outcome and fails when any
+// rotation failed. Exactly one of host, all, seen_by.
+struct RotateOptions {
+  std::optional<std::string> host;
+  std::optional<std::string> account;  // with host
+  bool all = false;
+  std::optional<std::string> group;  // with all
+  std::optional<std::string> seen_by;
+  bool no_wait = false;  // print the job id and return
+};
+[[nodiscard]] Result<void> run_rotate(const GlobalOptions& global, const RotateOptions& options);
+// The caller's jobs (operators and auditors: all), or one job with its per-account outcomes.
+[[nodiscard]] Result<void> run_jobs(const GlobalOptions& global,
+                                    const std::optional<std::string>& id);
+struct AccountListOptions {
+  std::optional<std::string> host;
+  std::optional<std::string> state;  // current, pending, unknown, manual, checked-out
+};
+[[nodiscard]] Result<void> run_accounts_list(const GlobalOptions& global,
+                                             const AccountListOptions& options);
 }  // namespace sekisho::cli

@@ -122,6 +122,31 @@ void add_host_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
       ->excludes(stdin_flag);
   sub->add_option("--rotate-every", account.rotate_every, "rotation interval, e.g. 30d");
   on_run(sub, chosen, [&g] { return run_accounts_add(g, account); });
+  static AccountListOptions list;
+  sub = accounts->add_subcommand(
+      "list", "accounts with their rotation state, schedule and holder (operator, auditor)");
+  sub->add_option("--host", list.host, "only accounts on this host");
+  sub->add_option("--state", list.state, "only accounts in this state")
+      ->check(CLI::IsMember({"current", "pending", "unknown", "manual", "checked-out"}));
+  on_run(sub, chosen, [&g] { return run_accounts_list(g, list); });
+}
+
+void add_rotation_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
+  static RotateOptions rotate;
+  auto* sub = app.add_subcommand(
+      "rotate", "change vaulted passwords now, as a server-side job (operator)");
+  sub->add_option("HOST", rotate.host, "rotate the accounts of this host");
+  sub->add_option("--account", rotate.account, "with HOST: only this account");
+  sub->add_flag("--all", rotate.all, "rotate every account");
+  sub->add_option("--group", rotate.group, "with --all: only hosts of this group");
+  sub->add_option("--seen-by", rotate.seen_by, "every account USER ever checked out");
+  sub->add_flag("--no-wait", rotate.no_wait, "print the job id and return at once");
+  on_run(sub, chosen, [&g] { return run_rotate(g, rotate); });
+
+  static std::optional<std::string> job;
+  sub = app.add_subcommand("jobs", "server-side jobs (yours; operators and auditors see all)");
+  sub->add_option("ID", job, "show this job with its per-account outcomes");
+  on_run(sub, chosen, [&g] { return run_jobs(g, job); });
 }
 
 void add_request_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
@@ -234,6 +259,7 @@ int main(int argc, char** argv) {
   add_host_commands(app, global, chosen);
   add_request_commands(app, global, chosen);
   add_recording_commands(app, global, chosen);
+  add_rotation_commands(app, global, chosen);
 
   try {
     app.parse(argc, argv);

@@ -111,3 +111,7 @@ endforeach()
 # 2 x 100 concurrent sessions with recording on 2 cores need more than the default 300 s when the
 # machine is busy or under ASan.
 set_tests_properties(integration.ssh_scale_test PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)
+
+# Fifty real sshd hosts rotated at the default concurrency: longer than the default 300 s on a
+# busy machine, and alone (each host's sshd takes memory and a process).
+set_tests_properties(integration.rotation_test PROPERTIES TIMEOUT 900 RUN_SERIAL TRUE)

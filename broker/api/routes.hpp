@@ -13,6 +13,8 @@
 namespace sekisho::broker {
 
 class LiveSessions;
+class RotationService;
+class RotationJobs;
 
 // What the endpoints work with; everything outlives the server.
 struct ApiContext {
@@ -33,6 +35,10 @@ struct ApiContext {
   // The PEM of the key that signs recordings and audit checkpoints: the login answer carries it,
   // so the CLI pins it (over the pinned TLS connection) for `sekisho verify`.
   std::string signing_public_pem{};
+  // Password rotation: `accounts list` states and schedules, `rotate` jobs; null: those
+  // endpoints answer 503.
+  RotationService* rotation = nullptr;
+  RotationJobs* rotation_jobs = nullptr;
 };
 
 // login, logout, whoami, totp, users, keys.
@@ -44,5 +50,8 @@ void add_request_routes(ApiRouter& router, ApiContext& ctx);
 // sessions: listing, search, replay pages and exports of recordings (auditor); kill of a live
 // SSH session (auditor, operator).
 void add_session_routes(ApiRouter& router, ApiContext& ctx);
+// rotations (operator), jobs (owner; operators and auditors all), the accounts' rotation state
+// (operator, auditor).
+void add_rotation_routes(ApiRouter& router, ApiContext& ctx);
 
 }  // namespace sekisho::broker

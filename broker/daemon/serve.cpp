@@ -18,6 +18,8 @@
 #include "broker/auth/directory_recheck.hpp"
 #include "broker/daemon/directory_factory.hpp"
 #include "broker/daemon/scheduler.hpp"
+#include "broker/rotation/rotation_jobs.hpp"
+#include "broker/rotation/rotation_service.hpp"
 #include "broker/sessions/live_sessions.hpp"
 #include "broker/sessions/recording_retention.hpp"
 #include "broker/sessions/session_seal.hpp"
@@ -58,6 +60,9 @@ class Checkpointer {
   std::int64_t last_seq_ = 0;
 };
 
+// How often the rotation sweep looks for accounts in doubt, owed or due.
+constexpr std::chrono::seconds kRotationSweepInterval{30};
+
 sigset_t termination_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -81,6 +86,7 @@ class Daemon {
 
   Result<void> open_store();
   Result<void> start_directory();
+  Result<void> start_rotation();
   Result<void> start_listeners();
   void schedule_jobs();
   RunEnd run_until_signal();
@@ -103,6 +109,9 @@ class Daemon {
   std::unique_ptr<AuthService> auth_;
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<RequestService> requests_;
+  // start_rotation()
+  std::unique_ptr<RotationService> rotation_;
+  std::unique_ptr<RotationJobs> rotation_jobs_;
   // start_listeners()
   std::unique_ptr<LiveSessions> live_;
   HostKeyProbe host_key_probe_;
@@ -175,6 +184,18 @@ Result<void> Daemon::start_directory() {
   return ok();
 }
 
+// Password rotation: the service that owns every rotation and the `rotate` jobs. Jobs a stopped
+// run left running are marked interrupted; accounts in doubt are recovered by the background
+// workers while the listeners already serve (a session that needs one waits for it).
+Result<void> Daemon::start_rotation() {
+  RotationServiceContext ctx{*store_, *audit_, clock_, config_.rotation, {}, notifier_.get()};
+  // No connector yet: every account is manual until the protocols' connectors are wired here.
+  ctx.connector_for = [](const std::string&) -> rotation::Connector* { return nullptr; };
+  rotation_ = std::make_unique<RotationService>(std::move(ctx));
+  rotation_jobs_ = std::make_unique<RotationJobs>(*rotation_, *store_, *audit_, clock_);
+  return rotation_->start();
+}
+
 // Binds the HTTPS API and the SSH listener (they accept once run_until_signal() runs) and
 // records the start in the audit log.
 Result<void> Daemon::start_listeners() {
@@ -185,6 +206,8 @@ Result<void> Daemon::start_listeners() {
   // hosts add: a worker fetches the SSH host key, whether or not [ssh] listens.
   host_key_probe_ = {config_.ssh_limits.worker_user, dir_.root(), ""};
   api_ctx_->host_key_probe = &host_key_probe_;
+  api_ctx_->rotation = rotation_.get();
+  api_ctx_->rotation_jobs = rotation_jobs_.get();
   auto api = ApiServer::create(dir_, config_, *api_ctx_);
   if (!api) return tl::make_unexpected(api.error());
   api_ = std::move(*api);
@@ -202,6 +225,7 @@ Result<void> Daemon::start_listeners() {
     gateway_ctx.recordings = config_.recordings;
     gateway_ctx.notifier = notifier_.get();
     gateway_ctx.live = live_.get();
+    gateway_ctx.rotation = rotation_.get();
     auto bound_ssh = SshGateway::bind(config_.ssh, gateway_ctx);
     if (!bound_ssh) return tl::make_unexpected(bound_ssh.error());
     ssh_ = std::move(*bound_ssh);
@@ -256,6 +280,12 @@ void Daemon::schedule_jobs() {
       module_logger("recorder")->error("recording retention failed: {}", r.error().message);
     }
   });
+  // Rotation: recover accounts in doubt, rotate owed ones and those due on their schedule.
+  scheduler_.add("rotation.sweep", kRotationSweepInterval, [this] {
+    if (auto r = rotation_->sweep(); !r) {
+      module_logger("rotation")->error("rotation sweep failed: {}", r.error().message);
+    }
+  });
   // Window warnings and closes, and the end of sessions that ignore a close.
   if (live_) {
     scheduler_.add("sessions.windows", std::chrono::seconds(1),
@@ -298,6 +328,10 @@ RunEnd Daemon::run_until_signal() {
 Result<void> Daemon::shut_down(RunEnd end) {
   scheduler_.stop();
   if (ssh_) ssh_->stop();
+  // A rotation under way is finished (a host half changed is worse than a late stop); what is
+  // queued stays owed in the store.
+  rotation_jobs_->stop();
+  rotation_->stop();
   checkpoints_->write();
   if (notifier_) notifier_->stop();
 
@@ -327,6 +361,7 @@ Result<void> serve(const std::filesystem::path& data_dir, const Config& config) 
   Daemon daemon(data_dir, config);
   if (auto r = daemon.open_store(); !r) return r;
   if (auto r = daemon.start_directory(); !r) return r;
+  if (auto r = daemon.start_rotation(); !r) return r;
   if (auto r = daemon.start_listeners(); !r) return r;
   daemon.schedule_jobs();
   return daemon.shut_down(daemon.run_until_signal());

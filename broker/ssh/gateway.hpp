@@ -24,6 +24,7 @@
 #include "broker/access/request_service.hpp"
 #include "broker/daemon/config.hpp"
 #include "broker/daemon/scheduler.hpp"
+#include "broker/rotation/rotation_trigger.hpp"
 #include "broker/sessions/audit_rate_limit.hpp"
 #include "broker/sessions/live_sessions.hpp"
 #include "broker/ssh/worker_link.hpp"
@@ -61,6 +62,9 @@ struct SshGatewayContext {
   // Where each worker's session is registered for the window check and kills (the daemon runs
   // its check). Null: none (tests of the monitor alone).
   LiveSessions* live = nullptr;
+  // Password rotation: a session's target login waits until its account is not in doubt. Null:
+  // no rotation runs (tests of the monitor alone).
+  RotationTrigger* rotation = nullptr;
 };
 
 class SshGateway {

@@ -13,6 +13,7 @@
 #include "broker/sessions/target_connect.hpp"
 #include "broker/ssh/monitor_state.hpp"
 #include "ssh/keys.hpp"
+#include "storage/credentials.hpp"
 #include "storage/hosts.hpp"
 #include "storage/vault.hpp"
 
@@ -23,6 +24,10 @@ namespace {
 // The core's TCP connect to a target (all its addresses together); the worker's key exchange
 // with it then has libssh's own limit.
 constexpr std::chrono::seconds kTargetConnectTimeout{30};
+
+// How long a session waits for an account in doubt to be settled before it is refused; the
+// settling itself is two logins to the host.
+constexpr std::chrono::seconds kRotationSettleLimit{30};
 
 // "type base64" of a key line, ignoring a comment: how two public key lines are compared.
 std::string key_blob(const std::string& line) {
@@ -174,6 +179,20 @@ json Monitor::file_transfer(json& body, wire::Fd& /*to_pass*/) {
   return {{"ok", true}};
 }
 
+Result<void> Monitor::await_rotation() {
+  if (ctx_.rotation == nullptr) return ok();
+  std::optional<std::int64_t> account_id;
+  auto read = ctx_.store.read([&](storage::Store::Tx& tx) -> Result<void> {
+    auto row = storage::find_account_row(tx, host_, account_);
+    if (!row) return tl::make_unexpected(row.error());
+    if (row->has_value()) account_id = (*row)->id;
+    return ok();
+  });
+  if (!read) return read;
+  if (!account_id) return ok();  // the vault read below refuses it
+  return ctx_.rotation->await_settled(*account_id, kRotationSettleLimit);
+}
+
 json Monitor::credential(json& body, wire::Fd& /*to_pass*/) {
   const std::string presented = one_line(body, "host_key", wire::kMaxMessage);
   if (key_blob(presented) != key_blob(pinned_)) {
@@ -182,6 +201,14 @@ json Monitor::credential(json& body, wire::Fd& /*to_pass*/) {
                 {{"pinned", fingerprint_of(pinned_)}, {"presented", fingerprint_of(presented)}});
     return refusal("the host key of " + host_ +
                    " does not match the key pinned at registration; refused");
+  }
+  // An account in doubt (a rotation interrupted between the host and the vault) is settled
+  // before its secret is used: the vault's current one may be the one the host no longer takes.
+  if (auto settled = await_rotation(); !settled) {
+    stage_ = Stage::kEnded;
+    (void)audit(user_, "ssh.refused",
+                {{"reason", settled.error().message}, {"request", request_}});
+    return refusal(settled.error().message);
   }
   Result<storage::VaultedCredential> cred = fail(ErrorCode::kInternal, "unread");
   auto read = ctx_.store.read([&](storage::Store::Tx& tx) -> Result<void> {

@@ -99,6 +99,9 @@ class Monitor {
   json connect_target(const storage::HostRecord& host, const std::string& policy,
                       wire::Fd& to_pass);
   json credential(json& body, wire::Fd& to_pass);
+  // Waits (bounded) until the session's account is not in doubt; the rotation service's refusal
+  // otherwise.
+  Result<void> await_rotation();
   json refused(json& body, wire::Fd& to_pass);
   json target_failed(json& body, wire::Fd& to_pass);
   json file_transfer(json& body, wire::Fd& to_pass);
