@@ -16,7 +16,7 @@ std::optional<TimePoint> next_scheduled_rotation(const storage::AccountRow& row,
   if (!every) return std::nullopt;
   auto since = parse_time(row.last_rotated_at.empty() ? row.created_at : row.last_rotated_at);
   if (!since) return std::nullopt;
-  return *since + *every;
+  return rotation::next_due(*since, *every);
 }
 
 std::string display_state(const storage::AccountRow& row, bool rotatable) {

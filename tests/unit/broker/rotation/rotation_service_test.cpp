@@ -67,6 +67,25 @@ class RotationServiceTest : public ::testing::Test {
     return std::make_unique<RotationService>(std::move(ctx));
   }
 
+  // The user "alice" (operator), created on first use; her id.
+  std::int64_t add_operator() {
+    std::int64_t id = 0;
+    EXPECT_TRUE(t_->store->transact([&](Store::Tx& tx) -> Result<void> {
+      auto found = storage::find_user(tx, "alice");
+      if (!found) return tl::make_unexpected(found.error());
+      if (found->has_value()) {
+        id = (*found)->id;
+        return ok();
+      }
+      auto user = storage::create_user(
+          tx, {"alice", "x", {"operator"}, false, "2026-01-01T00:00:00.000Z"});
+      if (!user) return tl::make_unexpected(user.error());
+      id = *user;
+      return ok();
+    }));
+    return id;
+  }
+
   std::optional<storage::AccountRow> row(const std::string& host) {
     std::optional<storage::AccountRow> out;
     EXPECT_TRUE(t_->store->read([&](Store::Tx& tx) -> Result<void> {
@@ -229,7 +248,8 @@ TEST_F(RotationServiceTest, SweepQueuesScheduledAccountsThatAreDueOnly) {
 TEST_F(RotationServiceTest, CheckedOutAccountIsLeftToItsHolder) {
   const auto id = add_host("web01", "ssh", 86400, 48h);
   EXPECT_TRUE(t_->store->transact([&](Store::Tx& tx) -> Result<void> {
-    auto user = storage::create_user(tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
+    auto user = storage::create_user(
+        tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
     if (!user) return tl::make_unexpected(user.error());
     storage::RequestRow req;
     req.id = "r-000000000001";
@@ -337,7 +357,9 @@ TEST_F(RotationServiceTest, JobRotatesAllReportsEachAccountAndCountsFailures) {
   fleet_.set_password("root@web03", "someone-changed-it");  // the vaulted one is refused
   auto svc = make_service(2);
   RotationJobs jobs(*svc, *t_->store, *t_->log, t_->clock);
-  auto id = jobs.start(1, "alice", {.all = true});
+  RotationSelection all;
+  all.all = true;
+  auto id = jobs.start(add_operator(), "alice", all);
   ASSERT_TRUE(id) << id.error().message;
   auto job = finished_job(*t_->store, *id);
   ASSERT_TRUE(job);
@@ -364,13 +386,17 @@ TEST_F(RotationServiceTest, JobOfAHostWithOnlyManualAccountsIsRefused) {
   add_host("win01", "rdp");
   auto svc = make_service();
   RotationJobs jobs(*svc, *t_->store, *t_->log, t_->clock);
-  auto id = jobs.start(1, "alice", {.host = "win01"});
+  RotationSelection win01;
+  win01.host = "win01";
+  auto id = jobs.start(add_operator(), "alice", win01);
   ASSERT_FALSE(id);
   EXPECT_EQ(id.error().code, ErrorCode::kInvalidArgument);
   EXPECT_EQ(id.error().message,
             "win01: no account there can be rotated (manual: no rotation connector for rdp "
             "hosts); change it by hand");
-  auto missing = jobs.start(1, "alice", {.host = "nope"});
+  RotationSelection nope;
+  nope.host = "nope";
+  auto missing = jobs.start(add_operator(), "alice", nope);
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().message, "no host nope");
 }
