@@ -63,7 +63,11 @@ Result<json> wait_for_job(Gateway& gateway, const std::string& id) {
   for (;;) {
     auto job = gateway.get("/v1/jobs/" + id);
     if (!job) {
-      if (++failed_polls >= kMaxFailedPolls) {
+      // An answer of the gateway (not found, forbidden, logged out) will not change by asking
+      // again; only a connection that failed is retried.
+      const ErrorCode code = job.error().code;
+      const bool transient = code == ErrorCode::kUnavailable || code == ErrorCode::kIo;
+      if (!transient || ++failed_polls >= kMaxFailedPolls) {
         return fail(job.error().code, job.error().message + " (job " + id +
                                           " runs on; see: sekisho jobs " + id + ")");
       }

@@ -183,7 +183,7 @@ void add_rotation_routes(ApiRouter& router, ApiContext& ctx) {
   };
   router.post("/v1/rotations", Access::roles_of({"operator"}), bind(rotations_start));
   router.get("/v1/jobs", Access::any_user(), bind(jobs_list));
-  router.get("/v1/jobs/:id", Access::any_user(), bind(jobs_show));
+  router.get("/v1/jobs/:name", Access::any_user(), bind(jobs_show));
   router.get("/v1/accounts", Access::roles_of({"operator", "auditor"}), bind(accounts_list));
 }
 
