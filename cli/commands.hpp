@@ -129,7 +129,6 @@ struct RequestListOptions {
                                     const std::string& comment);
 [[nodiscard]] Result<void> run_cancel(const GlobalOptions& global, const std::string& id);
 
-
 // Password rotation. `rotate` starts a server-side job and, unless --no-wait, polls it (a progress
 // line on stderr when that is a terminal), prints each account's outcome and fails when any
 // rotation failed. Exactly one of host, all, seen_by.

@@ -45,8 +45,9 @@ Result<void> job_verdict(const json& job) {
   const std::string state = cell(job, "state");
   const int failed = number(job, "failed");
   if (state == "interrupted") {
-    return fail(ErrorCode::kUnavailable, "job " + id + " was interrupted (the gateway stopped); "
-                                         "its rotations are still owed and will be done");
+    return fail(ErrorCode::kUnavailable, "job " + id +
+                                             " was interrupted (the gateway stopped); "
+                                             "its rotations are still owed and will be done");
   }
   if (failed > 0) {
     return fail(ErrorCode::kInternal, std::to_string(failed) + " of " +
@@ -98,7 +99,8 @@ Result<void> run_rotate(const GlobalOptions& global, const RotateOptions& option
   if (options.account && !options.host) {
     return fail(ErrorCode::kInvalidArgument, "--account needs HOST");
   }
-  if (options.group && !options.all) return fail(ErrorCode::kInvalidArgument, "--group needs --all");
+  if (options.group && !options.all)
+    return fail(ErrorCode::kInvalidArgument, "--group needs --all");
   if (options.host) {
     if (auto r = check_path_name("host name", *options.host); !r) return r;
     request["host"] = *options.host;
@@ -164,10 +166,10 @@ Result<void> run_jobs(const GlobalOptions& global, const std::optional<std::stri
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& j : body->value("jobs", json::array())) {
-    rows.push_back({cell(j, "id"), cell(j, "state"),
-                    cell(j, "done") + "/" + cell(j, "total") + " (" + cell(j, "failed") +
-                        " failed)",
-                    cell(j, "owner"), cell(j, "created_at"), cell(j, "description")});
+    rows.push_back(
+        {cell(j, "id"), cell(j, "state"),
+         cell(j, "done") + "/" + cell(j, "total") + " (" + cell(j, "failed") + " failed)",
+         cell(j, "owner"), cell(j, "created_at"), cell(j, "description")});
   }
   std::cout << format_table({"JOB", "STATE", "PROGRESS", "OWNER", "CREATED", "WHAT"}, rows);
   return ok();

@@ -133,8 +133,8 @@ void add_host_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
 
 void add_rotation_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
   static RotateOptions rotate;
-  auto* sub = app.add_subcommand(
-      "rotate", "change vaulted passwords now, as a server-side job (operator)");
+  auto* sub =
+      app.add_subcommand("rotate", "change vaulted passwords now, as a server-side job (operator)");
   sub->add_option("HOST", rotate.host, "rotate the accounts of this host");
   sub->add_option("--account", rotate.account, "with HOST: only this account");
   sub->add_flag("--all", rotate.all, "rotate every account");

@@ -132,8 +132,9 @@ Result<std::string> RotationJobs::start(std::int64_t owner_id, const std::string
     }
     if (rotatable == 0 && !selection.host.empty()) {
       return fail(ErrorCode::kInvalidArgument,
-                  selection.host + ": no account there can be rotated (manual: no rotation "
-                                   "connector for " +
+                  selection.host +
+                      ": no account there can be rotated (manual: no rotation "
+                      "connector for " +
                       job->accounts.front().protocol + " hosts); change it by hand");
     }
     storage::JobRow row;
@@ -147,7 +148,8 @@ Result<std::string> RotationJobs::start(std::int64_t owner_id, const std::string
     row.created_at = format_time(clock_.now());
     if (auto in = storage::insert_job(tx, row); !in) return in;
     auto seq = audit_.append(
-        tx, {actor, "rotation.job", job->id, {{"description", row.description}, {"total", row.total}}});
+        tx,
+        {actor, "rotation.job", job->id, {{"description", row.description}, {"total", row.total}}});
     if (!seq) return tl::make_unexpected(seq.error());
     return ok();
   });

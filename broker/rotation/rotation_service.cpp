@@ -91,8 +91,8 @@ Result<void> RotationService::start() {
   });
   if (!r) return r;
   if (interrupted > 0) {
-    module_logger("rotation")->warn("{} job(s) left running by the previous run are interrupted",
-                                    interrupted);
+    module_logger("rotation")
+        ->warn("{} job(s) left running by the previous run are interrupted", interrupted);
   }
   {
     std::lock_guard lock(mu_);
@@ -241,8 +241,9 @@ AccountOutcome RotationService::rotate_account(std::int64_t account_id, const st
     } else if (!row->has_value()) {
       out = {"error", "the account no longer exists", true};
     } else if (!rotatable(**row)) {
-      out = {"manual", target_text(**row) + " has no rotation connector (" + (*row)->protocol +
-                           ", " + (*row)->kind + "): change it by hand",
+      out = {"manual",
+             target_text(**row) + " has no rotation connector (" + (*row)->protocol + ", " +
+                 (*row)->kind + "): change it by hand",
              false};
     } else if (!(*row)->checkout_request.empty()) {
       out = {"skipped",
@@ -286,23 +287,26 @@ void RotationService::audit_event(const rotation::Event& event, const std::strin
                                   const std::string& reason) {
   const std::string target = event.target.account + "@" + event.target.host;
   const char* action = rotation::to_string(event.kind);
-  auto seq = ctx_.audit.append(
-      {actor.empty() ? "system" : actor, action, target, {{"message", event.detail}, {"reason", reason}}});
+  auto seq = ctx_.audit.append({actor.empty() ? "system" : actor,
+                                action,
+                                target,
+                                {{"message", event.detail}, {"reason", reason}}});
   if (!seq) {
-    module_logger("rotation")->error("audit of {} {} failed: {}", action, target,
-                                     seq.error().message);
+    module_logger("rotation")
+        ->error("audit of {} {} failed: {}", action, target, seq.error().message);
   }
-  const bool alarming = event.kind == rotation::EventKind::kFailed ||
-                        event.kind == rotation::EventKind::kUnknown;
+  const bool alarming =
+      event.kind == rotation::EventKind::kFailed || event.kind == rotation::EventKind::kUnknown;
   if (alarming && ctx_.notifier != nullptr) {
-    ctx_.notifier->notify({action,
-                           std::string(event.kind == rotation::EventKind::kUnknown
-                                           ? "The vault no longer knows a password the host accepts: "
-                                           : "Password rotation failed: ") +
-                               target + ": " + event.detail,
-                           {{"host", event.target.host},
-                            {"account", event.target.account},
-                            {"message", event.detail}}});
+    ctx_.notifier->notify(
+        {action,
+         std::string(event.kind == rotation::EventKind::kUnknown
+                         ? "The vault no longer knows a password the host accepts: "
+                         : "Password rotation failed: ") +
+             target + ": " + event.detail,
+         {{"host", event.target.host},
+          {"account", event.target.account},
+          {"message", event.detail}}});
   }
 }
 
@@ -330,8 +334,7 @@ Result<void> RotationService::await_settled(std::int64_t account_id,
     if (!row->has_value()) return fail(ErrorCode::kNotFound, "no such account");
     const storage::AccountRow& a = **row;
     if (a.status == "unknown") {
-      return fail(ErrorCode::kUnavailable,
-                  target_text(a) + " is marked unknown: " + a.last_error);
+      return fail(ErrorCode::kUnavailable, target_text(a) + " is marked unknown: " + a.last_error);
     }
     std::unique_lock lock(mu_);
     const bool busy = busy_.contains(account_id);
@@ -348,10 +351,13 @@ Result<void> RotationService::await_settled(std::int64_t account_id,
       recovered_here = true;
       continue;
     }
-    if (!busy || !changed_.wait_until(lock, deadline, [&] { return !busy_.contains(account_id); })) {
+    if (!busy ||
+        !changed_.wait_until(lock, deadline, [&] { return !busy_.contains(account_id); })) {
       return fail(ErrorCode::kUnavailable,
                   target_text(a) +
-                      " is being recovered after an interrupted rotation; try again");
+                      (a.status == "pending" ? " is being recovered after an interrupted rotation"
+                                             : " is being rotated") +
+                      "; try again");
     }
   }
 }

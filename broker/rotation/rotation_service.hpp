@@ -119,9 +119,9 @@ class RotationService final : public RotationTrigger {
   RotationServiceContext ctx_;
   std::mutex mu_;  // everything below
   std::condition_variable changed_;
-  std::set<std::int64_t> busy_;     // accounts whose turn is taken
-  std::deque<Queued> queue_;        // background work, in order
-  std::set<std::int64_t> queued_;   // the accounts in queue_
+  std::set<std::int64_t> busy_;    // accounts whose turn is taken
+  std::deque<Queued> queue_;       // background work, in order
+  std::set<std::int64_t> queued_;  // the accounts in queue_
   std::map<std::int64_t, std::chrono::steady_clock::time_point> retry_at_;
   int free_slots_;
   bool started_ = false;

@@ -41,7 +41,8 @@ Result<void> StoreVault::record_failure(const rotation::Target&, const std::stri
 }
 
 Result<void> StoreVault::mark_unknown(const rotation::Target&, const std::string& why) {
-  return store_.transact([&](Store::Tx& tx) { return storage::mark_unknown(tx, account_id_, why); });
+  return store_.transact(
+      [&](Store::Tx& tx) { return storage::mark_unknown(tx, account_id_, why); });
 }
 
 }  // namespace sekisho::broker

@@ -206,8 +206,7 @@ json Monitor::credential(json& body, wire::Fd& /*to_pass*/) {
   // before its secret is used: the vault's current one may be the one the host no longer takes.
   if (auto settled = await_rotation(); !settled) {
     stage_ = Stage::kEnded;
-    (void)audit(user_, "ssh.refused",
-                {{"reason", settled.error().message}, {"request", request_}});
+    (void)audit(user_, "ssh.refused", {{"reason", settled.error().message}, {"request", request_}});
     return refusal(settled.error().message);
   }
   Result<storage::VaultedCredential> cred = fail(ErrorCode::kInternal, "unread");

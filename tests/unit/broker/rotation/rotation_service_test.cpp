@@ -77,8 +77,8 @@ class RotationServiceTest : public ::testing::Test {
         id = (*found)->id;
         return ok();
       }
-      auto user = storage::create_user(
-          tx, {"alice", "x", {"operator"}, false, "2026-01-01T00:00:00.000Z"});
+      auto user =
+          storage::create_user(tx, {"alice", "x", {"operator"}, false, "2026-01-01T00:00:00.000Z"});
       if (!user) return tl::make_unexpected(user.error());
       id = *user;
       return ok();
@@ -117,8 +117,7 @@ class RotationServiceTest : public ::testing::Test {
           "WHERE action LIKE 'rotation.%' ORDER BY seq");
       if (!s) return tl::make_unexpected(s.error());
       while (*s->step()) {
-        out.push_back({s->column_text(0), s->column_text(1), s->column_text(2),
-                       s->column_text(3)});
+        out.push_back({s->column_text(0), s->column_text(1), s->column_text(2), s->column_text(3)});
       }
       return ok();
     }));
@@ -159,8 +158,8 @@ TEST_F(RotationServiceTest, RotatesAuditsEveryStepAndLogsNoSecret) {
   EXPECT_EQ(now_current.size(), 32u);
   EXPECT_TRUE(now_current == fleet_.password("root@web01")) << "the host takes the vault's current";
   EXPECT_FALSE(now_current == "root-Secret-web01");
-  EXPECT_EQ(actions(), (std::vector<std::string>{"rotation.start", "rotation.changed",
-                                                 "rotation.verified"}));
+  EXPECT_EQ(actions(),
+            (std::vector<std::string>{"rotation.start", "rotation.changed", "rotation.verified"}));
   for (const auto& e : rotation_events()) {
     EXPECT_EQ(e[0], "alice");
     EXPECT_EQ(e[2], "root@web01");
@@ -248,8 +247,8 @@ TEST_F(RotationServiceTest, SweepQueuesScheduledAccountsThatAreDueOnly) {
 TEST_F(RotationServiceTest, CheckedOutAccountIsLeftToItsHolder) {
   const auto id = add_host("web01", "ssh", 86400, 48h);
   EXPECT_TRUE(t_->store->transact([&](Store::Tx& tx) -> Result<void> {
-    auto user = storage::create_user(
-        tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
+    auto user =
+        storage::create_user(tx, {"alice", "x", {"requester"}, false, "2026-01-01T00:00:00.000Z"});
     if (!user) return tl::make_unexpected(user.error());
     storage::RequestRow req;
     req.id = "r-000000000001";
