@@ -17,7 +17,7 @@ SELECT * FROM (
               WHEN p.id IS NOT NULL THEN 'pending' ELSE 'current' END AS status,
          a.rotate_every_seconds, a.last_rotated_at, a.last_error, a.rotation_due, a.created_at,
          coalesce(co.request_id, ''), coalesce(u.name, ''), coalesce(co.until, ''),
-         h.retired_at IS NOT NULL AS retired
+         h.retired_at IS NOT NULL AS retired, coalesce(c.fingerprint, '')
   FROM accounts a JOIN hosts h ON h.id = a.host_id
   LEFT JOIN credentials c ON c.account_id = a.id AND c.state = 'current'
   LEFT JOIN credentials p ON p.account_id = a.id AND p.state = 'pending'
@@ -43,6 +43,7 @@ AccountRow read_account_row(const Statement& s) {
   r.checkout_holder = s.column_text(13);
   r.checkout_until = s.column_text(14);
   r.host_retired = s.column_int(15) != 0;
+  r.fingerprint = s.column_text(16);
   return r;
 }
 

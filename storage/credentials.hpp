@@ -38,6 +38,8 @@ struct AccountRow {
   std::string checkout_holder;  // user name
   std::string checkout_until;
   bool host_retired = false;  // the host was retired (hosts remove with history)
+  // fingerprint8 of the current credential (the first 8 hex of its SHA-256); "" without one.
+  std::string fingerprint;
 };
 
 struct AccountFilter {

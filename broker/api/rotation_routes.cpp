@@ -5,7 +5,6 @@
 // changed and reveals nothing of a generated password.
 #include <nlohmann/json.hpp>
 
-#include "base/crypto.hpp"
 #include "broker/api/routes.hpp"
 #include "broker/rotation/account_state.hpp"
 #include "broker/rotation/rotation_jobs.hpp"
@@ -115,7 +114,7 @@ Result<ApiReply> jobs_show(ApiContext& ctx, ApiRequest& req) {
 }
 
 json account_json(const storage::AccountRow& a, const std::string& state,
-                  const std::optional<TimePoint>& next_due, const std::string& fingerprint) {
+                  const std::optional<TimePoint>& next_due) {
   json checkout = nullptr;
   if (!a.checkout_request.empty()) {
     checkout = {{"request", a.checkout_request},
@@ -133,7 +132,7 @@ json account_json(const storage::AccountRow& a, const std::string& state,
           {"next_due", next_due ? json(format_time(*next_due)) : json(nullptr)},
           {"rotation_owed", a.rotation_due},
           {"last_error", a.last_error},
-          {"fingerprint", fingerprint}};
+          {"fingerprint", a.fingerprint}};
 }
 
 Result<ApiReply> accounts_list(ApiContext& ctx, ApiRequest& req) {
@@ -159,15 +158,12 @@ Result<ApiReply> accounts_list(ApiContext& ctx, ApiRequest& req) {
       const bool rotatable = ctx.rotation->rotatable(a);
       const std::string shown = display_state(a, rotatable);
       if (*state && shown != **state) continue;
-      auto versions = storage::load_versions(tx, a.id);
-      if (!versions) return tl::make_unexpected(versions.error());
-      const std::string fp = versions->current ? fingerprint8(versions->current->bytes()) : "";
       std::optional<TimePoint> next;
       if (rotatable) {
         next = a.rotation_due.empty() ? next_scheduled_rotation(a, ctx.rotation->settings())
                                       : std::optional(now);
       }
-      accounts.push_back(account_json(a, shown, next, fp));
+      accounts.push_back(account_json(a, shown, next));
     }
     return ok();
   });

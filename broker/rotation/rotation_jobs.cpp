@@ -123,7 +123,10 @@ Result<std::string> RotationJobs::start(std::int64_t owner_id, const std::string
       const auto& row = job->accounts[i];
       if (!service_.rotatable(row)) {
         job->outcomes[i] = AccountOutcome{
-            "manual", "no rotation connector for " + row.protocol + " " + row.kind + "s", false};
+            "manual",
+            row.host_retired ? "the host is retired"
+                             : "no rotation connector for " + row.protocol + " " + row.kind + "s",
+            false};
         continue;
       }
       ++rotatable;

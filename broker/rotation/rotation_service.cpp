@@ -20,7 +20,9 @@ std::string target_text(const storage::AccountRow& row) { return row.account + "
 // The account with `account_id`, if any. The store looks accounts up by name; the list is read
 // once per call, which costs little next to a login to the host.
 Result<std::optional<storage::AccountRow>> account_row(Store::Tx& tx, std::int64_t account_id) {
-  auto rows = storage::list_account_rows(tx, {});
+  storage::AccountFilter all;
+  all.include_retired = true;
+  auto rows = storage::list_account_rows(tx, all);
   if (!rows) return tl::make_unexpected(rows.error());
   for (auto& row : *rows) {
     if (row.id == account_id) return std::optional<storage::AccountRow>(std::move(row));
@@ -119,7 +121,8 @@ void RotationService::stop() {
 }
 
 bool RotationService::rotatable(const storage::AccountRow& row) const {
-  return row.kind == "password" && ctx_.connector_for && ctx_.connector_for(row.protocol);
+  return !row.host_retired && row.kind == "password" && ctx_.connector_for &&
+         ctx_.connector_for(row.protocol);
 }
 
 Result<int> RotationService::sweep() {
@@ -242,8 +245,10 @@ AccountOutcome RotationService::rotate_account(std::int64_t account_id, const st
       out = {"error", "the account no longer exists", true};
     } else if (!rotatable(**row)) {
       out = {"manual",
-             target_text(**row) + " has no rotation connector (" + (*row)->protocol + ", " +
-                 (*row)->kind + "): change it by hand",
+             (*row)->host_retired
+                 ? target_text(**row) + ": the host is retired"
+                 : target_text(**row) + " has no rotation connector (" + (*row)->protocol + ", " +
+                       (*row)->kind + "): change it by hand",
              false};
     } else if (!(*row)->checkout_request.empty()) {
       out = {"skipped",

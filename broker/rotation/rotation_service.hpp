@@ -6,8 +6,9 @@
 // caused it or "system") and notifies the webhooks when a rotation fails or leaves an account
 // unknown. No secret reaches a log line, an audit event, a notification or an error.
 //
-// Accounts it cannot rotate are "manual": hosts whose protocol has no connector (rdp) and
-// vaulted keys (key rotation is not built yet). They are never reported as rotated.
+// Accounts it cannot rotate are "manual": hosts whose protocol has no connector (rdp), vaulted
+// keys (key rotation is not built yet) and the accounts of retired hosts. They are never reported
+// as rotated.
 #pragma once
 
 #include <chrono>
@@ -86,8 +87,8 @@ class RotationService final : public RotationTrigger {
   AccountOutcome rotate_account(std::int64_t account_id, const std::string& actor,
                                 const std::string& reason);
 
-  // Whether an account of `row` can be rotated at all (a connector for its host's protocol and a
-  // password credential). Any thread.
+  // Whether an account of `row` can be rotated at all (a connector for its host's protocol, a
+  // password credential, a host not retired). Any thread.
   bool rotatable(const storage::AccountRow& row) const;
   const rotation::RotationSettings& settings() const { return ctx_.settings; }
 

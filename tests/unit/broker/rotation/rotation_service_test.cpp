@@ -150,9 +150,13 @@ class RotationServiceTest : public ::testing::Test {
 
 TEST_F(RotationServiceTest, RotatesAuditsEveryStepAndLogsNoSecret) {
   const auto id = add_host("web01");
+  const std::string fingerprint_before = row("web01")->fingerprint;
   auto svc = make_service();
   const AccountOutcome out = svc->rotate_account(id, "alice", "requested by alice");
   EXPECT_EQ(out.outcome, "rotated");
+  // `accounts list` shows that the password changed, without it.
+  EXPECT_EQ(row("web01")->fingerprint.size(), 8u);
+  EXPECT_NE(row("web01")->fingerprint, fingerprint_before);
   EXPECT_FALSE(out.failed);
   const std::string now_current = vault_current(id);
   EXPECT_EQ(now_current.size(), 32u);
@@ -332,6 +336,20 @@ TEST_F(RotationServiceTest, AccountWithoutConnectorIsManualAndNeverRotated) {
   EXPECT_FALSE(out.failed);
   EXPECT_TRUE(actions().empty());
   EXPECT_TRUE(vault_current(id) == "root-Secret-win01");
+}
+
+TEST_F(RotationServiceTest, AccountsOfARetiredHostAreLeftAlone) {
+  const auto id = add_host("web01", "ssh", 86400, 48h);
+  ASSERT_TRUE(t_->store->transact([&](Store::Tx& tx) {
+    return storage::retire_host(tx, "web01", format_time(t_->clock.now()));
+  }));
+  auto svc = make_service();
+  EXPECT_FALSE(svc->rotatable(*row("web01")));
+  auto queued = svc->sweep();
+  ASSERT_TRUE(queued);
+  EXPECT_EQ(*queued, 0);
+  EXPECT_EQ(svc->rotate_account(id, "alice", "requested by alice").outcome, "manual");
+  EXPECT_EQ(fleet_.changes(), 0);
 }
 
 // The job's row once it left "running" (bounded wait).
