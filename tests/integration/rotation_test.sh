@@ -66,6 +66,19 @@ out=$(timeout 30 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" "roo
 [ "$out" = root ] || fail "gateway session ran as '$out'"
 pass "a gateway session to root@$w logs in with the vault's new current password"
 
+# An account in doubt (a crash left a pending password the host never took) is settled before the
+# session uses it: the session recovers it (the host kept the current one) and then logs in.
+acct_id=$(sql "$dir" "SELECT a.id FROM accounts a JOIN hosts h ON h.id = a.host_id WHERE h.name = '$w' AND a.name = 'root';")
+sql "$dir" "INSERT INTO credentials (account_id, kind, state, secret, fingerprint, created_at)
+  VALUES ($acct_id, 'password', 'pending', X'$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')', 'deadbeef', '2026-01-01T00:00:00.000Z');"
+[ "$(cli_as audrey --json accounts list --host "$w" | json_rows - accounts state)" = pending ] || fail "root@$w not in doubt"
+out=$(timeout 60 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" "root@$w@127.0.0.1" 'id -un' 2>"$TMP/ssh.err" </dev/null) ||
+  fail "gateway session to an account in doubt: $(cat "$TMP/ssh.err")"
+[ "$out" = root ] || fail "gateway session ran as '$out'"
+[ "$(audit_count "$dir" rotation.recovered "recovery before use")" -eq 1 ] || fail "no rotation.recovered before use"
+[ "$(cli_as audrey --json accounts list --host "$w" | json_rows - accounts state)" = current ] || fail "root@$w still in doubt"
+pass "a session to an account in doubt waits for its recovery (audited rotation.recovered) and then logs in"
+
 # --- rotate --all: every host verified, distinct passwords ------------------------------------
 seq0=$(sql "$dir" "SELECT max(seq) FROM audit_events;")
 for i in $(seq -w 1 "$N"); do shadow_of "web$i" carol; done >"$TMP/carol-before"
