@@ -92,6 +92,8 @@ struct Config {
   RecordingsConfig recordings;
   // [rotation] and [[rotation.policy]]; no rules: every host gets the built-in default rule.
   rotation::RotationSettings rotation;
+  // [rotation] sweep: how often the core recovers accounts in doubt and rotates owed and due ones.
+  std::chrono::seconds rotation_sweep{30};
 };
 
 // Parses TOML text; `name` is the file name used in messages. Every error is one line naming the

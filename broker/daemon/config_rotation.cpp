@@ -150,8 +150,16 @@ Result<void> read_rotation_rules(const ConfigReader& rd, const Table& list,
 Result<void> read_rotation(const ConfigReader& rd, const Table& root, Config& config) {
   if (!root.contains("rotation")) return ok();
   const auto& t = root.as_table().at("rotation");
-  if (auto r = rd.only_keys(t, "rotation", {"concurrency", "keep_previous", "policy"}); !r) {
+  if (auto r = rd.only_keys(t, "rotation", {"concurrency", "keep_previous", "sweep", "policy"});
+      !r) {
     return r;
+  }
+  if (t.contains("sweep")) {
+    auto text = rd.string_at(t, "rotation", "sweep");
+    if (!text) return tl::make_unexpected(text.error());
+    auto d = parse_duration(*text);
+    if (!d) return tl::make_unexpected(rd.error("rotation.sweep", d.error().message));
+    config.rotation_sweep = *d;
   }
   rotation::RotationSettings& settings = config.rotation;
   if (auto r = int_key(rd, t, "concurrency", "rotation.concurrency", 1, 64, settings.concurrency);

@@ -60,9 +60,6 @@ class Checkpointer {
   std::int64_t last_seq_ = 0;
 };
 
-// How often the rotation sweep looks for accounts in doubt, owed or due.
-constexpr std::chrono::seconds kRotationSweepInterval{30};
-
 sigset_t termination_signals() {
   sigset_t set;
   sigemptyset(&set);
@@ -281,7 +278,7 @@ void Daemon::schedule_jobs() {
     }
   });
   // Rotation: recover accounts in doubt, rotate owed ones and those due on their schedule.
-  scheduler_.add("rotation.sweep", kRotationSweepInterval, [this] {
+  scheduler_.add("rotation.sweep", config_.rotation_sweep, [this] {
     if (auto r = rotation_->sweep(); !r) {
       module_logger("rotation")->error("rotation sweep failed: {}", r.error().message);
     }

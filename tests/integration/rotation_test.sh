@@ -13,7 +13,11 @@ N=${ROTATION_TEST_HOSTS:-50}
 
 dir="$TMP/var"
 init_data_dir "$dir"
-write_ssh_config "$TMP/c.toml"
+# The sweep is left for an hour: the test's own steps (a session settling an account in doubt) must
+# not race with it.
+write_ssh_config "$TMP/c.toml" '
+[rotation]
+sweep = "1h"'
 start_ssh_gateway "$dir" "$TMP/c.toml"
 login_as op admin "$(one_time_password "$dir")" "operator-Password-1" >/dev/null 2>&1 || fail "operator login"
 add_users alice:requester bob:approver audrey:auditor
@@ -70,10 +74,10 @@ pass "a gateway session to root@$w logs in with the vault's new current password
 # session uses it: the session recovers it (the host kept the current one) and then logs in.
 acct_id=$(sql "$dir" "SELECT a.id FROM accounts a JOIN hosts h ON h.id = a.host_id WHERE h.name = '$w' AND a.name = 'root';")
 sql "$dir" "INSERT INTO credentials (account_id, kind, state, secret, fingerprint, created_at)
-  VALUES ($acct_id, 'password', 'pending', X'$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')', 'deadbeef', '2026-01-01T00:00:00.000Z');"
+  VALUES ($acct_id, 'password', 'pending', X'$(printf 'Never-Taken-%s' "$RANDOM$RANDOM" | od -An -tx1 | tr -d ' \n')', 'deadbeef', '2026-01-01T00:00:00.000Z');"
 [ "$(cli_as audrey --json accounts list --host "$w" | json_rows - accounts state)" = pending ] || fail "root@$w not in doubt"
 out=$(timeout 60 ssh "${GW_SSH_OPTS[@]}" -p "$SSH_PORT" -i "$TMP/alice.key" "root@$w@127.0.0.1" 'id -un' 2>"$TMP/ssh.err" </dev/null) ||
-  fail "gateway session to an account in doubt: $(cat "$TMP/ssh.err")"
+  fail "gateway session to an account in doubt: $(cat "$TMP/ssh.err"); gateway: $(tail -15 "$GW_LOG")"
 [ "$out" = root ] || fail "gateway session ran as '$out'"
 [ "$(audit_count "$dir" rotation.recovered "recovery before use")" -eq 1 ] || fail "no rotation.recovered before use"
 [ "$(cli_as audrey --json accounts list --host "$w" | json_rows - accounts state)" = current ] || fail "root@$w still in doubt"

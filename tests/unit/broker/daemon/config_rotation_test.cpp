@@ -95,6 +95,17 @@ TEST(ConfigRotationTest, RefusesConcurrencyAndKeepPreviousOutOfRange) {
   EXPECT_EQ(refusal("[rotation]\nconcurrency = 64\nkeep_previous = 20"), "accepted");
 }
 
+TEST(ConfigRotationTest, ReadsTheSweepIntervalAndRefusesABadOne) {
+  auto defaults = parse_config("", "test.toml");
+  ASSERT_TRUE(defaults) << defaults.error().message;
+  EXPECT_EQ(defaults->rotation_sweep, 30s);
+  auto config = parse_config("[rotation]\nsweep = \"1h\"", "test.toml");
+  ASSERT_TRUE(config) << config.error().message;
+  EXPECT_EQ(config->rotation_sweep, 1h);
+  EXPECT_EQ(refusal("[rotation]\nsweep = \"soon\"").rfind("test.toml: rotation.sweep: ", 0), 0u);
+  EXPECT_EQ(refusal("[rotation]\nsweep = 30").rfind("test.toml: rotation.sweep", 0), 0u);
+}
+
 TEST(ConfigRotationTest, RefusesUnknownKeys) {
   EXPECT_EQ(refusal("[rotation]\nparallel = 4"), "test.toml: rotation.parallel: unknown key");
   EXPECT_EQ(refusal(rule("lenght = 24")), "test.toml: rotation.policy[0].lenght: unknown key");
