@@ -20,6 +20,8 @@
 #include "broker/daemon/scheduler.hpp"
 #include "broker/rotation/rotation_jobs.hpp"
 #include "broker/rotation/rotation_service.hpp"
+#include "broker/rotation/ssh_connector.hpp"
+#include "broker/rotation/ssh_rotation_lookup.hpp"
 #include "broker/sessions/live_sessions.hpp"
 #include "broker/sessions/recording_retention.hpp"
 #include "broker/sessions/session_seal.hpp"
@@ -107,6 +109,7 @@ class Daemon {
   std::unique_ptr<WebhookNotifier> notifier_;
   std::unique_ptr<RequestService> requests_;
   // start_rotation()
+  std::unique_ptr<SshConnector> ssh_connector_;
   std::unique_ptr<RotationService> rotation_;
   std::unique_ptr<RotationJobs> rotation_jobs_;
   // start_listeners()
@@ -185,9 +188,17 @@ Result<void> Daemon::start_directory() {
 // run left running are marked interrupted; accounts in doubt are recovered by the background
 // workers while the listeners already serve (a session that needs one waits for it).
 Result<void> Daemon::start_rotation() {
+  // ssh: one worker per change or login, started like the host-key probe's. ldap is not wired
+  // yet (its accounts are manual until it is); rdp has no connector (manual).
+  ssh_connector_ = std::make_unique<SshConnector>(
+      SshConnectorOptions{{config_.ssh_limits.worker_user, dir_.root(), ""},
+                          std::chrono::seconds(30)},
+      make_ssh_rotation_lookup(*store_, config_.rotation));
   RotationServiceContext ctx{*store_, *audit_, clock_, config_.rotation, {}, notifier_.get()};
-  // No connector yet: every account is manual until the protocols' connectors are wired here.
-  ctx.connector_for = [](const std::string&) -> rotation::Connector* { return nullptr; };
+  ctx.connector_for =
+      [ssh = ssh_connector_.get()](const std::string& protocol) -> rotation::Connector* {
+    return protocol == "ssh" ? ssh : nullptr;
+  };
   rotation_ = std::make_unique<RotationService>(std::move(ctx));
   rotation_jobs_ = std::make_unique<RotationJobs>(*rotation_, *store_, *audit_, clock_);
   return rotation_->start();
