@@ -128,5 +128,9 @@ struct RequestListOptions {
 [[nodiscard]] Result<void> run_deny(const GlobalOptions& global, const std::string& id,
                                     const std::string& comment);
 [[nodiscard]] Result<void> run_cancel(const GlobalOptions& global, const std::string& id);
+// Prints the lent password alone on stdout and the end of the window on stderr (--json: one
+// object {password, account, host, until} on stdout).
+[[nodiscard]] Result<void> run_checkout(const GlobalOptions& global, const std::string& id);
+[[nodiscard]] Result<void> run_checkin(const GlobalOptions& global, const std::string& id);
 
 }  // namespace sekisho::cli
