@@ -102,7 +102,7 @@ pass "lent to alice only inside the approved window, audited per showing; it log
 id2=$(cli_as carol request root@web01 --mode checkout --reason "second opinion" --duration 1h) || fail "request 2"
 cli_as bob approve "$id2" >/dev/null || fail "approve 2"
 expect_refusal "root@web01 is checked out by alice until $until (request $id)" 1 cli_as carol checkout "$id2"
-[ "$(audit_count "$dir" credential.checkout_refused "\"request\":\"$id2\"%checked out by alice")" -eq 1 ] \
+[ "$(audit_count "$dir" credential.checkout_refused "checked out by alice%\"request\":\"$id2\"")" -eq 1 ] \
   || fail "the refused check-out is not audited"
 sid=$(cli_as carol request root@web01 --mode session --reason "look at logs" --duration 1h) || fail "session request"
 cli_as bob approve "$sid" >/dev/null || fail "approve session"
@@ -142,7 +142,7 @@ wait_rotation $((before + 1))
 if host_login "$TMP/lent2.pw"; then fail "the lent password still logs in after its window"; fi
 grep -q 'Permission denied' "$TMP/host_login.err" || fail "direct login: $(cat "$TMP/host_login.err")"
 gateway_session
-[ "$(audit_count "$dir" credential.checkout_ended "\"request\":\"$id3\"%window end")" -eq 1 ] \
+[ "$(audit_count "$dir" credential.checkout_ended "\"reason\":\"window end\",\"request\":\"$id3\"")" -eq 1 ] \
   || fail "credential.checkout_ended not audited"
 no_secret_leaked "$TMP/lent2.pw"
 pass "after the window the lent password is refused by web01 and the vault's current one logs in"
