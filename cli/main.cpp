@@ -166,8 +166,8 @@ void add_request_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
       "checkout", "show the password of your approved checkout-mode request (stdout, alone)");
   sub->add_option("REQUEST", id, "request id")->required();
   on_run(sub, chosen, [&g] { return run_checkout(g, id); });
-  sub = app.add_subcommand("checkin",
-                           "hand the password back before the window ends; it is rotated");
+  sub =
+      app.add_subcommand("checkin", "hand the password back before the window ends; it is rotated");
   sub->add_option("REQUEST", id, "request id")->required();
   on_run(sub, chosen, [&g] { return run_checkin(g, id); });
 }

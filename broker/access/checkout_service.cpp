@@ -102,8 +102,9 @@ Result<LentPassword> CheckoutService::lend(const Caller& caller, const RequestVi
   });
   if (!looked) return tl::make_unexpected(looked.error());
   if (account.kind != "password") {
-    return fail(ErrorCode::kInvalidArgument, target + " is vaulted as an SSH key; a check-out lends "
-                                                      "passwords only (use a session)");
+    return fail(ErrorCode::kInvalidArgument, target +
+                                                 " is vaulted as an SSH key; a check-out lends "
+                                                 "passwords only (use a session)");
   }
   const bool unrotated = !has_rotation_connector(account.protocol);
   if (unrotated && !(rules_.allow_unrotated && rules_.allow_unrotated(row.host, row.host_group))) {
@@ -140,14 +141,15 @@ Result<LentPassword> CheckoutService::lend(const Caller& caller, const RequestVi
     auto credential = storage::current_credential(tx, row.account, row.host);
     if (!credential) return tl::make_unexpected(credential.error());
     if (credential->kind != "password") {
-      return fail(ErrorCode::kInvalidArgument, target + " is vaulted as an SSH key; a check-out "
-                                                        "lends passwords only (use a session)");
+      return fail(ErrorCode::kInvalidArgument, target +
+                                                   " is vaulted as an SSH key; a check-out "
+                                                   "lends passwords only (use a session)");
     }
     nlohmann::json details = {{"request", row.id}, {"until", open->until}};
     if (unrotated) details["unrotated"] = true;
     auto seq = audit_.append(tx, {caller.name, "credential.checkout", target, details});
     if (!seq) return tl::make_unexpected(seq.error());
-    lent = LentPassword{row.id,    row.account, row.host,
+    lent = LentPassword{row.id,      row.account, row.host,
                         open->until, unrotated,   std::move(credential->secret)};
     return ok();
   });
@@ -158,9 +160,11 @@ Result<LentPassword> CheckoutService::lend(const Caller& caller, const RequestVi
   return std::move(*lent);
 }
 
-Result<std::optional<CheckoutService::Ended>> CheckoutService::end_in(
-    storage::Store::Tx& tx, const std::string& request_id, const std::string& reason,
-    const std::string& actor, const std::string& action) {
+Result<std::optional<CheckoutService::Ended>> CheckoutService::end_in(storage::Store::Tx& tx,
+                                                                      const std::string& request_id,
+                                                                      const std::string& reason,
+                                                                      const std::string& actor,
+                                                                      const std::string& action) {
   auto found = storage::find_checkout(tx, request_id);
   if (!found) return tl::make_unexpected(found.error());
   if (!found->has_value() || !(*found)->ended_at.empty()) return std::optional<Ended>();

@@ -54,7 +54,7 @@ struct LentPassword {
   std::string request_id;
   std::string account;
   std::string host;
-  std::string until;  // the end of the window (ISO 8601 UTC)
+  std::string until;       // the end of the window (ISO 8601 UTC)
   bool unrotated = false;  // a manual account: nothing rotates it when the check-out ends
   Secret password;
 };

@@ -34,14 +34,15 @@ TEST_F(CheckoutServiceTest, CheckinEndsItOwesTheRotationAndClosesTheRequest) {
   EXPECT_FALSE(row->ended_at.empty());
   EXPECT_EQ(rotation_due("web01", "root"), "checkin");
   ASSERT_EQ(trigger_.rotations.size(), 1u);
-  EXPECT_EQ(trigger_.rotations[0], std::make_tuple(root_id_, std::string("checkin"),
-                                                   std::string("alice")));
+  EXPECT_EQ(trigger_.rotations[0],
+            std::make_tuple(root_id_, std::string("checkin"), std::string("alice")));
   auto checkins = audit("credential.checkin");
   ASSERT_GE(checkins.size(), 1u);
   EXPECT_EQ(checkins.back().action, "credential.checkin");
-  EXPECT_EQ(checkins.back().details,
-            (nlohmann::json{
-                {"request", id}, {"holder", "alice"}, {"reason", "checkin"}, {"rotation", "owed"}}));
+  EXPECT_EQ(
+      checkins.back().details,
+      (nlohmann::json{
+          {"request", id}, {"holder", "alice"}, {"reason", "checkin"}, {"rotation", "owed"}}));
   auto closed = audit("request.closed");
   ASSERT_EQ(closed.size(), 1u);
   EXPECT_EQ(closed[0].actor, "alice");
@@ -93,8 +94,8 @@ TEST_F(CheckoutServiceTest, WindowEndEndsTheCheckoutAndOwesTheRotation) {
   EXPECT_EQ(row->end_reason, "window end");
   EXPECT_EQ(rotation_due("web01", "root"), "window end");
   ASSERT_EQ(trigger_.rotations.size(), 1u);
-  EXPECT_EQ(trigger_.rotations[0], std::make_tuple(root_id_, std::string("window end"),
-                                                   std::string("system")));
+  EXPECT_EQ(trigger_.rotations[0],
+            std::make_tuple(root_id_, std::string("window end"), std::string("system")));
   auto ended = audit("credential.checkout_ended");
   ASSERT_EQ(ended.size(), 1u);
   EXPECT_EQ(ended[0].actor, "sekishod");
@@ -145,8 +146,8 @@ TEST_F(CheckoutServiceTest, ADisabledUsersCheckoutsEndAndOweTheirRotation) {
   EXPECT_EQ(checkout_row(id)->end_reason, "user disabled");
   EXPECT_EQ(rotation_due("web01", "root"), "user disabled");
   ASSERT_EQ(trigger_.rotations.size(), 1u);
-  EXPECT_EQ(trigger_.rotations[0], std::make_tuple(root_id_, std::string("user disabled"),
-                                                   std::string("bob")));
+  EXPECT_EQ(trigger_.rotations[0],
+            std::make_tuple(root_id_, std::string("user disabled"), std::string("bob")));
   auto audited = audit("credential.checkout_ended");
   ASSERT_EQ(audited.size(), 1u);
   EXPECT_EQ(audited[0].actor, "bob");

@@ -60,9 +60,8 @@ class CheckoutServiceTest : public ::testing::Test {
     ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) -> Result<void> {
       auto web = storage::insert_host(tx, testing::test_host("web01"));
       if (!web) return tl::make_unexpected(web.error());
-      auto root = storage::add_account(tx, *web, "root", "password",
-                                       Secret::copy_of(kRootPassword), std::nullopt,
-                                       "2026-01-01T00:00:00.000Z");
+      auto root = storage::add_account(tx, *web, "root", "password", Secret::copy_of(kRootPassword),
+                                       std::nullopt, "2026-01-01T00:00:00.000Z");
       if (!root) return tl::make_unexpected(root.error());
       root_id_ = *root;
       auto deploy = storage::add_account(tx, *web, "deploy", "key",
@@ -74,9 +73,9 @@ class CheckoutServiceTest : public ::testing::Test {
       win.port = 3389;
       auto w = storage::insert_host(tx, win);
       if (!w) return tl::make_unexpected(w.error());
-      auto admin = storage::add_account(tx, *w, "Administrator", "password",
-                                        Secret::copy_of(kAdminPassword), std::nullopt,
-                                        "2026-01-01T00:00:00.000Z");
+      auto admin =
+          storage::add_account(tx, *w, "Administrator", "password", Secret::copy_of(kAdminPassword),
+                               std::nullopt, "2026-01-01T00:00:00.000Z");
       if (!admin) return tl::make_unexpected(admin.error());
       return ok();
     }));
@@ -159,9 +158,9 @@ class CheckoutServiceTest : public ::testing::Test {
   std::vector<AuditRow> audit(const std::string& prefix) {
     std::vector<AuditRow> out;
     EXPECT_TRUE(t_->store->read([&](storage::Store::Tx& tx) -> Result<void> {
-      auto s = tx.prepare(
-          "SELECT actor, action, target, details FROM audit_events WHERE action LIKE '" + prefix +
-          "%' ORDER BY seq");
+      auto s =
+          tx.prepare("SELECT actor, action, target, details FROM audit_events WHERE action LIKE '" +
+                     prefix + "%' ORDER BY seq");
       while (*s->step()) {
         out.push_back({s->column_text(0), s->column_text(1), s->column_text(2),
                        nlohmann::json::parse(s->column_text(3))});

@@ -113,8 +113,8 @@ TEST_F(CheckoutServiceTest, ExclusivePerAccountWhileSessionsKeepTheirGrant) {
   auto refused = svc_->checkout(dave_, second);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::kAlreadyExists);
-  EXPECT_EQ(refused.error().message, "root@web01 is checked out by alice until " + lent->until +
-                                         " (request " + first + ")");
+  EXPECT_EQ(refused.error().message,
+            "root@web01 is checked out by alice until " + lent->until + " (request " + first + ")");
   auto audited = audit("credential.checkout_refused");
   ASSERT_EQ(audited.size(), 1u);
   EXPECT_EQ(audited[0].actor, "dave");
