@@ -44,6 +44,14 @@ bool has_rotation_connector(const std::string& protocol) {
   return protocol == "ssh" || protocol == "ldap";
 }
 
+CheckoutRules checkout_rules(const rotation::RotationSettings& settings) {
+  CheckoutRules rules;
+  rules.allow_unrotated = [&settings](const std::string& host, const std::string& group) {
+    return rotation::rule_for(settings, host, group).allow_unrotated_checkout;
+  };
+  return rules;
+}
+
 CheckoutService::CheckoutService(storage::Store& store, storage::AuditLog& audit,
                                  RequestService& requests, RotationTrigger& rotation,
                                  CheckoutRules rules, const Clock& clock)

@@ -28,6 +28,7 @@
 #include "broker/access/request_service.hpp"
 #include "broker/auth/auth_service.hpp"
 #include "broker/rotation/rotation_trigger.hpp"
+#include "rotation/rotation_policy.hpp"
 #include "storage/audit_log.hpp"
 #include "storage/store.hpp"
 
@@ -48,6 +49,11 @@ struct CheckoutRules {
   // How long a check-out waits for an account in doubt (an interrupted rotation) to settle.
   std::chrono::milliseconds settle_limit{30'000};
 };
+
+// The rules of the daemon's `[[rotation.policy]]`: a manual account is lent only where the rule
+// covering its host (rotation::rule_for) sets allow_unrotated_checkout. `settings` outlives the
+// rules. Pure.
+CheckoutRules checkout_rules(const rotation::RotationSettings& settings);
 
 // A password lent for a request's window. The only place the secret leaves the core.
 struct LentPassword {

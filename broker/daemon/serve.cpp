@@ -82,7 +82,7 @@ class Daemon {
 
   Result<void> open_store();
   Result<void> start_directory();
-  void start_checkouts(RotationTrigger& rotation);
+  void start_checkouts(RotationTrigger& rotation, const rotation::RotationSettings& settings);
   Result<void> start_listeners();
   void schedule_jobs();
   RunEnd run_until_signal();
@@ -180,10 +180,13 @@ Result<void> Daemon::start_directory() {
 }
 
 // Check-out of checkout-mode requests: every end of a check-out owes `rotation` a rotation of the
-// account, and a check-out waits for an account in doubt to be settled by it.
-void Daemon::start_checkouts(RotationTrigger& rotation) {
+// account, and a check-out waits for an account in doubt to be settled by it. Manual accounts are
+// lent where `settings` (the [[rotation.policy]] rules) allow unrotated check-outs. Called once
+// the rotation service exists, before start_listeners().
+void Daemon::start_checkouts(RotationTrigger& rotation,
+                             const rotation::RotationSettings& settings) {
   checkouts_ = std::make_unique<CheckoutService>(*store_, *audit_, *requests_, rotation,
-                                                 CheckoutRules{}, clock_);
+                                                 checkout_rules(settings), clock_);
 }
 
 // Binds the HTTPS API and the SSH listener (they accept once run_until_signal() runs) and

@@ -179,5 +179,26 @@ TEST_F(CheckoutServiceTest, AnAccountInDoubtPastTheLimitIsNotLent) {
   EXPECT_EQ(state_of(id), "approved");
 }
 
+// The [[rotation.policy]] rule covering the host decides; no rule covering it: the built-in
+// default, which allows no unrotated check-out.
+TEST_F(CheckoutServiceTest, TheRotationRuleOfTheHostDecidesAnUnrotatedCheckout) {
+  rotation::RotationSettings settings;
+  rotation::RotationRule windows;
+  windows.name = "windows";
+  windows.hosts = {"win*"};
+  windows.allow_unrotated_checkout = true;
+  settings.rules.push_back(windows);
+  const CheckoutRules rules = checkout_rules(settings);
+  EXPECT_TRUE(rules.allow_unrotated("win01", ""));
+  EXPECT_FALSE(rules.allow_unrotated("web01", ""));
+  EXPECT_FALSE(checkout_rules(rotation::RotationSettings{}).allow_unrotated("win01", ""));
+
+  make_service(checkout_rules(settings));
+  const std::string id = approved(alice_, "Administrator@win01");
+  auto lent = svc_->checkout(alice_, id);
+  ASSERT_TRUE(lent) << lent.error().message;
+  EXPECT_TRUE(lent->unrotated);
+}
+
 }  // namespace
 }  // namespace sekisho::broker::checkout_test
