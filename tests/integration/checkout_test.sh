@@ -96,7 +96,15 @@ host_login "$TMP/lent.pw" || fail "the lent password does not log in: $(cat "$TM
 [ "$(audit_count "$dir" credential.checkout "\"request\":\"$id\"")" -eq 1 ] || fail "credential.checkout not audited once"
 [ "$(cli_as alice --json checkout "$id" | json_field - until)" = "$until" ] || fail "checkout --json until"
 [ "$(audit_count "$dir" credential.checkout "\"request\":\"$id\"")" -eq 2 ] || fail "the second showing is not audited"
-pass "lent to alice only inside the approved window, audited per showing; it logs in to web01 with ssh"
+# The API's answer carries the password: no cache may keep it. (The token goes to curl in a 0600
+# header file, never on its command line.)
+{ printf 'Authorization: Bearer '; cat "$TMP/home-alice/token"; printf '\n'; } >"$TMP/auth.h"
+curl -sS --max-time 10 --cacert "$dir/tls.crt" -H @"$TMP/auth.h" -H 'Content-Type: application/json' \
+  -d '{}' -D "$TMP/checkout.headers" -o "$TMP/checkout.body" \
+  "https://127.0.0.1:$GW_PORT/v1/requests/$id/checkout" || fail "checkout over the API"
+grep -qix 'cache-control: no-store.' "$TMP/checkout.headers" || fail "no Cache-Control: no-store: $(grep -vi '^set-cookie' "$TMP/checkout.headers")"
+cmp -s <(json_field "$TMP/checkout.body" password) "$TMP/lent.pw" || fail "the API's password is not the CLI's"
+pass "lent to alice only inside the approved window, audited per showing, never cached; it logs in to web01 with ssh"
 
 # --- exclusive: carol's check-out is refused; her session-mode session works --------------------
 id2=$(cli_as carol request root@web01 --mode checkout --reason "second opinion" --duration 1h) || fail "request 2"
