@@ -87,6 +87,9 @@ Result<LentPassword> CheckoutService::checkout(const Caller& caller,
                                                    " mode; a check-out needs a request in "
                                                    "checkout mode");
     }
+    if (check->host_retired) {
+      return fail(ErrorCode::kPermissionDenied, "host " + row.host + " is retired");
+    }
     if (!check->grants) return fail(ErrorCode::kPermissionDenied, no_grant_message(check->view));
     return lend(caller, check->view);
   }();

@@ -38,7 +38,11 @@ Result<GrantCheck> RequestService::check_grant(const std::string& id, approval::
     if (!request) return tl::make_unexpected(request.error());
     auto reviews = to_reviews(tx, view->reviews);
     if (!reviews) return tl::make_unexpected(reviews.error());
-    out.grants = approval::grants(*request, *reviews, mode, now);
+    auto ref = storage::find_account_ref(tx, view->row.host, view->row.account);
+    if (!ref) return tl::make_unexpected(ref.error());
+    // A retired host grants nothing, as in grant(), not even under a request approved before.
+    out.host_retired = ref->has_value() && (*ref)->host_retired;
+    out.grants = !out.host_retired && approval::grants(*request, *reviews, mode, now);
     out.view = std::move(*view);
     return ok();
   });

@@ -50,6 +50,7 @@ struct Grant {
 struct GrantCheck {
   RequestView view;
   bool grants = false;
+  bool host_retired = false;  // a retired host grants nothing (grants is false)
 };
 
 class RequestService {

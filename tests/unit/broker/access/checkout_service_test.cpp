@@ -200,5 +200,18 @@ TEST_F(CheckoutServiceTest, TheRotationRuleOfTheHostDecidesAnUnrotatedCheckout) 
   EXPECT_TRUE(lent->unrotated);
 }
 
+TEST_F(CheckoutServiceTest, ARetiredHostLendsNothingEvenUnderAnApprovedRequest) {
+  const std::string id = approved(alice_);
+  ASSERT_TRUE(t_->store->transact([&](storage::Store::Tx& tx) {
+    return storage::retire_host(tx, "web01", "2026-01-02T00:00:00.000Z");
+  }));
+  auto refused = svc_->checkout(alice_, id);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::kPermissionDenied);
+  EXPECT_EQ(refused.error().message, "host web01 is retired");
+  EXPECT_FALSE(checkout_row(id).has_value());
+  EXPECT_EQ(audit("credential.checkout_refused").size(), 1u);
+}
+
 }  // namespace
 }  // namespace sekisho::broker::checkout_test
