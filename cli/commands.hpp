@@ -128,6 +128,10 @@ struct RequestListOptions {
 [[nodiscard]] Result<void> run_deny(const GlobalOptions& global, const std::string& id,
                                     const std::string& comment);
 [[nodiscard]] Result<void> run_cancel(const GlobalOptions& global, const std::string& id);
+// Prints the lent password alone on stdout and the end of the window on stderr (--json: one
+// object {password, account, host, until} on stdout).
+[[nodiscard]] Result<void> run_checkout(const GlobalOptions& global, const std::string& id);
+[[nodiscard]] Result<void> run_checkin(const GlobalOptions& global, const std::string& id);
 
 // Password rotation. `rotate` starts a server-side job and, unless --no-wait, polls it (a progress
 // line on stderr when that is a terminal), prints each account's outcome and fails when any

@@ -187,6 +187,14 @@ void add_request_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {
   sub = app.add_subcommand("cancel", "withdraw your request before it is used");
   sub->add_option("REQUEST", id, "request id")->required();
   on_run(sub, chosen, [&g] { return run_cancel(g, id); });
+  sub = app.add_subcommand(
+      "checkout", "show the password of your approved checkout-mode request (stdout, alone)");
+  sub->add_option("REQUEST", id, "request id")->required();
+  on_run(sub, chosen, [&g] { return run_checkout(g, id); });
+  sub =
+      app.add_subcommand("checkin", "hand the password back before the window ends; it is rotated");
+  sub->add_option("REQUEST", id, "request id")->required();
+  on_run(sub, chosen, [&g] { return run_checkin(g, id); });
 }
 
 void add_recording_commands(CLI::App& app, GlobalOptions& g, Action& chosen) {

@@ -46,6 +46,13 @@ struct Grant {
   std::string policy;  // the rule the request was admitted under
 };
 
+// A request as it stands now and whether it grants its requester access in the mode asked.
+struct GrantCheck {
+  RequestView view;
+  bool grants = false;
+  bool host_retired = false;  // a retired host grants nothing (grants is false)
+};
+
 class RequestService {
  public:
   // All references outlive the service; `notifier` may be null (no notifications configured).
@@ -71,6 +78,17 @@ class RequestService {
   // gateway session starts under it; an active request closes when its window ends. A no-op for
   // a request already active; refused for one that grants nothing now.
   [[nodiscard]] Result<void> activate(const std::string& request_id, const std::string& actor);
+
+  // Request `id` as it stands now and whether it grants its requester `mode` now
+  // (approval::grants). No caller rule: the core's own check before lending a password, whose
+  // caller checks who asks. kNotFound "no request ID". Any thread.
+  [[nodiscard]] Result<GrantCheck> check_grant(const std::string& id, approval::Mode mode);
+
+  // Ends a request in use before its window does (a check-in): approved or active → closed,
+  // audited as request.closed by `actor` with `reason`. A no-op for a request already final
+  // (the sweep closed it at the end of its window); kInvalidArgument for a pending one. Any thread.
+  [[nodiscard]] Result<void> close(const std::string& request_id, const std::string& actor,
+                                   const std::string& reason);
 
   // Ends every open request of user `user_id` at once (a leaver, a disabled user): pending and
   // approved ones become cancelled, active ones closed, each audited (request.cancelled /

@@ -185,7 +185,7 @@ Result<ApiReply> users_disable(ApiContext& ctx, ApiRequest& req) {
         return storage::revoke_user_tokens(tx, user_id);
       });
   if (!r) return tl::make_unexpected(r.error());
-  CutOffTargets targets{ctx.store, ctx.audit, ctx.requests, {}};
+  CutOffTargets targets{ctx.store, ctx.audit, ctx.requests, {}, ctx.checkouts};
   if (ctx.live_sessions != nullptr) {
     targets.end_sessions = [&ctx](const std::string& user, const std::string& reason) {
       return ctx.live_sessions->end_sessions_of(user, reason);
@@ -193,7 +193,10 @@ Result<ApiReply> users_disable(ApiContext& ctx, ApiRequest& req) {
   }
   auto cut = cut_off_user(targets, user_id, name, c.name);
   if (!cut) return tl::make_unexpected(cut.error());
-  return ApiReply{200, {{"sessions_ended", cut->sessions}, {"requests_ended", cut->requests}}};
+  return ApiReply{200,
+                  {{"sessions_ended", cut->sessions},
+                   {"requests_ended", cut->requests},
+                   {"checkouts_ended", cut->checkouts}}};
 }
 
 // Enabling lets the user log in again; what the disable ended stays ended.

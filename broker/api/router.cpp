@@ -137,8 +137,13 @@ void ApiRouter::handle(const httplib::Request& req, httplib::Response& res, cons
   if (!reply) return write_error(res, reply.error());
   if (reply->download) return write_download(res, std::move(*reply->download));
   res.status = reply->status;
+  if (reply->secret) {
+    res.set_header("Cache-Control", "no-store");
+    res.set_header("Pragma", "no-cache");
+  }
   res.set_content(reply->body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace),
                   kJson);
+  if (reply->secret) wipe_strings(reply->body);
 }
 
 std::optional<AccessRefusal> check_access(const Access& access, const Caller& caller) {

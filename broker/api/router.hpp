@@ -45,6 +45,9 @@ struct ApiReply {
   int status = 200;
   nlohmann::json body = nlohmann::json::object();
   std::optional<ApiDownload> download;  // when set, sent instead of `body`
+  // The body holds a secret: no cache may keep it (Cache-Control: no-store), and its strings are
+  // wiped once sent to the connection.
+  bool secret = false;
 };
 
 using ApiHandler = std::function<Result<ApiReply>(ApiRequest&)>;

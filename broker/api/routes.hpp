@@ -12,6 +12,7 @@
 
 namespace sekisho::broker {
 
+class CheckoutService;
 class LiveSessions;
 class RotationService;
 class RotationJobs;
@@ -26,6 +27,9 @@ struct ApiContext {
   const storage::DataDir* data_dir = nullptr;
   // Access requests and grants; null: the request endpoints answer 503.
   RequestService* requests = nullptr;
+  // Check-out and check-in of checkout-mode requests; null: those endpoints answer 503 (and a
+  // user disable ends no check-outs).
+  CheckoutService* checkouts = nullptr;
   // The live sessions of the protocol gateways, for killing them; null when no gateway runs
   // ([ssh] is off: kill answers 503).
   LiveSessions* live_sessions = nullptr;
@@ -47,6 +51,8 @@ void add_identity_routes(ApiRouter& router, ApiContext& ctx);
 void add_inventory_routes(ApiRouter& router, ApiContext& ctx);
 // requests: create, list, show, approve, deny, cancel; the caller's grant.
 void add_request_routes(ApiRouter& router, ApiContext& ctx);
+// requests/ID/checkout and requests/ID/checkin: lending a password for a request's window.
+void add_checkout_routes(ApiRouter& router, ApiContext& ctx);
 // sessions: listing, search, replay pages and exports of recordings (auditor); kill of a live
 // SSH session (auditor, operator).
 void add_session_routes(ApiRouter& router, ApiContext& ctx);

@@ -97,6 +97,7 @@ void ApiServer::add_routes(const Config& config, ApiContext& ctx) {
   add_identity_routes(*router_, ctx);
   add_inventory_routes(*router_, ctx);
   add_request_routes(*router_, ctx);
+  add_checkout_routes(*router_, ctx);
   add_session_routes(*router_, ctx);
   add_rotation_routes(*router_, ctx);
 

@@ -80,7 +80,8 @@ Result<void> DirectoryRecheck::cut_off(const storage::AccessHolder& user, const 
                                     {{"reason", why},
                                      {"tokens", counts->tokens},
                                      {"sessions", counts->sessions},
-                                     {"requests", counts->requests}}});
+                                     {"requests", counts->requests},
+                                     {"checkouts", counts->checkouts}}});
   if (!seq) return tl::make_unexpected(seq.error());
   return ok();
 }

@@ -15,6 +15,11 @@ Result<CutOffCounts> cut_off_user(const CutOffTargets& targets, std::int64_t use
   });
   if (!revoked) return tl::make_unexpected(revoked.error());
   if (targets.end_sessions) counts.sessions = targets.end_sessions(name, kUserDisabled);
+  if (targets.checkouts != nullptr) {
+    auto ended = targets.checkouts->end_checkouts_of(user_id, actor, kUserDisabled);
+    if (!ended) return tl::make_unexpected(ended.error());
+    counts.checkouts = *ended;
+  }
   if (targets.requests != nullptr) {
     auto ended = targets.requests->end_requests_of(user_id, actor, kUserDisabled);
     if (!ended) return tl::make_unexpected(ended.error());

@@ -11,6 +11,7 @@
 
 #include "base/crypto.hpp"
 #include "base/logging.hpp"
+#include "broker/access/checkout_service.hpp"
 #include "broker/access/notifier.hpp"
 #include "broker/access/request_service.hpp"
 #include "broker/api/server.hpp"
@@ -93,6 +94,7 @@ class Daemon {
 
  private:
   std::unique_ptr<WebhookNotifier> make_notifier();
+  void start_checkouts(RotationTrigger& rotation, const rotation::RotationSettings& settings);
 
   const storage::DataDir dir_;
   const Config& config_;
@@ -112,6 +114,7 @@ class Daemon {
   std::unique_ptr<SshConnector> ssh_connector_;
   std::unique_ptr<RotationService> rotation_;
   std::unique_ptr<RotationJobs> rotation_jobs_;
+  std::unique_ptr<CheckoutService> checkouts_;
   // start_listeners()
   std::unique_ptr<LiveSessions> live_;
   HostKeyProbe host_key_probe_;
@@ -201,7 +204,18 @@ Result<void> Daemon::start_rotation() {
   };
   rotation_ = std::make_unique<RotationService>(std::move(ctx));
   rotation_jobs_ = std::make_unique<RotationJobs>(*rotation_, *store_, *audit_, clock_);
+  start_checkouts(*rotation_, config_.rotation);
   return rotation_->start();
+}
+
+// Check-out of checkout-mode requests: every end of a check-out owes `rotation` a rotation of the
+// account, and a check-out waits for an account in doubt to be settled by it. Manual accounts are
+// lent where `settings` (the [[rotation.policy]] rules) allow unrotated check-outs. Called once
+// the rotation service exists, before start_listeners().
+void Daemon::start_checkouts(RotationTrigger& rotation,
+                             const rotation::RotationSettings& settings) {
+  checkouts_ = std::make_unique<CheckoutService>(*store_, *audit_, *requests_, rotation,
+                                                 checkout_rules(settings), clock_);
 }
 
 // Binds the HTTPS API and the SSH listener (they accept once run_until_signal() runs) and
@@ -209,6 +223,7 @@ Result<void> Daemon::start_rotation() {
 Result<void> Daemon::start_listeners() {
   api_ctx_ = std::make_unique<ApiContext>(ApiContext{*store_, *audit_, *auth_, clock_});
   api_ctx_->requests = requests_.get();
+  api_ctx_->checkouts = checkouts_.get();
   api_ctx_->data_dir = &dir_;
   api_ctx_->signing_public_pem = signing_->public_pem();
   // hosts add: a worker fetches the SSH host key, whether or not [ssh] listens.
@@ -263,9 +278,18 @@ void Daemon::schedule_jobs() {
       module_logger("requests")->error("request sweep failed: {}", r.error().message);
     }
   });
+  // Check-outs whose window has passed end and owe their rotation (the request sweep closes the
+  // requests).
+  if (checkouts_) {
+    scheduler_.add("checkouts.sweep", std::chrono::seconds(1), [this] {
+      if (auto r = checkouts_->sweep(); !r) {
+        module_logger("requests")->error("check-out sweep failed: {}", r.error().message);
+      }
+    });
+  }
   // Leavers and lost roles: everyone holding a token, a live session or an open request is
   // looked up again every [directory] recheck (the job only asks whether a pass is due).
-  CutOffTargets cut_off{*store_, *audit_, requests_.get(), {}};
+  CutOffTargets cut_off{*store_, *audit_, requests_.get(), {}, checkouts_.get()};
   if (live_) {
     cut_off.end_sessions = [live = live_.get()](const std::string& user,
                                                 const std::string& reason) {

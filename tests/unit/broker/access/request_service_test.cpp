@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <mutex>
 
 #include "storage/hosts.hpp"
@@ -318,6 +319,38 @@ TEST_F(RequestServiceTest, RetiredHostRefusesNewRequestsAndGrantsNothing) {
   auto after = svc_->grant(alice_.user_id, "root", "web01", approval::Mode::kSession);
   ASSERT_TRUE(after);
   EXPECT_FALSE(after->has_value());
+}
+
+// A check-in ends a request in use before its window does; nothing else can be closed early.
+TEST_F(RequestServiceTest, CloseEndsARequestInUseOnceAndOnlyThat) {
+  auto req = svc_->create(alice_, root_web01());
+  ASSERT_TRUE(req);
+  const std::string id = req->row.id;
+  auto early = svc_->close(id, "alice", "checkin");
+  ASSERT_FALSE(early);
+  EXPECT_EQ(early.error().code, ErrorCode::kInvalidArgument);
+  EXPECT_EQ(early.error().message,
+            "request " + id + " is pending; only a request in use can be closed");
+  ASSERT_TRUE(svc_->review(bob_, id, approval::Decision::kApprove, "ok"));
+  ASSERT_TRUE(svc_->review(carol_, id, approval::Decision::kApprove, "ok"));
+  auto check = svc_->check_grant(id, approval::Mode::kSession);
+  ASSERT_TRUE(check) << check.error().message;
+  EXPECT_TRUE(check->grants);
+  EXPECT_FALSE(svc_->check_grant(id, approval::Mode::kCheckout)->grants) << "another mode";
+  ASSERT_TRUE(svc_->activate(id, "alice"));
+
+  auto closed = svc_->close(id, "alice", "checkin");
+  ASSERT_TRUE(closed) << closed.error().message;
+  EXPECT_EQ(stored_state(id), "closed");
+  EXPECT_FALSE(svc_->check_grant(id, approval::Mode::kSession)->grants);
+  auto again = svc_->close(id, "alice", "checkin");
+  ASSERT_TRUE(again) << "closing a closed request is a no-op";
+  auto events = request_events();
+  EXPECT_EQ(std::count(events.begin(), events.end(), "request.closed"), 1);
+  EXPECT_EQ(events.back(), "request.closed");
+  auto missing = svc_->check_grant("r-000000000000", approval::Mode::kSession);
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::kNotFound);
 }
 
 }  // namespace
