@@ -100,6 +100,7 @@ Result<void> RotationService::start() {
     std::lock_guard lock(mu_);
     if (started_) return ok();
     started_ = true;
+    recover_not_before_ = std::chrono::steady_clock::now() + ctx_.settle_after_start;
     for (int i = 0; i < std::max(1, ctx_.settings.concurrency); ++i) {
       workers_.emplace_back([this] { worker_loop(); });
     }
@@ -274,6 +275,14 @@ rotation::Report RotationService::run_engine(const storage::AccountRow& row,
                                              bool recover_only) {
   rotation::Connector* connector = ctx_.connector_for(row.protocol);
   const rotation::Target target{row.host, row.account, row.kind};
+  if (row.status == "pending") {
+    std::chrono::steady_clock::time_point not_before;
+    {
+      std::lock_guard lock(mu_);
+      not_before = recover_not_before_;
+    }
+    std::this_thread::sleep_until(not_before);
+  }
   const rotation::RotationRule& rule = rotation::rule_for(ctx_.settings, row.host, row.host_group);
   StoreVault vault(ctx_.store, ctx_.clock, row.id, ctx_.settings.keep_previous);
   const rotation::EventSink events = [&](const rotation::Event& e) {

@@ -50,6 +50,11 @@ struct RotationServiceContext {
   // After a failed attempt (host refused, unreachable, in doubt), the background work leaves the
   // account alone this long, so that a broken host is not hammered (and audited) every sweep.
   std::chrono::seconds retry_after{std::chrono::minutes(10)};
+  // An account in doubt is asked about (which password does the host take?) no sooner than this
+  // after start(): a change sent by a worker of the previous run, killed with it, may still be
+  // reaching its host's chpasswd, and asking first could settle on the old password just before
+  // the host switches to the new one.
+  std::chrono::milliseconds settle_after_start{3000};
 };
 
 // What became of one account, as a job reports it.
@@ -126,6 +131,8 @@ class RotationService final : public RotationTrigger {
   std::map<std::int64_t, std::chrono::steady_clock::time_point> retry_at_;
   int free_slots_;
   bool started_ = false;
+  // start() + settle_after_start: no recovery asks a host before this (steady clock).
+  std::chrono::steady_clock::time_point recover_not_before_{};
   bool stopping_ = false;
   std::vector<std::thread> workers_;
 };

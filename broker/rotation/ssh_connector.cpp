@@ -3,6 +3,7 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <thread>
 #include <utility>
 
 #include "base/logging.hpp"
@@ -257,7 +258,7 @@ rotation::ChangeResult SshConnector::change(const rotation::Target& target, cons
   const Login login = host->rotation ? login_as(*host->rotation)
                                      : Login{target.account, kind_of("password"), &current};
   const auto c = run_job(options_, *host, change_job(target.account, login), login, &next);
-  return logged("change", target, ssh_connector_detail::change_result(c));
+  return logged("change", target, settled(ssh_connector_detail::change_result(c)));
 }
 
 rotation::ChangeResult SshConnector::reset(const rotation::Target& target, const Secret& next) {
@@ -274,7 +275,14 @@ rotation::ChangeResult SshConnector::reset(const rotation::Target& target, const
   }
   const Login login = login_as(*host->reconcile);
   const auto c = run_job(options_, *host, change_job(target.account, login), login, &next);
-  return logged("reset", target, ssh_connector_detail::change_result(c));
+  return logged("reset", target, settled(ssh_connector_detail::change_result(c)));
+}
+
+rotation::ChangeResult SshConnector::settled(rotation::ChangeResult result) const {
+  if (result.outcome == rotation::ChangeOutcome::kUnknown) {
+    std::this_thread::sleep_for(options_.unknown_change_settle);
+  }
+  return result;
 }
 
 rotation::LoginResult SshConnector::try_login(const rotation::Target& target,

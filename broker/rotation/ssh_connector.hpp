@@ -54,6 +54,13 @@ struct SshConnectorOptions {
   // Each blocking step with the host (TCP connect, key exchange, login, chpasswd's run); a whole
   // call ends within about four times this, then the worker is killed.
   std::chrono::seconds timeout{30};
+  // After a change or reset whose outcome is unknown (the worker died or the connection broke
+  // once the new password was on its way), the call returns only this long after the worker is
+  // gone: the line may still reach the host's chpasswd (sshd applies a line it has received even
+  // when the client has vanished), and the engine's next step asks the host which password it
+  // takes. Probing at once could see the old one, drop the new one, and then have the host switch
+  // to it: a lockout the rotation kill test produced.
+  std::chrono::milliseconds unknown_change_settle{3000};
 };
 
 // Logs in as the target account with `current` (or as the rotation account) and runs chpasswd
@@ -80,6 +87,9 @@ class SshConnector final : public rotation::Connector {
   rotation::LoginResult try_login(const rotation::Target& target, const Secret& secret) override;
 
  private:
+  // `result`, after the settle time when it is kUnknown (SshConnectorOptions).
+  rotation::ChangeResult settled(rotation::ChangeResult result) const;
+
   SshConnectorOptions options_;
   SshRotationLookup lookup_;
 };

@@ -2,6 +2,8 @@
 
 #include <libssh/libssh.h>
 #include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -293,6 +295,7 @@ int converse(ssh_session s, const RotationJob& job) {
 
 int run_rotation_job(const json& hello) {
   ::signal(SIGPIPE, SIG_IGN);
+  const pid_t core = ::getppid();
   auto log = module_logger("ssh-worker");
   auto job = ssh::rotation_job_from_hello(hello);
   auto privileges = privsep::privileges_from_hello(hello);
@@ -309,6 +312,15 @@ int run_rotation_job(const json& hello) {
   // the host (the host is as untrusted as an SSH client).
   if (auto r = privsep::apply_worker_privileges(*privileges); !r) {
     log->error("cannot give up root: {}", r.error().message);
+    return 1;
+  }
+  // A rotation worker must not outlive the core that sent it: a change it sent after the core
+  // died (and after the restarted core had asked the host which password it takes) would leave
+  // the vault with a password the host refuses. Set after giving up root (a change of
+  // credentials clears it), and the core checked for having died before it was set. The core's
+  // thread that spawned this worker waits for it, so only the core's death fires it.
+  if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != core) {
+    log->error("the core is gone; nothing was sent");
     return 1;
   }
   if (auto r = privsep::install_worker_sandbox(); !r) {

@@ -61,6 +61,7 @@ class RotationServiceTest : public ::testing::Test {
   std::unique_ptr<RotationService> make_service(int concurrency = 4) {
     settings_.concurrency = concurrency;
     RotationServiceContext ctx{*t_->store, *t_->log, t_->clock, settings_, {}, &notes_};
+    ctx.settle_after_start = std::chrono::milliseconds(0);  // no worker of a previous run here
     ctx.connector_for = [this](const std::string& p) -> rotation::Connector* {
       return p == "ssh" ? &fleet_ : nullptr;
     };
