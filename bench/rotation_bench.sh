@@ -11,7 +11,8 @@
 #            (wait4's rusage of each, with its askpass).
 # The gateway also checks that the old password is refused (a third login) unless
 # BENCH_CHECK_OLD=0. Prints one table (hosts per minute, CPU ms per verified rotation, the ratio
-# gateway/openssh); asserts only that every rotation verified, never a time.
+# gateway/openssh); asserts only that every rotation verified (every account current with a new,
+# distinct password), never a time.
 #
 # Run from a build tree with sekishod, sekisho and sekisho-worker built (needs root: the sshd hosts
 # of tests/harness/sshd_host.sh):
@@ -173,6 +174,7 @@ for c in $LEVELS; do
   stop_gateway TERM
   gateway_config "$c"
   start_gateway "$dir" "$TMP/c.toml"
+  cli_as op --json accounts list | json_rows - accounts host fingerprint | sort >"$TMP/fp-before"
   verified0=$(audit_count "$dir" rotation.verified)
   cpu0=$(cpu_ticks "$GW_PID")
   t0=$(now_ms)
@@ -180,28 +182,35 @@ for c in $LEVELS; do
     fail "rotate --all at concurrency $c: $(tail -5 "$TMP/rotate.out")"
   t1=$(now_ms)
   cpu1=$(cpu_ticks "$GW_PID")
+  # The gateway's periodic sweep may rotate an account the job marked owed before the job reaches
+  # it (the job then rotates it again): the CPU is divided by every verified rotation.
   verified=$(($(audit_count "$dir" rotation.verified) - verified0))
-  [ "$verified" -eq "$N" ] || fail "concurrency $c: $verified verified rotations, wanted $N"
-  fps=$(cli_as op --json accounts list | json_rows - accounts fingerprint | sort -u | wc -l)
+  [ "$verified" -ge "$N" ] || fail "concurrency $c: $verified verified rotations, wanted $N"
+  cli_as op --json accounts list | json_rows - accounts fingerprint state >"$TMP/fps"
+  fps=$(cut -f1 "$TMP/fps" | sort -u | wc -l)
   [ "$fps" -eq "$N" ] || fail "concurrency $c: $fps distinct fingerprints for $N accounts"
+  ! grep -qv $'\tcurrent$' "$TMP/fps" || fail "concurrency $c: an account is not current"
+  cli_as op --json accounts list | json_rows - accounts host fingerprint | sort >"$TMP/fp-after"
+  [ -z "$(comm -12 "$TMP/fp-before" "$TMP/fp-after")" ] || fail "concurrency $c: an account kept its password"
   R[gw.$c.wall]=$((t1 - t0))
   R[gw.$c.cpu]=$(((cpu1 - cpu0) * TICK_MS))
-  echo "gateway, concurrency $c: $N verified in $((t1 - t0)) ms, $(((cpu1 - cpu0) * TICK_MS)) ms CPU"
+  R[gw.$c.n]=$verified
+  echo "gateway, concurrency $c: $N hosts, $verified verified rotations in $((t1 - t0)) ms, $(((cpu1 - cpu0) * TICK_MS)) ms CPU"
 done
 
 # --- the table -----------------------------------------------------------------------------------
-per() { awk -v a="$1" -v n="$N" 'BEGIN {printf "%.1f", a / n}'; }
+per() { awk -v a="$1" -v n="${2:-$N}" 'BEGIN {printf "%.1f", a / n}'; }
 rate() { awk -v w="$1" -v n="$N" 'BEGIN {printf "%.0f", w > 0 ? n * 60000 / w : 0}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 echo
 echo "rotation of $N hosts, $(nproc) cores: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
 echo "gateway: chpasswd over SSH in a worker, verify by a fresh login, old password refused: $check_old"
-printf '%-6s %14s %14s %16s %16s %10s  %s\n' conc "gw hosts/min" "ssh hosts/min" \
+printf '%-6s %8s %14s %14s %16s %16s %10s  %s\n' conc "gw rots" "gw hosts/min" "ssh hosts/min" \
   "gw CPU ms/rot" "ssh CPU ms/rot" "gw/ssh" "goal: gw CPU <= 20 ms/rot"
 for c in $LEVELS; do
-  gw=$(per "${R[gw.$c.cpu]}")
+  gw=$(per "${R[gw.$c.cpu]}" "${R[gw.$c.n]}")
   peer=$(per "${R[ssh.$c.cpu]}")
-  printf '%-6s %14s %14s %16s %16s %10s  %s\n' "$c" "$(rate "${R[gw.$c.wall]}")" \
+  printf '%-6s %8s %14s %14s %16s %16s %10s  %s\n' "$c" "${R[gw.$c.n]}" "$(rate "${R[gw.$c.wall]}")" \
     "$(rate "${R[ssh.$c.wall]}")" "$gw" "$peer" "$(ratio "$gw" "$peer")" \
     "$(awk -v g="$gw" 'BEGIN {print (g <= 20) ? "met" : "missed"}')"
 done
