@@ -200,7 +200,7 @@ done
 
 # --- the table -----------------------------------------------------------------------------------
 per() { awk -v a="$1" -v n="${2:-$N}" 'BEGIN {printf "%.1f", a / n}'; }
-rate() { awk -v w="$1" -v n="$N" 'BEGIN {printf "%.0f", w > 0 ? n * 60000 / w : 0}'; }
+rate() { awk -v w="$1" -v n="$N" 'BEGIN {printf "%.0f", (w > 0) ? n * 60000 / w : 0}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {if (b > 0) printf "%.2f", a / b; else print "n/a"}'; }
 echo
 echo "rotation of $N hosts, $(nproc) cores: $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
