@@ -16,7 +16,7 @@
 #
 # Run from a build tree with sekishod, sekisho and sekisho-worker built (needs root: the sshd hosts
 # of tests/harness/sshd_host.sh):
-#   SEKISHO_BUILD_DIR=build bench/rotation_bench.sh
+#   SEKISHO_BUILD_DIR=$PWD/build bash bench/rotation_bench.sh
 # Parameters (environment): BENCH_HOSTS=50, BENCH_CONCURRENCY="1 8 16", BENCH_CHECK_OLD=1.
 set -euo pipefail
 src=${SEKISHO_SOURCE_DIR:-$(cd "$(dirname "$0")/.." && pwd)}
