@@ -12,7 +12,9 @@
 #       into it): stop it by that PID. Also writes DIR/port, DIR/pid; sshd's log is DIR/sshd.log.
 #       Host keys: DIR/ssh_host_{ed25519,ecdsa}_key(.pub); set SSHD_HOST_KEY_TYPES to change
 #       the list (e.g. "ed25519 ecdsa rsa"). SSHD_HOST_EXTRA_CONFIG: sshd_config lines that take
-#       precedence over the defaults (e.g. "MaxStartups 1200"). DIR is made 0711; its parents
+#       precedence over the defaults (e.g. "MaxStartups 1200"). SSHD_HOST_PORT: listen on this
+#       port instead of a free one (a restart on the same DIR keeps the address the gateway
+#       registered; the overlays keep the host's /etc). DIR is made 0711; its parents
 #       must be traversable (o+x) by the accounts for key logins (sshd reads authorized_keys as
 #       the user).
 #       With HARNESS_OWNER_PID=PID (lib.sh sets the test's own), a detached watcher TERMs sshd
@@ -150,8 +152,10 @@ cmd_start() {
 
   # A free port can be taken between probing and binding: retry a few times with a new one.
   local port pid
+  [ -z "${SSHD_HOST_PORT:-}" ] || [[ "$SSHD_HOST_PORT" =~ ^[1-9][0-9]{0,4}$ ]] ||
+    die "bad SSHD_HOST_PORT '$SSHD_HOST_PORT'"
   for _ in 1 2 3 4 5; do
-    port=$(free_port)
+    port=${SSHD_HOST_PORT:-$(free_port)}
     write_config "$dir" "$port"
     : >"$dir/sshd.log"
     unshare --mount --uts --propagation private \
